@@ -1,6 +1,26 @@
 """quaton_fast: optical neural hardware — diffractive networks with quantization-aware training
-(QuATON) and the analog optical computer digital twin."""
+(QuATON) and the analog optical computer digital twin.
+
+Submodules load on first use (``qf.nn``, ``qf.quant``, ``qf.functional``, ``qf.encode``,
+``qf.reference``, ``qf.solve``, ``qf.aoc``, ``qf.data``), so ``import quaton_fast`` is cheap and
+never touches CUDA.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from ._backend import build_info, has_cuda
 
 __version__ = "0.1.0"
-__all__ = ["build_info", "has_cuda", "__version__"]
+
+_SUBMODULES = ("nn", "quant", "functional", "encode", "reference", "solve", "aoc", "data", "train")
+__all__ = ["build_info", "has_cuda", "__version__", *_SUBMODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'quaton_fast' has no attribute {name!r}")

@@ -1,0 +1,83 @@
+"""Free-space propagation (angular spectrum) as a torch autograd Function.
+
+Conventions are those of :mod:`quaton_fast.reference.propagation` (time dependence exp(−iωt),
+H = exp(+i·2π·z·sqrt(1/λ² − fx² − fy²)), centred zero-padding to P ≥ N, crop back). The backward
+is the adjoint: the same propagation with conj(H). This Function is the single dispatch point for
+the fused CUDA kernels; on every device today it runs torch.fft.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .._validation import fail
+from ..reference import propagation as ref_prop
+from . import _checks
+
+
+def angular_spectrum_transfer(n_pad: int, dx: float, wavelength: float, z: float, *,
+                              band_limited: bool = False, device: torch.device | str | None = None,
+                              dtype: torch.dtype = torch.complex64) -> torch.Tensor:
+    """Transfer function H of shape (P, P), unshifted FFT order, computed in float64 by the
+    NumPy reference and cast to ``dtype``. Lengths in metres."""
+    h = ref_prop.angular_spectrum_transfer(n_pad, dx, wavelength, z, band_limited=band_limited)
+    return torch.from_numpy(np.ascontiguousarray(h)).to(device=device, dtype=dtype)
+
+
+def _pad_offset(n: int, p: int) -> int:
+    return (p - n) // 2
+
+
+def _propagate_fft(u: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
+    # u: (..., N, N) complex; transfer: (P, P) complex -> (..., N, N)
+    n, p = u.shape[-1], transfer.shape[-1]
+    if p == n:
+        return torch.fft.ifft2(torch.fft.fft2(u) * transfer)
+    o = _pad_offset(n, p)
+    padded = u.new_zeros(u.shape[:-2] + (p, p))
+    padded[..., o:o + n, o:o + n] = u
+    out = torch.fft.ifft2(torch.fft.fft2(padded) * transfer)
+    return out[..., o:o + n, o:o + n]
+
+
+class _Propagate(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, u: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(transfer)
+        return _propagate_fft(u, transfer)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
+        (transfer,) = ctx.saved_tensors
+        grad_u = _propagate_fft(grad_out, transfer.conj()) if ctx.needs_input_grad[0] else None
+        return grad_u, None
+
+
+def propagate(u: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
+    """Propagate fields ``u`` (..., N, N) complex by the transfer function ``transfer`` (P, P)
+    complex, P ≥ N (linear convolution through centred zero-padding). Differentiable in ``u``."""
+    _checks.square_field("propagate", "u", u)
+    _checks.square_field("propagate", "transfer", transfer)
+    if not u.is_complex():
+        u = u.to(torch.complex64 if u.dtype != torch.float64 else torch.complex128)
+    if transfer.dim() != 2:
+        fail("propagate", "transfer", "of shape (P, P)", f"shape {tuple(transfer.shape)}")
+    if transfer.shape[-1] < u.shape[-1]:
+        fail("propagate", "transfer", f"at least as large as the field (P >= N = {u.shape[-1]})",
+             f"P = {transfer.shape[-1]}")
+    _checks.same_device("propagate", "transfer", transfer, u, "u")
+    if transfer.dtype != u.dtype:
+        transfer = transfer.to(u.dtype)
+    return _Propagate.apply(u, transfer)
+
+
+def propagate_free_space(u: torch.Tensor, *, dx: float, wavelength: float, z: float, pad: int = 2,
+                         band_limited: bool = False) -> torch.Tensor:
+    """Convenience: build H for ``pad``·N and propagate ``u`` (..., N, N) by ``z`` metres."""
+    _checks.square_field("propagate_free_space", "u", u)
+    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 1:
+        fail("propagate_free_space", "pad", "an integer >= 1", repr(pad))
+    dtype = torch.complex128 if u.dtype in (torch.float64, torch.complex128) else torch.complex64
+    h = angular_spectrum_transfer(pad * u.shape[-1], dx, wavelength, z, band_limited=band_limited,
+                                  device=u.device, dtype=dtype)
+    return propagate(u.to(dtype), h)

@@ -1,0 +1,66 @@
+"""A phase-only diffractive layer: t = exp(+i·φ̂), φ̂ = quantizer(latent)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .._validation import positive_int
+from ..quant.base import Quantizer
+from ..quant.quantizers import FullPrecision
+
+
+class PhaseLayer(nn.Module):
+    """N×N optical neurons, each a phase delay φ̂ (radians) applied as ``u·exp(+i·φ̂)``.
+
+    The latent weights live in ``self.latent`` ((N, N), or (N, N, n) logits for Gumbel-softmax);
+    the pluggable ``quantizer`` maps them to φ̂. ``init``: 'uniform' (φ ~ U[0, 2π), the usual
+    D2NN start) or 'zeros'."""
+
+    def __init__(self, n: int, quantizer: Quantizer | None = None, *, init: str = "uniform",
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        self.n = positive_int("PhaseLayer", "n", n)
+        self.quantizer = quantizer if quantizer is not None else FullPrecision()
+        if not isinstance(self.quantizer, Quantizer):
+            raise TypeError(f"PhaseLayer(): argument 'quantizer' must be a quaton_fast.quant.Quantizer, "
+                            f"got {type(quantizer).__name__}")
+        if init == "uniform":
+            phase = torch.rand(self.n, self.n, generator=generator) * (2 * math.pi)
+        elif init == "zeros":
+            phase = torch.zeros(self.n, self.n)
+        else:
+            raise ValueError(f"PhaseLayer(): argument 'init' must be 'uniform' or 'zeros', got {init!r}")
+        self.latent = nn.Parameter(self.quantizer.latent_from_phase(phase))
+
+    def phase(self) -> torch.Tensor:
+        """The phase (N, N) this layer applies now (soft in training, hard in evaluation)."""
+        return self.quantizer(self.latent)
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        """``u`` (…, N, N) complex → u·exp(i·φ̂)."""
+        phi = self.phase()
+        return u * torch.polar(torch.ones_like(phi), phi).to(u.dtype)
+
+    @torch.no_grad()
+    def switch_quantizer(self, quantizer: Quantizer) -> None:
+        """Continue training with another quantizer, starting from this layer's current phase
+        (e.g. full-precision warm-up → QAT). Periodic tables wrap the phase into one period."""
+        # Latent weights are phases for every quantizer but Gumbel-softmax (logits): hand over
+        # the full-precision latent itself, or the argmax level for logits.
+        if self.latent.dim() == 2:
+            phase = self.latent.detach().clone()
+        else:
+            phase = self.quantizer.hard(self.latent.detach())
+        quantizer = quantizer.to(self.latent.device)
+        quantizer.train(self.training)
+        self.quantizer = quantizer
+        self.latent = nn.Parameter(quantizer.latent_from_phase(phase.detach()))
+
+    def hard_phase(self) -> torch.Tensor:
+        """Fabricated phase levels (N, N) in [0, period) (radians)."""
+        return self.quantizer.hard_phase(self.latent.detach())
+
+    def extra_repr(self) -> str:
+        return f"n={self.n}"

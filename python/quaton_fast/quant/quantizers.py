@@ -1,0 +1,183 @@
+"""The six phase quantizers of SPEC A2 as nn.Modules: FP, PQ, STE, DSQ, GS and PSQ.
+
+All share :class:`~quaton_fast.quant.base.Quantizer`'s interface; evaluation mode always applies
+hard quantization (FP excepted), so reported accuracies are those of the fabricated masks.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .._validation import finite_real
+from ..functional import quantizers as F
+from ..reference.levels import LevelTable
+from .base import TWO_PI, Quantizer
+from .schedules import FixedTemperature, LearnableTemperature, LinearTemperature
+
+Levels = int | Sequence[float] | LevelTable
+
+
+class FullPrecision(Quantizer):
+    """FP: the phase is the latent weight itself, in training and evaluation."""
+
+    def __init__(self) -> None:
+        super().__init__(levels=None)
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return latent
+
+    def hard(self, latent: torch.Tensor) -> torch.Tensor:
+        return latent
+
+    def hard_phase(self, latent: torch.Tensor) -> torch.Tensor:
+        return torch.remainder(latent, TWO_PI)
+
+    def level_indices(self, latent: torch.Tensor) -> torch.Tensor:
+        raise ValueError("FullPrecision.level_indices(): a full-precision layer has no levels")
+
+
+class PostTraining(Quantizer):
+    """PQ: train in full precision, round to the nearest level at evaluation."""
+
+    def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
+        return latent
+
+
+class STE(Quantizer):
+    """STE: forward = nearest level (staircase), backward = identity."""
+
+    def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
+        return F.ste(latent, self.thresholds.to(latent.dtype), self.steps.to(latent.dtype), self.base)
+
+
+class DSQ(Quantizer):
+    """DSQ (Gong et al. 2019): tanh soft step in each level interval, ``alpha`` ∈ (0, 1) (smaller
+    = harder), optionally learnable. ``hard_forward=True`` is the paper's scheme (staircase
+    forward, soft-curve gradient)."""
+
+    def __init__(self, levels: Levels = 4, alpha: float = 0.2, *, learnable_alpha: bool = False,
+                 hard_forward: bool = True, period: float | None = TWO_PI):
+        super().__init__(levels, period)
+        a = finite_real("DSQ", "alpha", alpha)
+        if not 0 < a < 1:
+            raise ValueError(f"DSQ(): argument 'alpha' must be in (0, 1), got {a}")
+        value = torch.tensor(a, dtype=torch.float32)
+        self.alpha = nn.Parameter(value) if learnable_alpha else None
+        if not learnable_alpha:
+            self.register_buffer("alpha_fixed", value)
+        self.hard_forward = bool(hard_forward)
+
+    def current_alpha(self) -> torch.Tensor:
+        if self.alpha is None:
+            return self.alpha_fixed
+        return self.alpha.clamp(1e-4, 1 - 1e-4)
+
+    def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
+        return F.dsq(latent, self.current_alpha(), self.thresholds, self.steps, self.base,
+                     hard_forward=self.hard_forward)
+
+
+class GumbelSoftmax(Quantizer):
+    """GS: per-neuron logits over the levels; straight-through hard one-hot sample in training,
+    temperature ``tau(e) = max(tau_min, tau0·decay^e)``; evaluation takes the argmax (no noise)."""
+
+    latent_per_neuron = 0  # set per instance to the number of levels
+
+    def __init__(self, levels: Levels = 4, tau0: float = 1.0, decay: float = 0.9, tau_min: float = 0.1,
+                 init_sharpness: float = 4.0, period: float | None = TWO_PI):
+        super().__init__(levels, period)
+        self.latent_per_neuron = int(self.levels.numel())
+        self.tau0 = finite_real("GumbelSoftmax", "tau0", tau0, positive=True)
+        self.decay = finite_real("GumbelSoftmax", "decay", decay, positive=True)
+        self.tau_min = finite_real("GumbelSoftmax", "tau_min", tau_min, positive=True)
+        self.init_sharpness = finite_real("GumbelSoftmax", "init_sharpness", init_sharpness, positive=True)
+
+    def tau(self) -> float:
+        return max(self.tau_min, self.tau0 * self.decay ** int(self.epoch))
+
+    def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
+        u = torch.rand_like(latent).clamp_(1e-10, 1.0 - 1e-7)
+        noise = -torch.log(-torch.log(u))
+        return F.gumbel_softmax_phase(latent, self.levels, self.tau(), noise)
+
+    def hard(self, latent: torch.Tensor) -> torch.Tensor:
+        return F.gumbel_argmax_phase(latent, self.levels)
+
+    def hard_phase(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.hard(latent)
+
+    def level_indices(self, latent: torch.Tensor) -> torch.Tensor:
+        return latent.argmax(dim=-1)
+
+    def latent_from_phase(self, phase: torch.Tensor) -> torch.Tensor:
+        """Logits (N, N, n) = −sharpness·(periodic distance to each level)²."""
+        d = phase.unsqueeze(-1) - self.levels.to(phase.dtype)
+        if self.table.period is not None:
+            p = self.table.period
+            d = torch.remainder(d + p / 2, p) - p / 2
+        return -self.init_sharpness * d * d
+
+
+class PSQ(Quantizer):
+    """Progressive sigmoid quantization (the QuATON method): ``Q_k(w) = q_0 + Σ Δ_i σ(k(w − c_i))``
+    with the sharpness k from ``schedule`` (FT, LI or LT; default FT with k = 20/rad)."""
+
+    def __init__(self, levels: Levels = 4,
+                 schedule: FixedTemperature | LinearTemperature | LearnableTemperature | None = None,
+                 period: float | None = TWO_PI):
+        super().__init__(levels, period)
+        self.schedule = schedule if schedule is not None else FixedTemperature()
+        if not isinstance(self.schedule, (FixedTemperature, LinearTemperature, LearnableTemperature)):
+            raise TypeError("PSQ(): argument 'schedule' must be FixedTemperature, LinearTemperature or "
+                            f"LearnableTemperature, got {type(schedule).__name__}")
+        if isinstance(self.schedule, LearnableTemperature):
+            self.kappa = nn.Parameter(torch.tensor(float(self.schedule.kappa_init)))
+        else:
+            self.kappa = None
+
+    def sharpness(self) -> torch.Tensor:
+        """Current k (1/rad) as a 0-d tensor; differentiable in κ for PSQ-LT."""
+        if self.kappa is not None:
+            return 1.0 / (self.kappa.abs() + self.schedule.eps)
+        return torch.tensor(self.schedule.sharpness(int(self.epoch)), device=self.epoch.device)
+
+    def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
+        return F.psq(latent, self.sharpness().to(latent.dtype), self.thresholds, self.steps, self.base)
+
+    def regularization(self) -> torch.Tensor:
+        if self.kappa is None:
+            return super().regularization()
+        lam = self.schedule.regulariser_weight(int(self.epoch))
+        return 0.5 * lam * self.kappa * self.kappa
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", schedule={self.schedule}"
+
+
+def make_quantizer(name: str, levels: Levels = 4, **options) -> Quantizer:
+    """Build a quantizer from its CLI name: fp, pq, ste, dsq, gs, psq-ft, psq-li, psq-lt."""
+    key = name.lower()
+    if key == "fp":
+        return FullPrecision()
+    if key == "pq":
+        return PostTraining(levels)
+    if key == "ste":
+        return STE(levels)
+    if key == "dsq":
+        return DSQ(levels, **options)
+    if key == "gs":
+        return GumbelSoftmax(levels, **options)
+    if key == "psq-ft":
+        return PSQ(levels, FixedTemperature(**options))
+    if key == "psq-li":
+        return PSQ(levels, LinearTemperature(**options))
+    if key == "psq-lt":
+        return PSQ(levels, LearnableTemperature(**options))
+    raise ValueError("make_quantizer(): argument 'name' must be one of fp, pq, ste, dsq, gs, psq-ft, "
+                     f"psq-li, psq-lt, got {name!r}")
+
+
+QUANTIZER_NAMES = ("fp", "pq", "ste", "dsq", "gs", "psq-ft", "psq-li", "psq-lt")
