@@ -1,0 +1,80 @@
+"""`quaton-fast solve FILE ...`: run the AOC-DT solver on an instance file."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import tempfile
+
+_UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration(text) -> float:
+    """'10s', '2m', '500ms', '1.5' (seconds), '1h' -> seconds (float > 0)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|min|m|h)?\s*", str(text))
+    if not m:
+        raise ValueError(f"parse_duration: argument 'text' expected a duration like 10s, 2m, 500ms or 1.5, got {text!r}")
+    value = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    if value <= 0:
+        raise ValueError(f"parse_duration: argument 'text' expected a positive duration, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="instance file (G-set/rudy, SK .npz, QPLIB)")
+    parser.add_argument("--time", default="10s", help="time budget: 10s, 2m, 500ms, 1.5")
+    parser.add_argument("--replicas", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--target", type=float, default=None,
+                        help="target: the cut for Max-Cut instances, else the energy")
+    parser.add_argument("--format", default="auto", choices=["auto", "gset", "rudy", "sk", "qplib"])
+    parser.add_argument("--json", default=None, help="write the result as JSON here (atomic)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def _read(path: str, fmt: str):
+    from . import readers
+    if fmt == "auto":
+        low = path.lower()
+        fmt = "sk" if low.endswith(".npz") else "qplib" if low.endswith(".qplib") else "gset"
+    if fmt not in ("gset", "rudy", "sk", "qplib"):
+        raise ValueError(f"solve: argument 'format' expected gset|rudy|sk|qplib|auto, got {fmt!r}")
+    return {"gset": readers.read_gset, "rudy": readers.read_rudy, "sk": readers.read_sk,
+            "qplib": readers.read_qplib}[fmt](path)
+
+
+def write_json_atomic(path: str, obj) -> None:
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run(args) -> int:
+    from .aoc_solver import solve
+    budget = parse_duration(args.time)
+    problem = _read(args.file, args.format)
+    is_cut = hasattr(problem, "cut_value")
+    res = solve(problem, time_limit=budget, replicas=args.replicas, seed=args.seed,
+                target=None if is_cut else args.target, target_cut=args.target if is_cut else None,
+                progress=not args.no_progress)
+    ttt = res.time_to_target
+    print(f"best energy: {res.best_energy:.6g}")
+    if res.cut is not None:
+        print(f"best cut: {res.cut:.6g}")
+    print(f"time-to-target: {'-' if ttt is None else f'{ttt:.3f} s'}")
+    print(f"iterations: {res.iterations}  restarts: {res.restarts}  wall: {res.wall_time:.2f} s")
+    if args.json:
+        write_json_atomic(args.json, {"file": args.file, "best_energy": res.best_energy, "cut": res.cut,
+                                      "time_to_target": ttt, "iterations": res.iterations,
+                                      "wall_time": res.wall_time, "hyperparameters": res.hyperparameters,
+                                      "best_state": res.best_state.tolist(), "trace": res.trace})
+    return 0
