@@ -1,0 +1,96 @@
+"""A compact training loop for D2NN classification with quantization-aware training.
+
+Schedule: ``warmup_epochs`` in full precision, then the chosen quantizer takes over from the
+trained phases (wrapped into one period) for the remaining epochs. Evaluation always runs the
+model in ``eval()`` mode, i.e. with hard quantization.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..nn.d2nn import D2NN
+from ..quant.base import Quantizer
+
+
+@dataclass
+class TrainResult:
+    """What a training run measured. Accuracies in [0, 1], losses per sample, times in s."""
+    test_accuracy: float
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator | None):
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+@torch.no_grad()
+def evaluate_accuracy(model: D2NN, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 256,
+                      device: torch.device | str = "cpu") -> float:
+    """Accuracy of ``model`` in eval mode (hard quantization) on ``images`` (B, H, W) in [0, 1],
+    ``labels`` (B,) int64."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for idx in _batches(len(images), batch_size, None):
+        x = model.encode(images[idx].to(device))
+        correct += int((model(x).argmax(dim=-1) == labels[idx].to(device)).sum())
+    model.train(was_training)
+    return correct / max(len(images), 1)
+
+
+def train_classifier(model: D2NN, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
+                     *, epochs: int, warmup_epochs: int = 0, quantizer: Quantizer | None = None,
+                     batch_size: int = 64, lr: float = 0.01, seed: int = 0, device: torch.device | str = "cpu",
+                     progress: bool = True, description: str = "train") -> TrainResult:
+    """Train ``model`` (built with a full-precision quantizer) on ``train`` = (images (B, H, W),
+    labels (B,)). After ``warmup_epochs`` the layers switch to ``quantizer`` (None: stay FP).
+    Adam with learning rate ``lr``; cross-entropy plus the quantizers' regularisation."""
+    if warmup_epochs > epochs:
+        raise ValueError(f"train_classifier(): argument 'warmup_epochs' must be <= epochs ({epochs}), "
+                         f"got {warmup_epochs}")
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model.to(device).train()
+    x_train, y_train = train
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history: list[dict] = []
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        if quantizer is not None and epoch == warmup_epochs:
+            model.switch_quantizer(quantizer)
+            opt = torch.optim.Adam(model.parameters(), lr=lr)
+        qat_epoch = max(0, epoch - warmup_epochs)
+        model.set_epoch(qat_epoch)
+        total, count = 0.0, 0
+        bar = tqdm(list(_batches(len(x_train), batch_size, gen)), desc=f"{description} epoch {epoch + 1}/{epochs}",
+                   disable=not progress, leave=False)
+        for idx in bar:
+            x = model.encode(x_train[idx].to(device))
+            y = y_train[idx].to(device)
+            loss = torch.nn.functional.cross_entropy(model(x), y) + model.regularization()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        history.append({"epoch": epoch, "loss": total / max(count, 1),
+                        "phase": "warmup" if quantizer is not None and epoch < warmup_epochs else "qat"})
+    acc = evaluate_accuracy(model, *test, device=device)
+    return TrainResult(test_accuracy=acc, history=history, seconds=time.perf_counter() - t0)
+
+
+def split_indices(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random split of ``n`` items: (train indices, test indices)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    n_test = int(round(n * test_fraction))
+    return order[n_test:], order[:n_test]
