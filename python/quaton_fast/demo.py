@@ -32,16 +32,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=d["lr"])
     p.add_argument("--levels", type=int, default=d["levels"], help="phase levels of PQ and PSQ")
     p.add_argument("--seed", type=int, default=d["seed"])
-    p.add_argument("--limit", type=int, default=None, help="use only the first LIMIT images (smoke runs)")
+    p.add_argument("--limit", type=int, default=None, help="train on LIMIT random images (and test on LIMIT/4) for smoke runs")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> list[dict]:
     images, labels = load_mnist_subset()
-    if args.limit:
-        images, labels = images[:args.limit], labels[:args.limit]
     tr, te = split_indices(len(images), DEMO_DEFAULTS["test_fraction"], args.seed)
+    if args.limit:  # the subset is sorted by class: keep a random, class-mixed part of each split
+        tr, te = tr[:args.limit], te[:max(1, args.limit // 4)]
     x, y = torch.from_numpy(images), torch.from_numpy(labels)
     train, test = (x[tr], y[tr]), (x[te], y[te])
     methods = [("FP", None), ("PQ", PostTraining(args.levels)),
