@@ -1,0 +1,103 @@
+"""Thin helpers over ``torch.distributed`` for training under ``torchrun`` (DDP) and sharded work.
+
+Nothing here is a scheduler: ``torchrun`` starts the processes and sets ``RANK``, ``WORLD_SIZE``,
+``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``; :func:`init_from_env` joins the process group
+when those are present (gloo on CPU, nccl when each rank has a GPU) and is a no-op otherwise, so
+the same training code runs in one process or many.
+
+Conventions for data-parallel training (used by the D2NN and equilibrium-model loops):
+- every rank draws the same global batch order from the same seed;
+- rank ``r`` of ``world`` takes ``global_batch[r::world]`` (:func:`shard_batch`);
+- the model is wrapped in ``DistributedDataParallel`` (:func:`wrap_ddp`), which averages the
+  gradients, so with equal shards one step equals the single-process step on the global batch;
+- only rank 0 writes checkpoints, result files and plots (:func:`is_main_process`).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+__all__ = ["init_from_env", "is_initialized", "rank", "world_size", "is_main_process",
+           "shard_batch", "wrap_ddp", "unwrap", "barrier", "launched_by_torchrun"]
+
+
+def launched_by_torchrun() -> bool:
+    """True when the environment of ``torchrun`` (RANK and WORLD_SIZE) is present."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def is_initialized() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def init_from_env(backend: str | None = None) -> bool:
+    """Join the process group described by torchrun's environment; return True if distributed.
+
+    backend: 'gloo' | 'nccl' | None (nccl when CUDA is available, else gloo). A no-op returning
+    False outside torchrun; True (without re-initialising) when already initialised.
+    """
+    if is_initialized():
+        return True
+    if not launched_by_torchrun():
+        return False
+    if backend is None:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend not in ("gloo", "nccl", "mpi"):
+        raise ValueError(f"init_from_env(): argument 'backend' must be 'gloo', 'nccl' or 'mpi', got {backend!r}")
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    torch.distributed.init_process_group(backend=backend)
+    return True
+
+
+def rank() -> int:
+    return torch.distributed.get_rank() if is_initialized() else 0
+
+
+def world_size() -> int:
+    return torch.distributed.get_world_size() if is_initialized() else 1
+
+
+def is_main_process() -> bool:
+    """True on rank 0 (and in a single process): the rank that writes files."""
+    return rank() == 0
+
+
+def shard_batch(indices: torch.Tensor) -> torch.Tensor:
+    """This rank's share of a global batch: ``indices[rank::world]``.
+
+    indices: (B,) int64 global batch (identical on every rank). Raises if B < world size, since a
+    rank with an empty shard would break DDP's gradient averaging.
+    """
+    w = world_size()
+    if w == 1:
+        return indices
+    if len(indices) < w:
+        raise ValueError(f"shard_batch(): the global batch ({len(indices)}) must hold at least one item "
+                         f"per rank (world size {w})")
+    return indices[rank()::w]
+
+
+def wrap_ddp(model: torch.nn.Module, **kwargs: Any) -> torch.nn.Module:
+    """``DistributedDataParallel(model)`` when distributed, else ``model`` unchanged.
+
+    Re-wrap after changing the parameter set (e.g. ``D2NN.switch_quantizer``)."""
+    if not is_initialized():
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+    if next(model.parameters()).is_cuda:
+        kwargs.setdefault("device_ids", [torch.cuda.current_device()])
+    return DistributedDataParallel(model, **kwargs)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside a DDP wrapper (or the module itself)."""
+    return model.module if hasattr(model, "module") and isinstance(
+        model, torch.nn.parallel.DistributedDataParallel) else model
+
+
+def barrier() -> None:
+    if is_initialized():
+        torch.distributed.barrier()
