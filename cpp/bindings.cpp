@@ -14,7 +14,8 @@
 namespace py = pybind11;
 
 namespace quaton {
-void bind_fixed_point(py::module_& m);  // cpp/bind_fixed_point.cpp
+void bind_fixed_point(py::module_& m);       // cpp/bind_fixed_point.cpp
+void bind_fixed_point_cuda(py::module_& m);  // cpp/bind_fixed_point_cuda.cpp (CUDA builds only)
 }
 
 namespace {
@@ -115,4 +116,5 @@ PYBIND11_MODULE(_C, m) {
 #endif
 
   quaton::bind_fixed_point(m);
+  quaton::bind_fixed_point_cuda(m);
 }

@@ -6,42 +6,12 @@ import pytest
 
 from quaton_fast._backend import native
 from quaton_fast.reference import fixed_point as ref
+from qf_testing import FIXED_POINT_CASES as CASES, contractive_W, random_fixed_point_case as random_case
 
 if native() is None or not hasattr(native(), "fixed_point_forward_cpu"):
     pytest.skip("quaton_fast._C with the fixed-point kernels is not built", allow_module_level=True)
 
 from quaton_fast.aoc import fixed_point as cpu  # noqa: E402
-
-
-def contractive_W(rng, shape, n, norm):
-    W = rng.normal(size=(*shape, n, n))
-    return W * (norm / np.linalg.norm(W, 2, axis=(-2, -1)))[..., None, None]
-
-
-def random_case(rng, S, n, *, shared_W, codes, momentum, anneal, clamp, noise, tol, T):
-    W = contractive_W(rng, () if shared_W else (S,), n, 0.45)
-    b = rng.normal(size=(S, n)) * 0.5 if rng.random() < 0.7 else rng.normal(size=n) * 0.5
-    kw = dict(s0=rng.uniform(-0.5, 0.5, size=(S, n)),
-              alpha=(0.2, rng.uniform(0.4, 0.5, size=S)) if anneal else 0.5,
-              beta=rng.uniform(0.5, 1.0, size=S) if rng.random() < 0.5 else 0.8,
-              gamma=rng.uniform(0.0, 0.3, size=S) if momentum else 0.0,
-              nonlinearity=codes, clamp=(-1.0, 1.0) if clamp else None,
-              noise_std=0.02 if noise else 0.0, seed=int(rng.integers(0, 2 ** 63)) * 2 + 1,
-              tol=tol, max_iter=T)
-    return W, b, kw
-
-
-CASES = [
-    # S, n, shared_W, nonlinearity, momentum, anneal, clamp, noise, tol, T
-    (5, 1, False, "tanh", False, False, False, False, 1e-10, 200),
-    (64, 16, False, "tanh", False, False, True, False, 1e-9, 300),
-    (33, 16, True, "mixed", True, False, True, True, 1e-4, 150),
-    (17, 37, False, "mixed", True, True, True, True, 0.0, 80),
-    (9, 64, True, "mixed", False, True, False, False, 1e-8, 200),
-    (3, 16, False, "sign", True, True, True, True, 1e-3, 100),
-    (40, 16, True, "identity", False, False, False, True, 0.0, 50),
-    (1, 256, False, "tanh", False, False, True, False, 1e-9, 200),
-]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"S{c[0]}-n{c[1]}-{c[3]}" for c in CASES])

@@ -1,0 +1,79 @@
+// AOC digital twin: batched fixed-point iteration and its implicit adjoint on CUDA (SPEC B1/B2).
+// Semantics, stopping rule and the counter-based noise recipe: cpp/include/quaton/fixed_point.h
+// (the C++ CPU kernel and the NumPy reference python/quaton_fast/reference/fixed_point.py).
+//
+// One launch runs every iteration of every system: a group of G lanes of one warp owns a system
+// (G = the next power of two >= n, at most 32; n in (32, 64] uses a full warp with two variables per
+// lane). Lane i keeps row i of W and its state in registers; W f(s) gathers f(s_j) with warp
+// shuffles; norms are reduced with xor-shuffles; a system that meets the tolerance is frozen and
+// the warp leaves the loop when all its systems have stopped.
+//
+// The adjoint kernel returns u = D v (the gradient w.r.t. b of each system) and W f(s*); the caller
+// forms grad_W = beta u f(s*)^T, grad_beta = u.(W f(s*)) and grad_alpha = u.s* with dense ops.
+#pragma once
+
+#include <cstdint>
+
+namespace quaton {
+
+constexpr int kFixedPointCudaMaxN = 64;
+
+enum FixedPointDtype : int { kFpFloat32 = 0, kFpFloat64 = 1 };
+
+// Every pointer is a device pointer; floating arrays have the dtype `dtype`.
+struct FixedPointCudaParams {
+  int dtype = kFpFloat32;
+  std::int64_t systems = 0;             // S
+  int n = 0;                            // 1 .. kFixedPointCudaMaxN
+  const void* W = nullptr;              // (S,n,n) or (n,n) when W_shared, row-major
+  int W_shared = 0;
+  const void* b = nullptr;              // (S,n) or (n,) when b_shared
+  int b_shared = 0;
+  const void* s0 = nullptr;             // (S,n); nullptr = zeros
+  const void* alpha_start = nullptr;    // (S,)
+  const void* alpha_end = nullptr;      // (S,)  (== alpha_start for a constant alpha)
+  const void* beta = nullptr;           // (S,)
+  const void* gamma = nullptr;          // (S,)
+  const std::int8_t* nonlinearity = nullptr;  // (n,) codes 0 tanh / 1 sign / 2 identity
+  int has_clamp = 0;
+  double clamp_lo = -1.0, clamp_hi = 1.0;
+  double noise_std = 0.0;
+  std::uint64_t seed = 0;
+  double tol = 0.0;
+  int max_iter = 1;
+  void* state = nullptr;                // out (S,n)
+  std::int32_t* iterations = nullptr;   // out (S,)
+  void* residual = nullptr;             // out (S,)
+};
+
+struct FixedPointAdjointCudaParams {
+  int dtype = kFpFloat32;
+  std::int64_t systems = 0;
+  int n = 0;
+  const void* W = nullptr;              // (S,n,n) or (n,n)
+  int W_shared = 0;
+  const void* b = nullptr;              // (S,n) or (n,)
+  int b_shared = 0;
+  const void* state = nullptr;          // (S,n) converged s*
+  const void* grad_state = nullptr;     // (S,n) g = dL/ds*
+  const void* alpha = nullptr;          // (S,)
+  const void* beta = nullptr;           // (S,)
+  const std::int8_t* nonlinearity = nullptr;
+  int has_clamp = 0;
+  double clamp_lo = -1.0, clamp_hi = 1.0;
+  double tol = 0.0;
+  int max_iter = 1;
+  void* u = nullptr;                    // out (S,n): D v
+  void* W_f = nullptr;                  // out (S,n): W f(s*)
+  std::int32_t* iterations = nullptr;   // out (S,)
+  void* residual = nullptr;             // out (S,)
+};
+
+#ifdef QF_WITH_CUDA
+// Launchers (cuda/fixed_point.cu); return the CUDA error code as an int (0 = success), or -1 for
+// parameters the kernel cannot take (n out of range, null pointers).
+int fixed_point_forward_cuda(const FixedPointCudaParams& params, void* stream);
+int fixed_point_adjoint_cuda(const FixedPointAdjointCudaParams& params, void* stream);
+#endif
+
+}  // namespace quaton

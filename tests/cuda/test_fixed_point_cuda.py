@@ -1,0 +1,107 @@
+"""CUDA batched fixed-point kernels (quaton_fast.aoc.fixed_point_cuda) against the NumPy reference.
+
+float64 runs must reproduce the reference's iteration counts and states to ~1e-12 (same
+arithmetic up to FMA contraction and libm ulps); float32 runs use a fixed iteration budget
+(tol = 0, so early-stopping decisions cannot differ) and contractive maps, and agree to float32
+round-off amplified by at most the map's contraction factor.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from quaton_fast.reference import fixed_point as ref
+
+from qf_testing import FIXED_POINT_CASES as CASES, contractive_W, random_fixed_point_case as random_case
+
+fpc = pytest.importorskip("quaton_fast.aoc.fixed_point_cuda")
+
+RTOL_FP32_FIXED_POINT = 2e-5
+
+
+def _to_cuda(kw: dict, dtype: torch.dtype) -> dict:
+    out = {}
+    for k, v in kw.items():
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            out[k] = torch.as_tensor(v, dtype=dtype, device="cuda")
+        elif isinstance(v, tuple) and k == "alpha":
+            out[k] = tuple(torch.as_tensor(x, dtype=dtype, device="cuda") if isinstance(x, np.ndarray) else x
+                           for x in v)
+        else:
+            out[k] = v
+    return out
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] <= 64], ids=lambda c: f"S{c[0]}-n{c[1]}-{c[3]}")
+def test_forward_float64_matches_reference(case):
+    S, n, shared, nl, mom, anneal, clamp, noise, tol, T = case
+    rng = np.random.default_rng(S * 1000 + n)
+    codes = rng.integers(0, 3, size=n).astype(np.int8) if nl == "mixed" else nl
+    W, b, kw = random_case(rng, S, n, shared_W=shared, codes=codes, momentum=mom, anneal=anneal,
+                           clamp=clamp, noise=noise, tol=tol, T=T)
+    r = ref.fixed_point_forward(W, b, **kw)
+    c = fpc.fixed_point_forward_cuda(torch.as_tensor(W, device="cuda"), torch.as_tensor(b, device="cuda"),
+                                     **_to_cuda(kw, torch.float64))
+    np.testing.assert_array_equal(c.iterations.cpu().numpy(), r.iterations)
+    np.testing.assert_allclose(c.state.cpu().numpy(), r.state, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(c.residual.cpu().numpy(), r.residual, rtol=1e-6, atol=1e-15)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("S,n,shared", [(1, 1, False), (1000, 16, False), (4099, 16, True), (257, 33, False),
+                                        (129, 64, True), (77, 5, False)])
+def test_forward_float32_fixed_budget(S, n, shared):
+    rng = np.random.default_rng(S + n)
+    W, b, kw = random_case(rng, S, n, shared_W=shared, codes="tanh", momentum=False, anneal=False,
+                           clamp=True, noise=False, tol=0.0, T=60)
+    r = ref.fixed_point_forward(W, b, **kw)
+    c = fpc.fixed_point_forward_cuda(torch.as_tensor(W, dtype=torch.float32, device="cuda"),
+                                     torch.as_tensor(b, dtype=torch.float32, device="cuda"),
+                                     **_to_cuda(kw, torch.float32))
+    assert c.state.dtype == torch.float32
+    assert (c.iterations.cpu().numpy() == 60).all()
+    err = np.linalg.norm(c.state.cpu().numpy() - r.state) / np.linalg.norm(r.state)
+    assert err < RTOL_FP32_FIXED_POINT
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("shared", [True, False])
+@pytest.mark.parametrize("clamp", [None, (-0.6, 0.6)])
+@pytest.mark.parametrize("n", [1, 16, 37, 64])
+def test_adjoint_float64_matches_reference(shared, clamp, n):
+    rng = np.random.default_rng(n + 100 * shared + (7 if clamp else 0))
+    S = 24
+    W = contractive_W(rng, () if shared else (S,), n, 0.4)
+    b = rng.normal(size=(n,) if shared else (S, n))
+    codes = rng.integers(0, 3, size=n).astype(np.int8)
+    codes[0] = 0
+    beta = 0.9 if shared else rng.uniform(0.5, 1.0, S)
+    alpha = 0.45 if shared else rng.uniform(0.3, 0.5, S)
+    kw = dict(alpha=alpha, beta=beta, nonlinearity=codes, clamp=clamp)
+    s = ref.fixed_point_forward(W, b, tol=1e-13, max_iter=2000, systems=S, **kw).state
+    g = rng.normal(size=(S, n))
+    r = ref.fixed_point_adjoint(W, b, s, g, tol=1e-12, max_iter=2000, **kw)
+    cu = lambda x: torch.as_tensor(x, dtype=torch.float64, device="cuda")  # noqa: E731
+    c = fpc.fixed_point_adjoint_cuda(cu(W), cu(b), cu(s), cu(g), tol=1e-12, max_iter=2000,
+                                     **_to_cuda(kw, torch.float64))
+    np.testing.assert_array_equal(c.iterations.cpu().numpy(), r.iterations)
+    for name in ("grad_b", "grad_W", "grad_beta", "grad_alpha"):
+        a, e = getattr(c, name).cpu().numpy(), getattr(r, name)
+        assert np.shape(a) == np.shape(e), name
+        scale = max(np.abs(e).max(), 1.0)
+        np.testing.assert_allclose(a, e, rtol=0, atol=1e-11 * scale, err_msg=name)
+
+
+@pytest.mark.cuda
+def test_noise_is_reproducible_and_seeded():
+    rng = np.random.default_rng(3)
+    W = torch.as_tensor(rng.normal(size=(16, 16)) * 0.05, device="cuda")
+    b = torch.as_tensor(rng.normal(size=(8, 16)), device="cuda")
+    kw = dict(noise_std=0.1, tol=0.0, max_iter=20)
+    a = fpc.fixed_point_forward_cuda(W, b, seed=1, **kw).state
+    assert torch.equal(a, fpc.fixed_point_forward_cuda(W, b, seed=1, **kw).state)
+    assert (a - fpc.fixed_point_forward_cuda(W, b, seed=2, **kw).state).abs().min() > 0
+    r = ref.fixed_point_forward(W.cpu().numpy(), b.cpu().numpy(), seed=1, **kw).state
+    np.testing.assert_allclose(a.cpu().numpy(), r, rtol=0, atol=1e-12)
