@@ -16,6 +16,7 @@ namespace py = pybind11;
 namespace quaton {
 void bind_fixed_point(py::module_& m);       // cpp/bind_fixed_point.cpp
 void bind_fixed_point_cuda(py::module_& m);  // cpp/bind_fixed_point_cuda.cpp (CUDA builds only)
+void bind_propagate_fused(py::module_& m);   // cpp/bind_propagate_fused.cpp (CUDA + cuFFTDx builds only)
 }
 
 namespace {
@@ -49,8 +50,14 @@ py::dict build_info() {
   py::list names;
   for (int i = 0; i < devices; ++i) names.append(quaton::cuda_device_name(i));
   info["cuda_devices"] = names;
+#ifdef QF_WITH_CUFFTDX
+  info["fused_propagation"] = true;  // cuFFTDx kernels, sm_90
+#else
+  info["fused_propagation"] = false;
+#endif
 #else
   info["cuda"] = false;
+  info["fused_propagation"] = false;
   info["cuda_architectures"] = std::string("");
   info["cuda_device_count"] = 0;
 #endif
@@ -117,4 +124,5 @@ PYBIND11_MODULE(_C, m) {
 
   quaton::bind_fixed_point(m);
   quaton::bind_fixed_point_cuda(m);
+  quaton::bind_propagate_fused(m);
 }

@@ -1,0 +1,58 @@
+// pybind11 bindings of the fused modulation + propagation kernels (cuda/fused/propagate_fused.cu).
+// Present only when the extension was built with CUDA and cuFFTDx (QF_WITH_CUFFTDX). Pointers
+// arrive as integers; shapes, dtypes, devices and contiguity are checked in Python
+// (python/quaton_fast/functional/fused_propagation.py).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "quaton/device_info.h"
+#include "quaton/propagate_fused.h"
+
+namespace py = pybind11;
+
+namespace quaton {
+
+void bind_propagate_fused(py::module_& m) {
+#ifdef QF_WITH_CUFFTDX
+  m.def("fused_propagate_sizes", []() {
+    int count = 0;
+    const int* sizes = fused_propagate_sizes(&count);
+    return std::vector<int>(sizes, sizes + count);
+  }, "Padded sizes P compiled into the fused propagation kernels.");
+  m.def(
+      "fused_propagate_cuda",
+      [](std::int64_t batch, int n, int p, std::uintptr_t u, std::uintptr_t modulation_in,
+         std::uintptr_t transfer_t, std::uintptr_t scratch, std::uintptr_t out, std::uintptr_t modulation_out,
+         std::uintptr_t saved_u, std::uintptr_t dphi, std::uintptr_t stream) {
+        FusedPropagateParams prm;
+        prm.batch = batch;
+        prm.n = n;
+        prm.p = p;
+        prm.u = reinterpret_cast<const void*>(u);
+        prm.modulation_in = reinterpret_cast<const void*>(modulation_in);
+        prm.transfer_t = reinterpret_cast<const void*>(transfer_t);
+        prm.scratch = reinterpret_cast<void*>(scratch);
+        prm.out = reinterpret_cast<void*>(out);
+        prm.modulation_out = reinterpret_cast<const void*>(modulation_out);
+        prm.saved_u = reinterpret_cast<const void*>(saved_u);
+        prm.dphi = reinterpret_cast<float*>(dphi);
+        const int code = fused_propagate_cuda(prm, reinterpret_cast<void*>(stream));
+        if (code == -1)
+          throw std::invalid_argument("fused_propagate_cuda: unsupported parameters (P not compiled in, N > P, "
+                                      "batch > 65535, null pointer or a device other than sm_90)");
+        if (code != 0)
+          throw std::runtime_error("fused_propagate_cuda: CUDA error " + std::to_string(code) + " (" +
+                                   cuda_error_string(code) + ")");
+      },
+      "Modulate by m, propagate by H (three cuFFTDx passes); optionally the adjoint's phase gradient.");
+#else
+  (void)m;
+#endif
+}
+
+}  // namespace quaton

@@ -1,0 +1,44 @@
+// Fused phase modulation + angular-spectrum propagation on CUDA with cuFFTDx (SPEC A1, issue 5).
+//
+// One layer, fields u (B, N, N) complex64, centred zero-padding to P x P (o = (P - N) / 2):
+//   v = crop( IFFT2( H * FFT2( pad( m * u ) ) ) ),   m = exp(i phi) (N, N) or 1,
+// in three passes over memory instead of torch's ~10:
+//   (1) row pass:    X[b, r, :] = FFT_P( pad_row( m[r, :] * u[b, r, :] ) )   r < N (the other P - N
+//                    padded rows are zero and never stored or transformed)
+//   (2) column pass: X[b, :, k] = crop_rows( IFFT_P( Ht[k, :] * FFT_P( pad_col( X[b, :, k] ) ) ) )
+//   (3) row pass:    out[b, r, c] = (1/P^2) IFFT_P( X[b, r, :] )[o + c]
+// X (B, N, P) is the only intermediate. The adjoint (backward) is the same three passes with
+// conj(H) and no modulation in pass 1; pass 3 then also forms, per sample, the phase gradient
+//   dphi[b, r, c] = Im( conj(m u)[b, r, c] * g[b, r, c] )   (PyTorch's complex-gradient convention)
+// and the input gradient conj(m) * g. H is passed transposed (Ht[k, j] = H[j, k]) so that the
+// column pass reads it with unit stride.
+#pragma once
+
+#include <cstdint>
+
+namespace quaton {
+
+struct FusedPropagateParams {
+  std::int64_t batch = 0;           // B
+  int n = 0;                        // N, 1 .. P
+  int p = 0;                        // P, one of fused_propagate_sizes()
+  const void* u = nullptr;          // (B, N, N) complex64: pass 1 input
+  const void* modulation_in = nullptr;  // (N, N) complex64 m applied in pass 1, or nullptr (m = 1)
+  const void* transfer_t = nullptr; // (P, P) complex64, Ht[k*P + j] = H[j, k] (or conj(H) for the adjoint)
+  void* scratch = nullptr;          // (B, N, P) complex64 workspace X
+  void* out = nullptr;              // (B, N, N) complex64: pass 3 output
+  const void* modulation_out = nullptr;  // (N, N) complex64 m of the adjoint's pass 3: out = conj(m) g
+                                        // and dphi uses m u (nullptr: m = 1)
+  const void* saved_u = nullptr;    // (B, N, N) complex64 forward input u, for dphi (or nullptr)
+  float* dphi = nullptr;            // (B, N, N) float32 per-sample phase gradient (or nullptr)
+};
+
+#ifdef QF_WITH_CUFFTDX
+// Padded sizes P compiled into the fused kernels (ascending), and their count.
+const int* fused_propagate_sizes(int* count);
+// Runs passes 1-3. Returns the CUDA error code (0 = success) or -1 for unsupported parameters
+// (P not compiled in, N > P, a null pointer, or a device that is not sm_90).
+int fused_propagate_cuda(const FusedPropagateParams& params, void* stream);
+#endif
+
+}  // namespace quaton

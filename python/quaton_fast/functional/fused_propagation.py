@@ -1,0 +1,112 @@
+"""Phase modulation + free-space propagation as one op: ``v = propagate(u · exp(iφ), H)``.
+
+On an sm_90 GPU (H100/H200), complex64 fields and a padded size P compiled into the extension
+(``fused_sizes()``), it runs the three-pass cuFFTDx kernels of ``cuda/fused/`` forward and backward
+(adjoint with conj(H), phase gradient reduced over the batch); everywhere else it runs the torch
+ops (``u * polar(1, φ)`` then :func:`~quaton_fast.functional.propagate`) and, on CUDA, says once
+why. Both paths compute the same function with the same gradients (PyTorch's complex convention).
+
+The quantizer is not fused: φ (N, N) comes from the layer's quantizer (its own autograd op and
+CUDA kernel); reading it costs N²·4 bytes against the B·N·P·8 bytes of each field pass.
+"""
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from .._backend import native, notice_once
+from .._validation import fail
+from . import _checks
+from .propagation import propagate
+
+__all__ = ["modulate_propagate", "fused_sizes", "fused_available"]
+
+
+@functools.lru_cache(maxsize=1)
+def fused_sizes() -> tuple[int, ...]:
+    """Padded sizes P the fused kernels were compiled for (empty without CUDA + cuFFTDx)."""
+    mod = native()
+    if mod is None or not hasattr(mod, "fused_propagate_sizes"):
+        return ()
+    return tuple(int(p) for p in mod.fused_propagate_sizes())
+
+
+def _fused_reason(u: torch.Tensor, transfer: torch.Tensor) -> str | None:
+    """None when the fused kernels can run these tensors, else why not."""
+    if not fused_sizes():
+        return "this build of quaton_fast has no fused propagation kernels (needs CUDA + nvidia-mathdx)"
+    if torch.cuda.get_device_capability(u.device) != (9, 0):
+        return f"the fused kernels are compiled for sm_90 only, this GPU is sm_{''.join(map(str, torch.cuda.get_device_capability(u.device)))}"
+    if u.dtype != torch.complex64:
+        return f"the fused kernels take complex64 fields, got {u.dtype}"
+    if transfer.shape[-1] not in fused_sizes():
+        return f"padded size P = {transfer.shape[-1]} is not compiled in (have {fused_sizes()})"
+    if u.numel() // (u.shape[-1] ** 2) > 65535:
+        return "batch larger than 65535"
+    return None
+
+
+def fused_available(u: torch.Tensor, transfer: torch.Tensor) -> bool:
+    return u.is_cuda and _fused_reason(u, transfer) is None
+
+
+def _launch(u, modulation_in, transfer_t, modulation_out=None, saved_u=None, dphi=None):
+    """u (B, N, N) complex64 contiguous -> (B, N, N); one pass-1/2/3 sequence on the current stream."""
+    B, n, p = u.shape[0], u.shape[-1], transfer_t.shape[-1]
+    scratch = torch.empty((B, n, p), dtype=torch.complex64, device=u.device)
+    out = torch.empty_like(u)
+    native().fused_propagate_cuda(
+        B, n, p, u.data_ptr(), modulation_in.data_ptr() if modulation_in is not None else 0,
+        transfer_t.data_ptr(), scratch.data_ptr(), out.data_ptr(),
+        modulation_out.data_ptr() if modulation_out is not None else 0,
+        saved_u.data_ptr() if saved_u is not None else 0, dphi.data_ptr() if dphi is not None else 0,
+        torch.cuda.current_stream(u.device).cuda_stream)
+    return out
+
+
+class _ModulatePropagateFused(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, u, phase, transfer):  # type: ignore[override]
+        # u: (B, N, N) complex64; phase: (N, N) float32 or None; transfer: (P, P) complex64
+        m = torch.polar(torch.ones_like(phase), phase).to(torch.complex64).contiguous() if phase is not None else None
+        Ht = transfer.transpose(0, 1).contiguous()
+        ctx.save_for_backward(u, m, transfer)
+        return _launch(u.contiguous(), m, Ht)
+
+    @staticmethod
+    def backward(ctx, grad_out):  # type: ignore[override]
+        u, m, transfer = ctx.saved_tensors
+        need_u, need_phase = ctx.needs_input_grad[0], ctx.needs_input_grad[1] and m is not None
+        if not (need_u or need_phase):
+            return None, None, None
+        g = grad_out.contiguous().to(torch.complex64)
+        Hc_t = transfer.conj().transpose(0, 1).contiguous()
+        dphi = torch.empty(u.shape, dtype=torch.float32, device=u.device) if need_phase else None
+        grad_u = _launch(g, None, Hc_t, modulation_out=m, saved_u=u.contiguous() if need_phase else None, dphi=dphi)
+        grad_phase = dphi.sum(0) if need_phase else None
+        return (grad_u if need_u else None), grad_phase, None
+
+
+def modulate_propagate(u: torch.Tensor, phase: torch.Tensor | None, transfer: torch.Tensor) -> torch.Tensor:
+    """``propagate(u · exp(i·phase), transfer)``; fused on sm_90 GPUs, torch ops elsewhere.
+
+    u: (..., N, N) complex field; phase: (N, N) real, radians (None: no modulation);
+    transfer: (P, P) complex, P >= N, unshifted FFT order. Differentiable in u and phase.
+    """
+    _checks.square_field("modulate_propagate", "u", u)
+    if phase is not None and tuple(phase.shape) != tuple(u.shape[-2:]):
+        fail("modulate_propagate", "phase", f"of shape {tuple(u.shape[-2:])}", f"shape {tuple(phase.shape)}")
+    if u.is_cuda and u.is_complex() and transfer.dim() == 2 and transfer.shape[-1] >= u.shape[-1]:
+        reason = _fused_reason(u, transfer)
+        if reason is None and transfer.device == u.device:
+            lead = u.shape[:-2]
+            flat = u.reshape(-1, u.shape[-2], u.shape[-1])
+            ph = phase.to(torch.float32) if phase is not None else None
+            out = _ModulatePropagateFused.apply(flat, ph, transfer.to(torch.complex64))
+            return out.reshape(*lead, u.shape[-2], u.shape[-1])
+        if reason is not None:
+            notice_once("fused_propagation:" + reason, f"modulate_propagate: torch.fft path ({reason})")
+    if phase is not None:
+        u = u * torch.polar(torch.ones_like(phase), phase).to(u.dtype if u.is_complex() else torch.complex64)
+    return propagate(u, transfer)
