@@ -222,17 +222,21 @@ def _integer_data(inst: SettlementInstance) -> bool:
     return bool(np.all(a == np.round(a)))
 
 
-def settlement_optimum(inst: SettlementInstance) -> tuple[np.ndarray, float]:
+def settlement_optimum(inst: SettlementInstance, method: str = "auto") -> tuple[np.ndarray, float]:
     """Exact minimum of F (= of the QUMO): (settled (T,) bool, energy in money units).
 
-    T <= 20: enumeration of all 2^T decisions with the optimal slack. Larger T: a MILP (HiGHS)
+    method 'auto': 'enumerate' for T <= 20, else 'milp'. 'enumerate': enumeration of all 2^T decisions with the optimal slack. Larger T: a MILP (HiGHS)
     with the shortfall delta_p >= -c_p(y), delta_p >= 0 and delta_p^2 written exactly as the max of
     its tangents (2k+1) delta - k(k+1), k = 0..K_p, which is exact for integer data (integer
     shortfalls); non-integer data above T = 20 is rejected.
     """
     fn = "settlement_optimum"
     T, P = inst.n_transactions, inst.n_parties
-    if T <= _BRUTE_MAX_T:
+    if method not in ("auto", "enumerate", "milp"):
+        fail(fn, "method", "'auto', 'enumerate' or 'milp'", repr(method))
+    if method == "enumerate" and T > _BRUTE_MAX_T:
+        fail(fn, "method", f"'milp' or 'auto' for T > {_BRUTE_MAX_T} transactions", repr(method))
+    if method == "enumerate" or (method == "auto" and T <= _BRUTE_MAX_T):
         best_e, best_y = np.inf, None
         bits = np.arange(T)
         for start in range(0, 1 << T, 1 << 15):
@@ -245,7 +249,7 @@ def settlement_optimum(inst: SettlementInstance) -> tuple[np.ndarray, float]:
                 best_e, best_y = float(E[k]), Y[k].astype(bool)
         return best_y, best_e
     if not _integer_data(inst):
-        fail(fn, "inst", f"integer amounts, balances and limits when T > {_BRUTE_MAX_T}", "non-integer data")
+        fail(fn, "inst", "integer amounts, balances and limits for the MILP", "non-integer data")
     M, d = inst.flow_matrix, inst.capacity
     Kp = np.maximum(0.0, np.bincount(inst.payer, weights=inst.amounts, minlength=P) - d).astype(int)
     nv = T + 2 * P
