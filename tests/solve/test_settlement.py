@@ -130,9 +130,9 @@ def _load_example(name):
 
 def test_example_core_runs_on_a_tiny_instance(tmp_path):
     ex = _load_example("transaction_settlement")
-    summary = ex.run_example(3, 5, restarts=2, bcd_restarts=1, solve_iterations=200, solve_replicas=16,
-                             block_iterations=40, block_replicas=4)
-    assert set(summary["results"]) == {"aoc-dt", "bcd-7+1"}
+    summary = ex.run_example(3, 5, restarts=2, bcd_restarts=1, hybrid_restarts=1, solve_iterations=200,
+                             solve_replicas=16, block_iterations=40, block_replicas=4)
+    assert set(summary["results"]) == {"aoc-dt", "bcd-7+1", "aoc-dt+bcd"}
     for r in summary["results"].values():
         assert r["trials"].energies.min() >= summary["optimum_energy"] - 1e-7
         assert 0 < r["trials"].probability.mean < 1

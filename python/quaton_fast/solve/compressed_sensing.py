@@ -27,9 +27,10 @@ without noise.
 
 Which line: L0 recovery from m measurements is unique for supports below m/2 (generic A), so the
 default line is row 29 of the 32 x 32 phantom (y = -27/32, through the lower skull and brain:
-8 nonzero pixels of 32, intensities 1 and 0.2). A line through the centre has 15 nonzero pixels,
-and there other 12-15-pixel signals fit the 20 measurements as well as the truth does (the
-solver finds them: lower energy, wrong image), a limit of the measurement count, not of the solver.
+8 nonzero pixels of 32, intensities 1 and 0.2). Row 12 (through the ventricles, 15 nonzero pixels)
+is beyond what 20 measurements determine: with lam = 0.03 the AOC-DT solver found a different
+15-pixel image with exactly the planted energy (another exact fit), so the truth is not the unique
+minimiser there; with lam = 0.01 no restart reached the planted energy (see docs/results).
 
 Variable maps (canonical state x in [-1, 1]^n x {-1, 1}^n, ``QUMO.from_box_quadratic``):
 ``u_i = u_max (1 + x_i) / 2``, ``s_i = (1 + x_{n+i}) / 2``; QUMO energy == F exactly.

@@ -65,7 +65,7 @@ def run_restarts(problem, method: Callable[[int], np.ndarray], n_restarts: int, 
 def update_records(path, records: list[dict]) -> None:
     """Merge result records into a JSON list file, atomically (temp file + os.replace).
 
-    A record replaces an existing one with the same (task, dataset, method, metric); others stay.
+    A record replaces an existing one with the same (task, dataset, method, model, metric); others stay.
     """
     import json
     import os
@@ -75,7 +75,7 @@ def update_records(path, records: list[dict]) -> None:
     old = json.loads(p.read_text()) if p.exists() else []
     if not isinstance(old, list):
         raise ValueError(f"update_records(): argument 'path' must be a JSON list file, got {type(old).__name__} in {p}")
-    key = lambda r: (r.get("task"), r.get("dataset"), r.get("method"), r.get("metric"))  # noqa: E731
+    key = lambda r: (r.get("task"), r.get("dataset"), r.get("method"), r.get("model"), r.get("metric"))  # noqa: E731
     new_keys = {key(r) for r in records}
     merged = [r for r in old if key(r) not in new_keys] + list(records)
     p.parent.mkdir(parents=True, exist_ok=True)
