@@ -56,7 +56,8 @@ def run_example(n_pixels: int = 32, n_dropped: int = 12, *, seed: int = 0, resta
                          "best_errors": errors[trials.best],
                          "median_rmse": float(np.median([e["rmse"] for e in errors]))}
     lsq = np.linalg.pinv(inst.A) @ inst.measurements
-    return {"instance": inst, "qumo": qumo, "target": target, "least_squares": lsq,
+    return {"instance": inst, "seed": seed, "y": float(instance_kw.get("y", C.DEFAULT_Y)), "qumo": qumo,
+            "target": target, "least_squares": lsq,
             "least_squares_errors": C.reconstruction_errors(inst, lsq), "results": results}
 
 
@@ -112,8 +113,8 @@ def save_plot(summary: dict, path: str) -> None:
 
 def records(summary: dict, command: str) -> list[dict]:
     inst = summary["instance"]
-    ds = (f"Shepp-Logan line {inst.n_pixels} px ({int(np.count_nonzero(inst.truth))} nonzero), "
-          f"{inst.A.shape[0]}/{inst.n_pixels} Hadamard measurements ({inst.n_variables} vars)")
+    ds = (f"Shepp-Logan line y={summary['y']:.5f} {inst.n_pixels} px ({int(np.count_nonzero(inst.truth))} nonzero), "
+          f"{inst.A.shape[0]}/{inst.n_pixels} Hadamard rows seed {summary['seed']} ({inst.n_variables} vars)")
     base0 = {"task": "compressed-sensing", "dataset": ds, "split": "-", "device": DEVICE, "command": command}
     out = [dict(base0, method="min-norm least squares", model="-", metric="rmse",
                 value=summary["least_squares_errors"]["rmse"])]

@@ -58,7 +58,7 @@ def run_example(n_parties: int = 8, n_transactions: int = 33, *, seed: int = 0, 
         trials = run_restarts(qumo, method, n, opt_energy)
         best = S.decode_settlement(inst, trials.states[trials.best])
         results[name] = {"config": f"{config}; {n} restarts", "trials": trials, "best": best}
-    return {"instance": inst, "qumo": qumo, "optimum_energy": opt_energy, "optimum_settled": opt_settled,
+    return {"instance": inst, "seed": seed, "qumo": qumo, "optimum_energy": opt_energy, "optimum_settled": opt_settled,
             "max_settled_value": hard_value, "penalty_exact": bool(abs(opt_energy + hard_value) < 1e-9),
             "exact_seconds": exact_s, "results": results}
 
@@ -119,7 +119,8 @@ def save_plot(summary: dict, path: str) -> None:
 
 def records(summary: dict, command: str) -> list[dict]:
     inst = summary["instance"]
-    ds = f"generated settlement P{inst.n_parties} T{inst.n_transactions} ({inst.n_variables} vars)"
+    ds = (f"generated settlement P{inst.n_parties} T{inst.n_transactions} seed {summary['seed']} "
+          f"({inst.n_variables} vars)")
     out = [{"task": "transaction-settlement", "dataset": ds, "method": "exact (MILP)", "model": "-",
             "metric": "optimum_energy", "value": summary["optimum_energy"], "split": "-", "device": DEVICE,
             "command": command}]

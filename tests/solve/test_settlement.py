@@ -136,6 +136,7 @@ def test_example_core_runs_on_a_tiny_instance(tmp_path):
     for r in summary["results"].values():
         assert r["trials"].energies.min() >= summary["optimum_energy"] - 1e-7
         assert 0 < r["trials"].probability.mean < 1
+    pytest.importorskip("matplotlib")
     ex.save_plot(summary, str(tmp_path / "s.png"))
     assert (tmp_path / "s.png").stat().st_size > 1000
     recs = ex.records(summary, "cmd")
