@@ -1,8 +1,26 @@
 """QUBO / Ising / Max-Cut / QUMO problems, readers, generators and the AOC-DT solver."""
 from .aoc_solver import SolveResult, solve
+from .aux_bcd import AuxBCDResult, bcd_auxiliary, homogeneous_block
 from .bcd import bcd
+from .compressed_sensing import (CSInstance, cs_blocks, cs_instance, cs_objective, cs_qumo, decode_reconstruction,
+                                 measurement_matrix, planted_state, reconstruction_errors, shepp_logan_image,
+                                 shepp_logan_line)
 from .problems import QUBO, QUMO, Ising, MaxCut, brute_force
+from .qumo_exact import brute_force_qumo, continuous_optimum
 from .readers import read_gset, read_qplib, read_rudy, read_sk, read_sk_ground_energies
+from .settlement import (SettlementDecision, SettlementInstance, decode_settlement, max_settled_value,
+                         settlement_blocks, settlement_instance, settlement_objective, settlement_optimum,
+                         settlement_qumo)
+from .trials import RestartTrials, run_restarts
 
 __all__ = ["solve", "SolveResult", "bcd", "QUBO", "QUMO", "Ising", "MaxCut", "brute_force", "read_gset",
-           "read_rudy", "read_sk", "read_sk_ground_energies", "read_qplib"]
+           "read_rudy", "read_sk", "read_sk_ground_energies", "read_qplib",
+           # worked problems of the paper (settlement, Shepp-Logan compressed sensing) and their tools
+           "bcd_auxiliary", "homogeneous_block", "AuxBCDResult", "continuous_optimum", "brute_force_qumo",
+           "run_restarts", "RestartTrials",
+           "SettlementInstance", "SettlementDecision", "settlement_instance", "settlement_qumo",
+           "decode_settlement", "settlement_objective", "settlement_optimum", "max_settled_value",
+           "settlement_blocks",
+           "CSInstance", "cs_instance", "cs_qumo", "cs_objective", "cs_blocks", "decode_reconstruction",
+           "planted_state", "reconstruction_errors", "measurement_matrix", "shepp_logan_line",
+           "shepp_logan_image"]
