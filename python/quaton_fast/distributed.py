@@ -10,7 +10,12 @@ Conventions for data-parallel training (used by the D2NN and equilibrium-model l
 - rank ``r`` of ``world`` takes ``global_batch[r::world]`` (:func:`shard_batch`);
 - the model is wrapped in ``DistributedDataParallel`` (:func:`wrap_ddp`), which averages the
   gradients, so with equal shards one step equals the single-process step on the global batch;
+  for a batch that does not split evenly (the last one of an epoch), multiply each rank's mean
+  loss by :func:`shard_loss_scale` and the step is still the global-batch step;
 - only rank 0 writes checkpoints, result files and plots (:func:`is_main_process`).
+
+``tests/distributed/`` checks these claims with 2 gloo processes: after DDP steps the parameters
+equal those of the single-process steps on the same global batches to float64 rounding.
 """
 from __future__ import annotations
 
@@ -20,7 +25,8 @@ from typing import Any
 import torch
 
 __all__ = ["init_from_env", "is_initialized", "rank", "world_size", "is_main_process",
-           "shard_batch", "wrap_ddp", "unwrap", "barrier", "launched_by_torchrun"]
+           "shard_batch", "shard_loss_scale", "wrap_ddp", "unwrap", "barrier", "launched_by_torchrun",
+           "shutdown"]
 
 
 def launched_by_torchrun() -> bool:
@@ -80,14 +86,37 @@ def shard_batch(indices: torch.Tensor) -> torch.Tensor:
     return indices[rank()::w]
 
 
+def shard_loss_scale(global_size: int) -> float:
+    """Factor for this rank's *mean* loss so that DDP's gradient average equals the gradient of
+    the mean over the whole global batch of ``global_size`` items split by :func:`shard_batch`:
+    ``world · len(shard) / global_size`` (exactly 1.0 when the batch splits evenly)."""
+    if isinstance(global_size, bool) or not isinstance(global_size, int) or global_size < 1:
+        raise ValueError(f"shard_loss_scale(): argument 'global_size' must be a positive int, got {global_size!r}")
+    w, r = world_size(), rank()
+    if w == 1:
+        return 1.0
+    if global_size < w:
+        raise ValueError(f"shard_loss_scale(): the global batch ({global_size}) must hold at least one item "
+                         f"per rank (world size {w})")
+    local = len(range(r, global_size, w))
+    return w * local / global_size
+
+
 def wrap_ddp(model: torch.nn.Module, **kwargs: Any) -> torch.nn.Module:
     """``DistributedDataParallel(model)`` when distributed, else ``model`` unchanged.
 
-    Re-wrap after changing the parameter set (e.g. ``D2NN.switch_quantizer``)."""
+    DDP broadcasts rank 0's parameters and buffers when it wraps, so every rank starts from
+    rank 0's model. Re-wrap (and rebuild the optimizer) after changing the parameter set, e.g.
+    ``D2NN.switch_quantizer``: the old wrapper keeps averaging the old parameters only.
+    Extra keywords go to ``DistributedDataParallel``."""
     if not is_initialized():
         return model
     from torch.nn.parallel import DistributedDataParallel
-    if next(model.parameters()).is_cuda:
+    first = next(model.parameters(), None)
+    if first is None:
+        raise ValueError(f"wrap_ddp(): argument 'model' must have parameters, got a {type(model).__name__} "
+                         "with none")
+    if first.is_cuda:
         kwargs.setdefault("device_ids", [torch.cuda.current_device()])
     return DistributedDataParallel(model, **kwargs)
 
@@ -99,5 +128,12 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def barrier() -> None:
+    """Wait for every rank (no-op in a single process)."""
     if is_initialized():
         torch.distributed.barrier()
+
+
+def shutdown() -> None:
+    """Leave the process group (end of a torchrun script); no-op when not initialised."""
+    if is_initialized():
+        torch.distributed.destroy_process_group()
