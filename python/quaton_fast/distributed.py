@@ -38,21 +38,36 @@ def is_initialized() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
+#: environment variable that chooses the backend when ``init_from_env`` gets none
+BACKEND_ENV = "QUATON_FAST_DIST_BACKEND"
+
+
+def _check_backend(backend: str) -> str:
+    names = ("gloo", "nccl", "mpi")
+    pairs = [p.split(":") for p in backend.split(",")] if ":" in backend else None
+    if backend in names or (pairs and all(len(p) == 2 and p[0] and p[1] in names for p in pairs)):
+        return backend
+    raise ValueError(f"init_from_env(): argument 'backend' must be 'gloo', 'nccl', 'mpi' or device:backend "
+                     f"pairs such as 'cpu:gloo,cuda:nccl', got {backend!r}")
+
+
 def init_from_env(backend: str | None = None) -> bool:
     """Join the process group described by torchrun's environment; return True if distributed.
 
-    backend: 'gloo' | 'nccl' | None (nccl when CUDA is available, else gloo). A no-op returning
-    False outside torchrun; True (without re-initialising) when already initialised.
+    backend: 'gloo' | 'nccl' | 'mpi' | pairs like 'cpu:gloo,cuda:nccl' | None: then the variable
+    ``QUATON_FAST_DIST_BACKEND`` if set, else nccl when CUDA is available and gloo otherwise
+    (set ``QUATON_FAST_DIST_BACKEND=gloo`` to train on the CPUs of a GPU machine). With nccl each
+    rank uses GPU ``LOCAL_RANK``. A no-op returning False outside torchrun; True (without
+    re-initialising) when already initialised.
     """
     if is_initialized():
         return True
     if not launched_by_torchrun():
         return False
     if backend is None:
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if backend not in ("gloo", "nccl", "mpi"):
-        raise ValueError(f"init_from_env(): argument 'backend' must be 'gloo', 'nccl' or 'mpi', got {backend!r}")
-    if backend == "nccl":
+        backend = os.environ.get(BACKEND_ENV) or ("nccl" if torch.cuda.is_available() else "gloo")
+    backend = _check_backend(str(backend).lower())
+    if "nccl" in backend:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     torch.distributed.init_process_group(backend=backend)
     return True

@@ -102,3 +102,14 @@ def test_scaled_shard_means_average_to_the_global_mean(monkeypatch, world, size)
     monkeypatch.setattr(qd, "world_size", lambda: size + 1)
     with pytest.raises(ValueError, match="at least one item per rank"):
         qd.shard_loss_scale(size)
+
+
+def test_backend_names_are_checked(monkeypatch):
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    for bad in ("tcp", "cpu:gloo,cuda", "cpu:nccl2"):
+        with pytest.raises(ValueError, match="init_from_env.*'backend'.*cpu:gloo,cuda:nccl"):
+            qd.init_from_env(bad)
+    monkeypatch.setenv(qd.BACKEND_ENV, "smoke-signals")
+    with pytest.raises(ValueError, match="init_from_env.*'backend'.*'smoke-signals'"):
+        qd.init_from_env()
