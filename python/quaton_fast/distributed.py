@@ -82,8 +82,13 @@ def world_size() -> int:
 
 
 def is_main_process() -> bool:
-    """True on rank 0 (and in a single process): the rank that writes files."""
-    return rank() == 0
+    """True on rank 0 (and in a single process): the rank that writes files.
+
+    Under torchrun the launcher's ``RANK`` decides when no process group is joined (before
+    :func:`init_from_env`, after :func:`shutdown`), so a rank other than 0 never writes."""
+    if is_initialized():
+        return rank() == 0
+    return int(os.environ.get("RANK", "0")) == 0 if launched_by_torchrun() else True
 
 
 def shard_batch(indices: torch.Tensor) -> torch.Tensor:

@@ -113,3 +113,12 @@ def test_backend_names_are_checked(monkeypatch):
     monkeypatch.setenv(qd.BACKEND_ENV, "smoke-signals")
     with pytest.raises(ValueError, match="init_from_env.*'backend'.*'smoke-signals'"):
         qd.init_from_env()
+
+
+def test_only_torchrun_rank_0_is_main_even_outside_the_process_group(monkeypatch):
+    # e.g. a CLI that prints "wrote ..." after shutdown(): rank 1 must not claim to be rank 0
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert not qd.is_main_process()
+    monkeypatch.setenv("RANK", "0")
+    assert qd.is_main_process()
