@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=32, help="GLOBAL batch size (split over the ranks)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    ap.add_argument("--lr", type=float, default=0.01, help="Adam learning rate")
     args = ap.parse_args(argv)
 
     distributed = qd.init_from_env()  # gloo on CPU, nccl with GPUs; False outside torchrun
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                  z_out=5.904e-6, object_size=16, detector_size=3, seed=args.seed,
                  quantizer=quant.PSQ(4, quant.LearnableTemperature())).to(device=device, dtype=dtype)
     ddp = qd.wrap_ddp(model)
-    opt = torch.optim.Adam(ddp.parameters(), lr=0.01)
+    opt = torch.optim.Adam(ddp.parameters(), lr=args.lr)
     order = torch.Generator().manual_seed(args.seed)
     losses = []
     for step in range(args.steps):

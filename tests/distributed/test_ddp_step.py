@@ -10,12 +10,17 @@ gradient scaled by the world size.
 
 Tolerances (everything in float64): the DDP step and the reference compute the same sums in a
 different order (two per-rank means averaged by the all-reduce vs one mean over 8), so they agree
-to a few ulps of the gradient's size: |Δ| ≤ 1e-12·max|ref| per tensor (seen: ≤ 5e-15). The AOC
-model's implicit backward iterates the adjoint until a residual over the WHOLE batch is ≤ 1e-6
-(``functional/fixed_point.py``), so a shard of 4 and the batch of 8 stop after different numbers
-of iterations: the gradients then agree only to that solve's accuracy, ~1e-5 relative (seen
-1.2e-5; the error is ≈ tol·ρ/(1−ρ) with contraction ρ ≈ 0.9), hence 1e-4 at the default. With
-the adjoint solved to 1e-13 the difference falls to rounding (``aoc-256-tight-adjoint``, 1e-11).
+to a few ulps of the gradient's size: |Δ| ≤ 1e-12·max|ref| per tensor (seen: ≤ 5e-15).
+
+The AOC model's implicit backward iterates the adjoint to a relative residual of 1e-6. Where that
+residual is taken per system (the C++ CPU adjoint, ``functional/_fixed_point_cpu.py``), a system
+stops at the same iteration in a shard and in the full batch, and the rounding tolerance holds
+(seen 1e-15). Where it is one norm over the whole batch (the torch loop of
+``functional/fixed_point.py``: GPUs, and CPUs before the C++ dispatch), a shard of 4 and the batch
+of 8 stop after different numbers of iterations and the gradients agree only to the solve's
+accuracy, ~1e-5 relative (seen 1.2e-5; the error is ≈ tol·ρ/(1−ρ) with contraction ρ ≈ 0.9), hence
+1e-4 there. With the adjoint solved to 1e-13 both agree to rounding (``aoc-256-tight-adjoint``,
+seen ≤ 2e-13, 1e-11 asserted).
 """
 from __future__ import annotations
 
@@ -34,7 +39,19 @@ pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent
 LAUNCH_TIMEOUT_S = 90
 ROUNDING_TOL = 1e-12
-TOLERANCE = {"aoc-256": 1e-4, "aoc-256-tight-adjoint": 1e-11}
+
+
+def _adjoint_stops_per_system() -> bool:
+    """True when the equilibrium model's CPU backward runs the C++ adjoint (per-system stop)."""
+    try:
+        from quaton_fast.functional import _fixed_point_cpu
+    except ImportError:
+        return False
+    w, b = torch.zeros(1, 16, 16, dtype=torch.float64), torch.zeros(1, 16, dtype=torch.float64)
+    return bool(_fixed_point_cpu.native_cpu_usable(w, b, None))
+
+
+TOLERANCE = {"aoc-256": ROUNDING_TOL if _adjoint_stops_per_system() else 1e-4, "aoc-256-tight-adjoint": 1e-11}
 
 
 def torchrun(script: Path, *args: str, nproc: int = 2, timeout: float = LAUNCH_TIMEOUT_S,
