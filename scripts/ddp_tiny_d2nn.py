@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import sys
 import tempfile
 
 import torch
@@ -100,9 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     qd.barrier()  # rank 0's files exist before anyone reads them
     saved = torch.load(os.path.join(out, "checkpoint.pt"), map_location=device, weights_only=True)["model"]
     same = all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
-    print(f"rank {qd.rank()}/{qd.world_size()}: wrote {written}; parameters {_checksum(model)}; "
-          f"rank 0's checkpoint {'matches' if same else 'DIFFERS FROM'} my parameters; "
-          f"losses {[round(v, 4) for v in losses]}", flush=True)
+    line = (f"rank {qd.rank()}/{qd.world_size()}: wrote {written}; parameters {_checksum(model)}; "
+            f"rank 0's checkpoint {'matches' if same else 'DIFFERS FROM'} my parameters; "
+            f"losses {[round(v, 4) for v in losses]}\n")
+    sys.stdout.write(line)  # one write: the ranks share the launcher's stdout
+    sys.stdout.flush()
     qd.barrier()
     qd.shutdown()
     return 0 if same else 1

@@ -43,6 +43,11 @@ ROUNDING_TOL = 1e-12
 
 def _adjoint_stops_per_system() -> bool:
     """True when the equilibrium model's CPU backward runs the C++ adjoint (per-system stop)."""
+    import inspect
+
+    from quaton_fast.functional.fixed_point import fixed_point
+    if "backend" not in inspect.signature(fixed_point).parameters:  # no C++ dispatch in this version
+        return False
     try:
         from quaton_fast.functional import _fixed_point_cpu
     except ImportError:
