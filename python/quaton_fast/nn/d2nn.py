@@ -5,7 +5,6 @@ z_out instead of dz) → detector plane |u|² → classification or QPI read-out
 """
 from __future__ import annotations
 
-import copy
 import os
 import tempfile
 
@@ -25,8 +24,8 @@ from .readouts import DetectorReadout, QPIReadout
 class D2NN(nn.Module):
     """Phase-only diffractive network on an N×N grid of pitch ``dx`` (m) at ``wavelength`` (m).
 
-    ``quantizer`` is a template: each layer gets its own deep copy (so PSQ-LT learns one
-    temperature per layer). ``readout``: 'classify' (logits from detector energies), 'qpi'
+    ``quantizer`` is a template: each layer gets its own copy, ``quantizer.for_layer(i)`` (so
+    PSQ-LT learns one temperature per layer and Gumbel-softmax layers draw independent noise). ``readout``: 'classify' (logits from detector energies), 'qpi'
     (ŷ = s·|u|² + b) or 'field' (the complex detector-plane field)."""
 
     def __init__(self, n: int, dx: float, wavelength: float, num_layers: int, z_in: float, dz: float,
@@ -48,8 +47,8 @@ class D2NN(nn.Module):
         self.to_detector = FreeSpace(z=z_out, **prop)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         self.layers = nn.ModuleList(
-            PhaseLayer(self.n, copy.deepcopy(quantizer) if quantizer is not None else None, generator=gen)
-            for _ in range(num_layers))
+            PhaseLayer(self.n, quantizer.for_layer(i) if quantizer is not None else None, generator=gen)
+            for i in range(num_layers))
         if readout == "classify":
             self.readout: nn.Module | None = DetectorReadout(self.n, num_classes, detector_size=detector_size)
         elif readout == "qpi":
@@ -99,10 +98,12 @@ class D2NN(nn.Module):
         return torch.stack([t.to(terms[0].dtype) for t in terms]).sum()
 
     def switch_quantizer(self, quantizer: Quantizer) -> None:
-        """Continue with a copy of ``quantizer`` on every layer, starting from the current
-        phases (wrapped into one period for periodic level tables)."""
-        for layer in self.layers:
-            layer.switch_quantizer(copy.deepcopy(quantizer))
+        """Continue with a copy of ``quantizer`` on every layer (``quantizer.for_layer(i)``),
+        starting from the current phases (wrapped into one period for periodic level tables).
+        The parameters change: rebuild the optimizer, and re-wrap a DDP model
+        (``quaton_fast.distributed.wrap_ddp``) after the switch."""
+        for i, layer in enumerate(self.layers):
+            layer.switch_quantizer(quantizer.for_layer(i))
 
     @torch.no_grad()
     def hard_quantized_phases(self) -> torch.Tensor:

@@ -53,7 +53,9 @@ class PhaseLayer(nn.Module):
             phase = self.latent.detach().clone()
         else:
             phase = self.quantizer.hard(self.latent.detach())
-        quantizer = quantizer.to(self.latent.device)
+        # the new quantizer's floating state (levels, PSQ-LT κ, DSQ α) takes the latent's dtype
+        # too, as it would have had the model been built with it and then cast (e.g. .double())
+        quantizer = quantizer.to(device=self.latent.device, dtype=self.latent.dtype)
         quantizer.train(self.training)
         self.quantizer = quantizer
         self.latent = nn.Parameter(quantizer.latent_from_phase(phase.detach()))

@@ -1,4 +1,4 @@
-"""Free-space propagation layer with its transfer function cached as a buffer."""
+"""Free-space propagation layer with its transfer function cached per device."""
 from __future__ import annotations
 
 import torch
@@ -10,9 +10,14 @@ from ..functional.propagation import angular_spectrum_transfer, propagate
 
 class FreeSpace(nn.Module):
     """Angular-spectrum propagation over ``z`` metres of an (…, N, N) field on a grid of pitch
-    ``dx`` (m) at ``wavelength`` (m), zero-padded to ``pad``·N. The transfer function (P, P) is a
-    non-persistent complex128 buffer (exact to float64; cast to the field's dtype per call): it
-    follows ``.to(device)`` and is rebuilt from the constructor arguments, never saved."""
+    ``dx`` (m) at ``wavelength`` (m), zero-padded to ``pad``·N.
+
+    The transfer function H (P, P) is computed once in complex128 (exact to float64) from the
+    constructor arguments and kept as a plain attribute, NOT a buffer: it is never saved, never
+    cast by ``module.to(dtype)`` / ``.float()`` / ``.half()``, and never broadcast by
+    DistributedDataParallel (whose init sync broadcasts every buffer, and NCCL has no complex
+    types: a complex buffer makes ``DDP(model)`` fail on GPUs; pytorch/pytorch#99652). Each
+    forward uses a copy on the field's device and dtype, made once and cached."""
 
     def __init__(self, n: int, dx: float, wavelength: float, z: float, *, pad: int = 2,
                  band_limited: bool = False):
@@ -23,16 +28,30 @@ class FreeSpace(nn.Module):
         self.wavelength = finite_real("FreeSpace", "wavelength", wavelength, positive=True)
         self.z = finite_real("FreeSpace", "z", z)
         self.band_limited = bool(band_limited)
-        h = angular_spectrum_transfer(self.pad * self.n, self.dx, self.wavelength, self.z,
-                                      band_limited=self.band_limited, dtype=torch.complex128)
-        self.register_buffer("transfer", h, persistent=False)
+        self._transfer = angular_spectrum_transfer(self.pad * self.n, self.dx, self.wavelength, self.z,
+                                                   band_limited=self.band_limited, dtype=torch.complex128)
+        self._cache: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+
+    @property
+    def transfer(self) -> torch.Tensor:
+        """H (P, P) complex128 on the CPU, unshifted FFT order (read-only reference copy)."""
+        return self._transfer
+
+    def transfer_like(self, u: torch.Tensor) -> torch.Tensor:
+        """H (P, P) on ``u``'s device in ``u``'s complex dtype (complex64 for real float32 input)."""
+        dtype = u.dtype if u.is_complex() else (torch.complex128 if u.dtype == torch.float64 else torch.complex64)
+        key = (u.device, dtype)
+        h = self._cache.get(key)
+        if h is None:
+            h = self._cache[key] = self._transfer.to(device=u.device, dtype=dtype)
+        return h
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """``u`` (…, N, N) complex → (…, N, N) complex."""
         if u.shape[-2:] != (self.n, self.n):
             raise ValueError(f"FreeSpace.forward(): argument 'u' must have shape (..., {self.n}, {self.n}), "
                              f"got {tuple(u.shape)}")
-        return propagate(u, self.transfer)
+        return propagate(u, self.transfer_like(u))
 
     def extra_repr(self) -> str:
         return (f"n={self.n}, pad={self.pad}, dx={self.dx:.4g} m, wavelength={self.wavelength:.4g} m, "

@@ -1,6 +1,7 @@
 """Base class of the phase quantizers: latent weights → phase (radians) used by a layer."""
 from __future__ import annotations
 
+import copy
 import math
 from typing import Sequence
 
@@ -79,6 +80,12 @@ class Quantizer(nn.Module):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch.fill_(int(epoch))
+
+    def for_layer(self, index: int) -> "Quantizer":
+        """An independent copy of this quantizer for layer ``index`` of a network (what
+        :class:`~quaton_fast.nn.D2NN` gives each layer). Quantizers that draw noise give each
+        layer its own noise stream; the others are plain deep copies."""
+        return copy.deepcopy(self)
 
     def regularization(self) -> torch.Tensor:
         """Extra loss term of this quantizer (0 except PSQ-LT)."""

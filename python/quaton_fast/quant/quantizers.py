@@ -80,27 +80,67 @@ class DSQ(Quantizer):
                      hard_forward=self.hard_forward)
 
 
+def _mix64(a: int, b: int) -> int:
+    """A 64-bit seed from two integers (splitmix64 finaliser of a·φ64 + b), for noise streams."""
+    mask = (1 << 64) - 1
+    z = (a * 0x9E3779B97F4A7C15 + b + 0x632BE59BD9B4E019) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
 class GumbelSoftmax(Quantizer):
     """GS: per-neuron logits over the levels; straight-through hard one-hot sample in training,
-    temperature ``tau(e) = max(tau_min, tau0·decay^e)``; evaluation takes the argmax (no noise)."""
+    temperature ``tau(e) = max(tau_min, tau0·decay^e)``; evaluation takes the argmax (no noise).
+
+    Noise: draw k of the Gumbel noise comes from a generator seeded with ``(seed, k)``, both kept
+    in the buffer ``noise_state`` = [seed, k] (int64), not from torch's global generator. So the
+    noise is part of the module's state: saved in checkpoints (a resumed run continues the
+    stream), the same on every DDP rank (DDP broadcasts buffers from rank 0), hence a DDP step
+    equals the single-process step on the global batch whatever each rank did to the global RNG.
+    ``seed=None`` draws the seed from torch's global generator once, at construction;
+    :meth:`for_layer` derives a distinct stream per layer."""
 
     latent_per_neuron = 0  # set per instance to the number of levels
 
     def __init__(self, levels: Levels = 4, tau0: float = 1.0, decay: float = 0.9, tau_min: float = 0.1,
-                 init_sharpness: float = 4.0, period: float | None = TWO_PI):
+                 init_sharpness: float = 4.0, period: float | None = TWO_PI, seed: int | None = None):
         super().__init__(levels, period)
         self.latent_per_neuron = int(self.levels.numel())
         self.tau0 = finite_real("GumbelSoftmax", "tau0", tau0, positive=True)
         self.decay = finite_real("GumbelSoftmax", "decay", decay, positive=True)
         self.tau_min = finite_real("GumbelSoftmax", "tau_min", tau_min, positive=True)
         self.init_sharpness = finite_real("GumbelSoftmax", "init_sharpness", init_sharpness, positive=True)
+        if seed is None:
+            seed = int(torch.randint(0, 2 ** 62, ()))
+        elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+            raise ValueError(f"GumbelSoftmax(): argument 'seed' must be an integer in [0, 2**63) or None, "
+                             f"got {seed!r}")
+        self.register_buffer("noise_state", torch.tensor([seed, 0], dtype=torch.int64))
+
+    def for_layer(self, index: int) -> "GumbelSoftmax":
+        """A copy whose noise stream (seed mixed with ``index``, draw counter 0) is its own."""
+        q = super().for_layer(index)
+        seed = int(self.noise_state[0])
+        q.noise_state.copy_(torch.tensor([_mix64(seed, int(index) + 1) >> 1, 0]))
+        return q
+
+    def gumbel_noise(self, like: torch.Tensor) -> torch.Tensor:
+        """The next Gumbel(0, 1) sample of this quantizer's stream, shaped like ``like``
+        ((N, N, n) logits); advances the draw counter."""
+        seed, k = self.noise_state.tolist()
+        g = torch.Generator(device=like.device)
+        g.manual_seed(_mix64(seed, k))
+        self.noise_state[1] += 1
+        u = torch.rand(like.shape, generator=g, device=like.device, dtype=like.dtype)
+        u = u.clamp_(1e-10, 1.0 - 1e-7)
+        return -torch.log(-torch.log(u))
 
     def tau(self) -> float:
         return max(self.tau_min, self.tau0 * self.decay ** int(self.epoch))
 
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
-        u = torch.rand_like(latent).clamp_(1e-10, 1.0 - 1e-7)
-        noise = -torch.log(-torch.log(u))
+        noise = self.gumbel_noise(latent.detach())
         return F.gumbel_softmax_phase(latent, self.levels, self.tau(), noise)
 
     def hard(self, latent: torch.Tensor) -> torch.Tensor:
