@@ -55,3 +55,27 @@ def test_no_modulation_and_leading_dims():
     out = modulate_propagate(ut, None, ht).cpu().numpy()
     assert out.shape == u.shape
     assert rel_err(out, ref.propagate(u, h)) < RTOL_FP32_FFT
+
+
+def test_d2nn_on_cuda_matches_cpu_float64():
+    """A D2NN training step on the GPU (fused path) == the same step on the CPU in float64."""
+    import copy
+
+    import quaton_fast as qf
+    cpu = qf.nn.D2NN.preset("visible-128", n=128, num_layers=3, object_size=None, seed=0,
+                            quantizer=qf.quant.PSQ(16, qf.quant.FixedTemperature(20.0))).double()
+    gpu = copy.deepcopy(cpu).float().cuda()
+    rng = np.random.default_rng(1)
+    u = np.exp(1j * np.pi * rng.random((4, 128, 128)))
+    y = torch.tensor([0, 3, 7, 9])
+    _need_fused(torch.zeros(1, 128, 128, dtype=torch.complex64, device="cuda"),
+                gpu.between.transfer_like(torch.zeros(1, dtype=torch.complex64, device="cuda")))
+    losses = []
+    for model, dev, dtype in ((cpu, "cpu", torch.complex128), (gpu, "cuda", torch.complex64)):
+        logits = model(torch.as_tensor(u, dtype=dtype, device=dev))
+        loss = torch.nn.functional.cross_entropy(logits, y.to(dev))
+        loss.backward()
+        losses.append(float(loss))
+    assert abs(losses[0] - losses[1]) < 1e-4 * abs(losses[0])
+    for lc, lg in zip(cpu.layers, gpu.layers):
+        assert rel_err(lg.latent.grad.cpu().numpy(), lc.latent.grad.numpy()) < 1e-3
