@@ -27,12 +27,15 @@ class D2NN(nn.Module):
 
     ``quantizer`` is a template: each layer gets its own deep copy (so PSQ-LT learns one
     temperature per layer). ``readout``: 'classify' (logits from detector energies), 'qpi'
-    (ŷ = s·|u|² + b) or 'field' (the complex detector-plane field)."""
+    (ŷ = s·|u|² + b) or 'field' (the complex detector-plane field). ``init``: the masks' start,
+    'uniform' (φ ~ U[0, 2π), the usual D2NN start) or 'zeros' (transparent layers: the network
+    starts as free-space propagation, a better start for imaging tasks such as QPI)."""
 
     def __init__(self, n: int, dx: float, wavelength: float, num_layers: int, z_in: float, dz: float,
                  z_out: float, *, pad: int = 2, band_limited: bool = False, quantizer: Quantizer | None = None,
                  readout: str = "classify", num_classes: int = 10, detector_size: int | None = None,
-                 object_size: int | None = None, encoding: str = "phase", seed: int | None = None):
+                 object_size: int | None = None, encoding: str = "phase", seed: int | None = None,
+                 init: str = "uniform"):
         super().__init__()
         self.n = positive_int("D2NN", "n", n)
         self.wavelength = finite_real("D2NN", "wavelength", wavelength, positive=True)
@@ -48,7 +51,7 @@ class D2NN(nn.Module):
         self.to_detector = FreeSpace(z=z_out, **prop)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         self.layers = nn.ModuleList(
-            PhaseLayer(self.n, copy.deepcopy(quantizer) if quantizer is not None else None, generator=gen)
+            PhaseLayer(self.n, copy.deepcopy(quantizer) if quantizer is not None else None, init=init, generator=gen)
             for _ in range(num_layers))
         if readout == "classify":
             self.readout: nn.Module | None = DetectorReadout(self.n, num_classes, detector_size=detector_size)
