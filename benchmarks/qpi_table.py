@@ -62,6 +62,7 @@ def run_dataset(args, dataset: str, methods: list[str], train, test, epochs_warm
     records.append(dict(task="qpi", dataset=dataset, method="zero-prediction", levels=None, metric="ssim",
                         value=round(baseline, 6), split="test", device=args.machine, command=args.command,
                         train_size=len(train[0]), test_size=len(test[0]), config=args.config,
+                        config_text=args.config_text,
                         note="trivial baseline: prediction 0 everywhere (no network)"))
     records.append(dict(records[-1], metric="mse", value=round(float((test[1].double() ** 2).mean()), 6)))
     mean = float(train[1].double().mean())
@@ -95,7 +96,8 @@ def run_dataset(args, dataset: str, methods: list[str], train, test, epochs_warm
                                 device=args.machine, command=args.command, warmup_epochs=epochs_warm,
                                 qat_epochs=epochs_qat, train_size=len(train[0]),
                                 test_size=len(test[0]), train_seconds=round(warm.seconds + res.seconds, 1),
-                                final_train_loss=round(res.history[-1]["loss"], 6), config=args.config))
+                                final_train_loss=round(res.history[-1]["loss"], 6), config=args.config,
+                                config_text=args.config_text))
         emit()
 
 
@@ -116,6 +118,13 @@ def fragment(records: list, args) -> str:
             lines.append(f"| {LABELS[r['method']]} | {r['levels'] or '–'} | {r['value']:.4f} | "
                          f"{mse[r['method']]:.5f} | {secs} |")
         lines.append("")
+        ssim_of = {r["method"]: r["value"] for r in rows}
+        if "pq" in ssim_of:
+            checks = [f"{LABELS[m]} {ssim_of[m]:.4f} {'≥' if ssim_of[m] >= ssim_of['pq'] else '<'} PQ {ssim_of['pq']:.4f}"
+                      for m in ("psq-ft", "psq-li", "psq-lt") if m in ssim_of]
+            if checks:
+                lines += [f"Claim PSQ ≥ PQ ({dataset}, {rows[-1]['levels']} levels, one seed): " + "; ".join(checks)
+                          + ".", ""]
     return "\n".join(lines)
 
 
@@ -144,6 +153,8 @@ def main(argv=None) -> int:
     p.add_argument("--machine", default="Intel Xeon, 2 cores (shared with other jobs at the time)")
     p.add_argument("--json", default="docs/results/qpi.json")
     p.add_argument("--fragment", default="docs/results/fragments/qpi.md")
+    p.add_argument("--fragment-only", action="store_true",
+                   help="rewrite --fragment from the records in --json (no training)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0].replace(os.getcwd() + "/", ""),
@@ -170,6 +181,13 @@ def main(argv=None) -> int:
         f"[0, π] (normalize='tile'), warm-up "
         f"{args.cells_warmup} + {args.cells_epochs} epochs. Levels: {args.levels} uniform over 2π; quantizer "
         "options are the library defaults (`qf.quant.make_quantizer(name, levels)`).")
+    if args.fragment_only:  # the configuration text comes from the records, else from these arguments
+        with open(args.json) as fh:
+            records = json.load(fh)
+        args.command, args.machine = records[0]["command"], records[0]["device"]
+        args.config_text = records[0].get("config_text", args.config_text)
+        write_atomic(args.fragment, fragment(records, args) + "\n")
+        return 0
     records: list = []
 
     def emit():
