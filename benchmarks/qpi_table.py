@@ -84,7 +84,7 @@ def run_dataset(args, dataset: str, methods: list[str], train, test, epochs_warm
         m = copy.deepcopy(model)
         quantizer = None if method == "fp" else qf.quant.make_quantizer(method, args.levels)
         res = train_qpi(m, train, test, epochs=epochs_qat, quantizer=quantizer, loss=args.loss,
-                        batch_size=args.batch, lr=args.lr, readout_lr=args.readout_lr, init_readout=False,
+                        batch_size=args.batch, lr=args.qat_lr, readout_lr=args.readout_lr, init_readout=False,
                         seed=args.seed + 1, device=args.device, progress=False, description=f"{dataset} {method}")
         check = evaluate_qpi(m, *test, device=args.device)  # hard masks, recomputed independently
         assert abs(check["ssim"] - res.test_ssim) < 1e-6, (check, res.test_ssim)
@@ -102,30 +102,39 @@ def run_dataset(args, dataset: str, methods: list[str], train, test, epochs_warm
 
 
 def fragment(records: list, args) -> str:
+    """Markdown: one section per command (configuration, then a table per dataset)."""
     lines = ["## All-optical QPI: SSIM per quantization method (issue 4)", "",
-             f"`{args.command}`", "",
-             f"Machine: {args.machine}. Configuration: {args.config_text}", "",
-             "Test metrics with hard-quantized masks (`model.eval()`); SSIM: 11×11 Gaussian window, σ = 1.5, "
-             "data range 1, on the object window; MSE per image against φ/φ_max.", ""]
-    for dataset in dict.fromkeys(r["dataset"] for r in records):
-        rows = [r for r in records if r["dataset"] == dataset and r["metric"] == "ssim"]
-        mse = {r["method"]: r["value"] for r in records if r["dataset"] == dataset and r["metric"] == "mse"}
-        first = rows[-1]
-        lines += [f"**{dataset}** ({first['train_size']} train / {first['test_size']} test images; FP warm-up "
-                  f"{first['warmup_epochs']} epochs, then {first['qat_epochs']} epochs per method)", "", "| method | levels | test SSIM | test MSE | train time |", "|---|---|---|---|---|"]
-        for r in rows:
-            secs = f"{r['train_seconds']:.0f} s" if "train_seconds" in r else "–"
-            lines.append(f"| {LABELS[r['method']]} | {r['levels'] or '–'} | {r['value']:.4f} | "
-                         f"{mse[r['method']]:.5f} | {secs} |")
-        lines.append("")
-        ssim_of = {r["method"]: r["value"] for r in rows}
-        if "pq" in ssim_of:
-            checks = [f"{LABELS[m]} {ssim_of[m]:.4f} {'≥' if ssim_of[m] >= ssim_of['pq'] else '<'} PQ {ssim_of['pq']:.4f}"
-                      for m in ("psq-ft", "psq-li", "psq-lt") if m in ssim_of]
-            if checks:
-                lines += [f"Claim PSQ ≥ PQ ({dataset}, {rows[-1]['levels']} levels, one seed): " + "; ".join(checks)
-                          + ".", ""]
+             f"Machine: {args.machine}. Test metrics with hard-quantized masks (`model.eval()`); SSIM: 11×11 "
+             "Gaussian window, σ = 1.5, data range 1, on the object window; MSE per image against φ/φ_max. "
+             "Train time = the shared FP warm-up + the method's own epochs. One seed per row.", ""]
+    for command in dict.fromkeys(r["command"] for r in records):
+        run = [r for r in records if r["command"] == command]
+        text = next((r["config_text"] for r in run if "config_text" in r), args.config_text)
+        lines += [f"`{command}`", "", f"Configuration: {text}", ""]
+        for dataset in dict.fromkeys(r["dataset"] for r in run):
+            lines += _dataset_table([r for r in run if r["dataset"] == dataset], dataset)
     return "\n".join(lines)
+
+
+def _dataset_table(run: list, dataset: str) -> list[str]:
+    rows = [r for r in run if r["metric"] == "ssim"]
+    mse = {r["method"]: r["value"] for r in run if r["metric"] == "mse"}
+    last = rows[-1]
+    lines = [f"**{dataset}** ({last['train_size']} train / {last['test_size']} test images; FP warm-up "
+             f"{last.get('warmup_epochs', '?')} epochs, then {last.get('qat_epochs', '?')} epochs per method)", "",
+             "| method | levels | test SSIM | test MSE | train time |", "|---|---|---|---|---|"]
+    for r in rows:
+        secs = f"{r['train_seconds']:.0f} s" if "train_seconds" in r else "–"
+        lines.append(f"| {LABELS[r['method']]} | {r['levels'] or '–'} | {r['value']:.4f} | "
+                     f"{mse[r['method']]:.5f} | {secs} |")
+    lines.append("")
+    ssim_of = {r["method"]: r["value"] for r in rows}
+    if "pq" in ssim_of:
+        checks = [f"{LABELS[m]} {ssim_of[m]:.4f} {'≥' if ssim_of[m] >= ssim_of['pq'] else '<'} PQ {ssim_of['pq']:.4f}"
+                  for m in ("psq-ft", "psq-li", "psq-lt") if m in ssim_of]
+        if checks:
+            lines += [f"Claim PSQ ≥ PQ ({dataset}, {last['levels']} levels): " + "; ".join(checks) + ".", ""]
+    return lines
 
 
 def main(argv=None) -> int:
@@ -147,6 +156,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=0.2, help="Adam learning rate of the phases (rad)")
     p.add_argument("--readout-lr", type=float, default=0.02, help="Adam learning rate of the read-out s, b")
+    p.add_argument("--qat-lr", type=float, default=None, help="phase learning rate after the warm-up (default --lr)")
+    p.add_argument("--append", action="store_true", help="keep the records of other commands in --json")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
@@ -156,12 +167,14 @@ def main(argv=None) -> int:
     p.add_argument("--fragment-only", action="store_true",
                    help="rewrite --fragment from the records in --json (no training)")
     args = p.parse_args(argv)
+    args.qat_lr = args.lr if args.qat_lr is None else args.qat_lr
     torch.set_num_threads(args.threads)
     args.command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0].replace(os.getcwd() + "/", ""),
                                                                *(argv if argv is not None else sys.argv[1:])])
     args.config = dict(grid=args.grid, layers=args.layers, pitch_m=OPTICS["dx"], wavelength_m=WAVELENGTH,
                        z_in_m=OPTICS["z_in"], dz_m=OPTICS["dz"], z_out_m=OPTICS["z_out"], pad=OPTICS["pad"],
-                       loss=args.loss, batch=args.batch, lr=args.lr, readout_lr=args.readout_lr, seed=args.seed,
+                       loss=args.loss, batch=args.batch, lr=args.lr, qat_lr=args.qat_lr, readout_lr=args.readout_lr,
+                       seed=args.seed,
                        optimizer="Adam", init="zeros", rbc_train=args.rbc_train, rbc_test=args.rbc_test,
                        rbc_radius_px=list(args.rbc_radius), rbc_cells_per_field=list(args.rbc_cells),
                        object_size=args.grid,
@@ -170,7 +183,8 @@ def main(argv=None) -> int:
         f"{args.grid}×{args.grid} neurons, {args.layers} phase layers, λ = 632.8 nm, pitch λ/2 = 316.4 nm, "
         f"z_in = dz = 3.373 µm, z_out = 5.904 µm, pad 2; masks start transparent (init 'zeros'); input u0 = "
         f"exp(iφ) on the full grid (one image pixel per neuron), read-out s·|u|² + b (learnable, started at "
-        f"the least-squares fit); loss {args.loss} ('ssim' = 1 − SSIM); Adam lr {args.lr} (phases), "
+        f"the least-squares fit); loss {args.loss} ('ssim' = 1 − SSIM); Adam lr {args.lr} (phases; "
+        f"{args.qat_lr} after the warm-up), "
         f"{args.readout_lr} (s, b), batch {args.batch}, seed "
         f"{args.seed}, {args.threads} thread(s). RBC: {args.rbc_train} train / {args.rbc_test} test synthetic "
         f"{args.grid}×{args.grid} fields ({args.rbc_cells[0]}–{args.rbc_cells[1]} non-overlapping Evans–Fung "
@@ -188,11 +202,15 @@ def main(argv=None) -> int:
         args.config_text = records[0].get("config_text", args.config_text)
         write_atomic(args.fragment, fragment(records, args) + "\n")
         return 0
+    kept: list = []
+    if args.append and os.path.exists(args.json):
+        with open(args.json) as fh:
+            kept = [r for r in json.load(fh) if r["command"] != args.command]
     records: list = []
 
     def emit():
-        write_atomic(args.json, json.dumps(records, indent=1) + "\n")
-        write_atomic(args.fragment, fragment(records, args) + "\n")
+        write_atomic(args.json, json.dumps(kept + records, indent=1) + "\n")
+        write_atomic(args.fragment, fragment(kept + records, args) + "\n")
 
     t0 = time.perf_counter()
     methods = [m for m in args.methods.split(",") if m]
