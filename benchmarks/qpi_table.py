@@ -106,7 +106,11 @@ def fragment(records: list, args) -> str:
     lines = ["## All-optical QPI: SSIM per quantization method (issue 4)", "",
              f"Machine: {args.machine}. Test metrics with hard-quantized masks (`model.eval()`); SSIM: 11×11 "
              "Gaussian window, σ = 1.5, data range 1, on the object window; MSE per image against φ/φ_max. "
-             "Train time = the shared FP warm-up + the method's own epochs. One seed per row.", ""]
+             "Train time = the shared FP warm-up + the method's own epochs. One seed per row.", "",
+             "Read every row against the three baselines: ŷ = 0 scores well on the RBC fields because most "
+             "11×11 windows are background (target 0), a constant ŷ scores well on flat targets, and "
+             "'untrained' is free-space propagation through transparent masks with the least-squares read-out "
+             "s, b. A quantized design is worth making only where it beats them.", ""]
     for command in dict.fromkeys(r["command"] for r in records):
         run = [r for r in records if r["command"] == command]
         text = next((r["config_text"] for r in run if "config_text" in r), args.config_text)

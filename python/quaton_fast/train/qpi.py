@@ -139,7 +139,8 @@ def train_qpi(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     scalars s, b, whose scale is unrelated to radians (one Adam step moves a parameter by ≈ lr).
     ``init_readout``: start s, b from :func:`fit_readout` on the training set (the same on every
     rank); pass False to keep a trained model's read-out when continuing. ``batch_size`` is the
-    global batch (split over the ranks under DDP).
+    global batch (split over the ranks under DDP; a trailing batch smaller than the world size is
+    skipped).
     """
     f = "train_qpi"
     base = _check_model(f, model)
@@ -176,6 +177,8 @@ def train_qpi(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                    disable=not (progress and dist.is_main_process()), leave=False)
         totals = torch.zeros(2, dtype=torch.float64)
         for idx in bar:
+            if len(idx) < dist.world_size():  # a trailing batch too small to give every rank an item
+                continue
             idx = dist.shard_batch(idx)
             p, t = x_train[idx].to(device), y_train[idx].to(device)
             value = qpi_loss(loss, _predict(net, base.n, p), t) + base.regularization()
