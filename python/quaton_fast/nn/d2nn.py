@@ -26,13 +26,17 @@ class D2NN(nn.Module):
     """Phase-only diffractive network on an N×N grid of pitch ``dx`` (m) at ``wavelength`` (m).
 
     ``quantizer`` is a template: each layer gets its own copy, ``quantizer.for_layer(i)`` (so
-    PSQ-LT learns one temperature per layer and Gumbel-softmax layers draw independent noise). ``readout``: 'classify' (logits from detector energies), 'qpi'
-    (ŷ = s·|u|² + b) or 'field' (the complex detector-plane field)."""
+    PSQ-LT learns one temperature per layer and Gumbel-softmax layers draw independent noise).
+    ``readout``: 'classify' (logits from detector energies), 'qpi' (ŷ = s·|u|² + b) or 'field' (the
+    complex detector-plane field). ``init``: the masks' start, 'uniform' (φ ~ U[0, 2π), the usual
+    D2NN start) or 'zeros' (transparent layers: the network starts as free-space propagation, a
+    better start for imaging tasks such as QPI)."""
 
     def __init__(self, n: int, dx: float, wavelength: float, num_layers: int, z_in: float, dz: float,
                  z_out: float, *, pad: int = 2, band_limited: bool = False, quantizer: Quantizer | None = None,
                  readout: str = "classify", num_classes: int = 10, detector_size: int | None = None,
-                 object_size: int | None = None, encoding: str = "phase", seed: int | None = None):
+                 object_size: int | None = None, encoding: str = "phase", seed: int | None = None,
+                 init: str = "uniform"):
         super().__init__()
         self.n = positive_int("D2NN", "n", n)
         self.wavelength = finite_real("D2NN", "wavelength", wavelength, positive=True)
@@ -48,7 +52,8 @@ class D2NN(nn.Module):
         self.to_detector = FreeSpace(z=z_out, **prop)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         self.layers = nn.ModuleList(
-            PhaseLayer(self.n, quantizer.for_layer(i) if quantizer is not None else None, generator=gen)
+            PhaseLayer(self.n, quantizer.for_layer(i) if quantizer is not None else None, init=init,
+                       generator=gen)
             for i in range(num_layers))
         if readout == "classify":
             self.readout: nn.Module | None = DetectorReadout(self.n, num_classes, detector_size=detector_size)
