@@ -15,6 +15,7 @@ namespace py = pybind11;
 
 namespace quaton {
 void bind_fixed_point(py::module_& m);  // cpp/bind_fixed_point.cpp
+void bind_solver(py::module_& m);       // cpp/bind_solver.cpp
 }
 
 namespace {
@@ -115,4 +116,5 @@ PYBIND11_MODULE(_C, m) {
 #endif
 
   quaton::bind_fixed_point(m);
+  quaton::bind_solver(m);
 }
