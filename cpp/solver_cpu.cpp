@@ -60,10 +60,65 @@ __attribute__((always_inline)) inline vrow row_sum(const SolverParams& p, int i,
   return y;
 }
 
+// The same sum with four independent accumulators (no serial add-latency chain). Only used when
+// every partial sum is an exact float32 integer (integer J, binary variables, row |J| sums
+// < 2^24), so the order of the additions cannot change the result.
+__attribute__((always_inline)) inline vrow row_sum_exact(const SolverParams& p, int i, const vrow* __restrict s) {
+  vrow y0 = {}, y1 = {}, y2 = {}, y3 = {};
+  if (p.dense) {
+    const float* __restrict row = p.dense + static_cast<std::size_t>(i) * p.n;
+    int j = 0;
+    for (; j + 4 <= p.n; j += 4) {
+      y0 += row[j] * s[j];
+      y1 += row[j + 1] * s[j + 1];
+      y2 += row[j + 2] * s[j + 2];
+      y3 += row[j + 3] * s[j + 3];
+    }
+    for (; j < p.n; ++j) y0 += row[j] * s[j];
+  } else {
+    const std::int32_t* __restrict ix = p.indices;
+    const float* __restrict d = p.data;
+    const std::int64_t end = p.indptr[i + 1];
+    std::int64_t jj = p.indptr[i];
+    for (; jj + 4 <= end; jj += 4) {
+      y0 += d[jj] * s[ix[jj]];
+      y1 += d[jj + 1] * s[ix[jj + 1]];
+      y2 += d[jj + 2] * s[ix[jj + 2]];
+      y3 += d[jj + 3] * s[ix[jj + 3]];
+    }
+    for (; jj < end; ++jj) y0 += d[jj] * s[ix[jj]];
+  }
+  return (y0 + y1) + (y2 + y3);
+}
+
+// True when every spin sum is order-independent (see row_sum_exact).
+bool sums_are_exact(const SolverParams& p) {
+  for (int i = 0; i < p.n; ++i)
+    if (p.continuous[i]) return false;
+  const auto integral = [](float v) { return std::nearbyint(v) == v; };
+  for (int i = 0; i < p.n; ++i) {
+    double abs_sum = 0.0;
+    if (p.dense) {
+      for (int j = 0; j < p.n; ++j) {
+        const float v = p.dense[static_cast<std::size_t>(i) * p.n + j];
+        if (!integral(v)) return false;
+        abs_sum += std::fabs(v);
+      }
+    } else {
+      for (std::int64_t jj = p.indptr[i]; jj < p.indptr[i + 1]; ++jj) {
+        if (!integral(p.data[jj])) return false;
+        abs_sum += std::fabs(p.data[jj]);
+      }
+    }
+    if (abs_sum >= 16777216.0) return false;  // 2^24
+  }
+  return true;
+}
+
 // Runs one block of replicas [r0, r0 + valid) for all T steps; lanes >= valid repeat the last
 // valid replica and are dropped. work: 4 * n rows (x, xprev, s, best s).
 QF_SOLVER_CLONES
-void run_block(const SolverParams& p, std::int64_t r0, int valid, vrow* work) {
+void run_block(const SolverParams& p, bool exact_sums, std::int64_t r0, int valid, vrow* work) {
   const int n = p.n;
   const std::int64_t R = p.replicas;
   vrow* __restrict x = work;
@@ -94,7 +149,7 @@ void run_block(const SolverParams& p, std::int64_t r0, int valid, vrow* work) {
     const vrow dta = p.dt * (a0 * af);
     vrowd es = {}, eh = {};
     for (int i = 0; i < n; ++i) {
-      const vrow y = row_sum(p, i, s);
+      const vrow y = exact_sums ? row_sum_exact(p, i, s) : row_sum(p, i, s);
       const float h = p.h[i];
       if (check) {
         vrowd sd, yd;
@@ -157,6 +212,7 @@ void validate(const SolverParams& p) {
 
 void solver_run_cpu(const SolverParams& p) {
   validate(p);
+  const bool exact_sums = sums_are_exact(p);
   const std::int64_t blocks = (p.replicas + W - 1) / W;
   int threads = p.threads > 0 ? p.threads : static_cast<int>(std::thread::hardware_concurrency());
   threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, blocks)));
@@ -166,7 +222,7 @@ void solver_run_cpu(const SolverParams& p) {
     std::unique_ptr<void, AlignedFree> work(::operator new(bytes, std::align_val_t(kRowAlign)));
     for (std::int64_t b = blocks * w / threads; b < blocks * (w + 1) / threads; ++b) {
       const std::int64_t r0 = b * W;
-      run_block(p, r0, static_cast<int>(std::min<std::int64_t>(W, p.replicas - r0)), static_cast<vrow*>(work.get()));
+      run_block(p, exact_sums, r0, static_cast<int>(std::min<std::int64_t>(W, p.replicas - r0)), static_cast<vrow*>(work.get()));
     }
   };
   if (threads == 1) {
