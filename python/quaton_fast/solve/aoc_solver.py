@@ -186,7 +186,7 @@ def _plan(problem, *, max_iterations, replicas, iterations_per_run, seed, check_
     if max_iterations is not None:
         T = min(T, int(max_iterations))
     density = (J.nnz if sp.issparse(J) else np.count_nonzero(J)) / float(n * n)
-    use_sparse = (density < 0.15 and n >= 500) if sparse is None else bool(sparse)
+    use_sparse = bool(density < 0.15 and n >= 500) if sparse is None else bool(sparse)
     J32 = sp.csr_matrix(J, dtype=np.float32) if use_sparse else \
         np.ascontiguousarray((J.toarray() if sp.issparse(J) else J), dtype=np.float32)
     J64 = sp.csr_matrix(J) if sp.issparse(J) or use_sparse else J
