@@ -6,6 +6,8 @@
 // bit-identical states when the spin sums are summed in the same order, see below):
 //   s_i     = continuous[i] ? x_i : (x_i >= 0 ? 1 : -1)
 //   y_i     = sum_{jj in row i, CSR order} J[jj] * s_{col[jj]}          (starts from 0.0f)
+//             (when J is integer-valued, all variables binary and every row's sum of |J| < 2^24,
+//             each partial sum is an exact float32 integer and the kernel sums in any order)
 //   a       = a0_r * float(1 - t/T)                                    (t/T in double)
 //   x_i    <- clamp(((x_i + (dt*g_r)*(y_i + h_i)) - (dt*a)*x_i) + gamma_r*(x_i - xprev_i), lo, hi)
 //   xprev_i <- old x_i                                  (xprev = x0 at t = 0)
