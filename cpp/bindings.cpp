@@ -17,6 +17,7 @@ namespace quaton {
 void bind_fixed_point(py::module_& m);       // cpp/bind_fixed_point.cpp
 void bind_fixed_point_cuda(py::module_& m);  // cpp/bind_fixed_point_cuda.cpp (CUDA builds only)
 void bind_propagate_fused(py::module_& m);   // cpp/bind_propagate_fused.cpp (CUDA + cuFFTDx builds only)
+void bind_solver(py::module_& m);            // cpp/bind_solver.cpp
 }
 
 namespace {
@@ -125,4 +126,5 @@ PYBIND11_MODULE(_C, m) {
   quaton::bind_fixed_point(m);
   quaton::bind_fixed_point_cuda(m);
   quaton::bind_propagate_fused(m);
+  quaton::bind_solver(m);
 }

@@ -90,3 +90,21 @@ def test_parse_duration():
     for bad in ("", "abc", "-1s", "0"):
         with pytest.raises(ValueError, match="text"):
             parse_duration(bad)
+
+
+def test_cli_solve_writes_json(tmp_path):
+    import json
+    from quaton_fast.solve.cli_solve import add_arguments, run
+    from quaton_fast.solve.generators import random_sk
+    import argparse
+    J = random_sk(12, seed=3).J
+    np.savez(tmp_path / "sk12.npz", J)
+    ap = argparse.ArgumentParser()
+    add_arguments(ap)
+    out = tmp_path / "res.json"
+    args = ap.parse_args([str(tmp_path / "sk12.npz"), "--time", "0.3s", "--no-progress", "--json", str(out)])
+    assert run(args) == 0
+    d = json.loads(out.read_text())
+    s = np.array(d["best_state"])
+    assert d["best_energy"] == pytest.approx(0.5 * s @ J @ s)
+    assert d["best_energy"] == pytest.approx(_brute(-J, np.zeros(12), None))

@@ -3,8 +3,8 @@
 Canonical convention (SPEC B3, the released optimizer's): minimise
 ``E(x) = -1/2 x^T J x - h^T x + offset`` with x_i in {-1, 1} (binary) or [-1, 1] (continuous).
 
-Update rule (SPEC B1), for R replicas at once (state stored as an (n, R) float32 matrix so that
-``J @ S`` is one BLAS / scipy.sparse product):
+Update rule (SPEC B1), for R replicas at once (the inner loop is in replica_kernels.py: the C++
+kernel by default, the NumPy reference with ``backend="numpy"``):
 ``x <- x + dt*g*(J sigma(x) + h) - dt*a(t)*x + gamma*(x - x_prev)``, clamp to [-1, 1];
 sigma = sign for binary variables, identity for continuous ones; a(t) = a0 * (1 - t/T) (linear to 0);
 dt = 0.5.
@@ -28,7 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import qmc
 
-DT = 0.5
+from .replica_kernels import DT, Operator, initial_states, resolve_backend, run_batch
+
 A_RANGE = (0.01, 1.0)
 G_RANGE = (0.01, 1.0)
 GAMMA_RANGE = (0.95, 0.99)
@@ -123,72 +124,128 @@ class _Sampler:
         return out
 
 
-def _run_batch(Jop, h32, cont, params, T, check_every, rng, scale):
-    """One restart of R replicas for T steps; returns (energies (R,), states (n, R)) of the best
-    sign-states seen per replica."""
-    n, R = h32.shape[0], params.shape[0]
-    a0 = params[:, 0].astype(np.float32)
-    g = (params[:, 1] / scale).astype(np.float32)
-    gam = params[:, 2].astype(np.float32)
-    x = rng.uniform(-0.01, 0.01, size=(n, R)).astype(np.float32)
-    xp = x.copy()
-    binm = ~cont
-    any_cont = bool(cont.any())
-    best_e = np.full(R, np.inf)
-    best_s = np.zeros((n, R), np.float32)
-    hcol = h32[:, None]
-    for t in range(T):
-        s = np.where(x >= 0, np.float32(1), np.float32(-1)) if not any_cont else np.where(binm[:, None], np.where(x >= 0, 1, -1).astype(np.float32), x)
-        Js = Jop @ s
-        if (t + 1) % check_every == 0 or t == T - 1:
-            e = -0.5 * np.einsum("ij,ij->j", s, Js, dtype=np.float64) - (h32 @ s).astype(np.float64)
-            imp = e < best_e
-            if imp.any():
-                best_e[imp] = e[imp]
-                best_s[:, imp] = s[:, imp]
-        a = a0 * np.float32(1.0 - t / T)
-        xn = x + np.float32(DT) * g * (Js + hcol) - np.float32(DT) * a * x + gam * (x - xp)
-        np.clip(xn, -1.0, 1.0, out=xn)
-        xp, x = x, xn
-    return best_e, best_s
+@dataclass
+class _Plan:
+    """Everything a restart loop needs, prepared once per solve()."""
+    problem: Any
+    J64: Any                 # (n, n) float64 ndarray or csr_matrix: exact energy recheck
+    h: np.ndarray            # (n,) float64
+    offset: float
+    op: Operator             # float32 J, h, continuous mask for the kernels
+    scale: float             # ||J||_2 (g is divided by it)
+    T: int                   # steps per restart
+    replicas: int
+    check_every: int
+    seed: int
+    backend: str
+    threads: int
+    use_sparse: bool
+
+
+class LocalReplicas:
+    """All replicas of a restart in this process (the sharded version lives in solve/distributed.py)."""
+
+    def __init__(self, plan: _Plan, lo: int = 0, hi: int | None = None):
+        self.plan, self.lo, self.hi = plan, lo, plan.replicas if hi is None else hi
+
+    def run_slice(self, params: np.ndarray, restart: int) -> tuple[np.ndarray, np.ndarray]:
+        """Replicas [lo, hi) of this restart. params: (R, 3) float64 (a0, g, gamma) of ALL replicas.
+        Returns (energies (hi-lo,) with offset, sign-states (n, hi-lo) float32)."""
+        p, sl = self.plan, params[self.lo:self.hi]
+        x0 = initial_states(p.op.n, p.seed, restart, range(self.lo, self.hi))
+        e, S = run_batch(p.op, sl[:, 0].astype(np.float32), (sl[:, 1] / p.scale).astype(np.float32),
+                         sl[:, 2].astype(np.float32), x0, p.T, p.check_every, p.backend, p.threads)
+        return e + p.offset, S
+
+    def best(self, params: np.ndarray, restart: int) -> tuple[float, int, np.ndarray]:
+        """(energy, global replica index, state (n,) float32) of the restart's best replica
+        (lowest energy, lowest index on ties)."""
+        e, S = self.run_slice(params, restart)
+        k = int(np.argmin(e))
+        return float(e[k]), self.lo + k, S[:, k].copy()
+
+    def agree(self, flags: tuple[bool, ...]) -> tuple[bool, ...]:
+        """Clock-based decisions; one process decides alone (ranks take rank 0's)."""
+        return flags
+
+
+def _plan(problem, *, max_iterations, replicas, iterations_per_run, seed, check_every, sparse,
+          backend, threads) -> _Plan:
+    if int(replicas) != replicas or replicas < 1:
+        _fail("replicas", "a positive int", replicas)
+    if int(check_every) != check_every or check_every < 1:
+        _fail("check_every", "a positive int", check_every)
+    if iterations_per_run is not None and (int(iterations_per_run) != iterations_per_run or iterations_per_run < 1):
+        _fail("iterations_per_run", "a positive int or None", iterations_per_run)
+    if int(threads) != threads:
+        _fail("threads", "an int (<= 0: all cores)", threads)
+    backend = resolve_backend(backend)
+    J, h, cont, offset = as_qumo_arrays(problem)
+    n = J.shape[0]
+    T = int(iterations_per_run or default_iterations_per_run(n))
+    if max_iterations is not None:
+        T = min(T, int(max_iterations))
+    density = (J.nnz if sp.issparse(J) else np.count_nonzero(J)) / float(n * n)
+    use_sparse = bool(density < 0.15 and n >= 500) if sparse is None else bool(sparse)
+    J32 = sp.csr_matrix(J, dtype=np.float32) if use_sparse else \
+        np.ascontiguousarray((J.toarray() if sp.issparse(J) else J), dtype=np.float32)
+    J64 = sp.csr_matrix(J) if sp.issparse(J) or use_sparse else J
+    op = Operator(J32, np.ascontiguousarray(h, np.float32), cont)
+    return _Plan(problem, J64, h, offset, op, _spectral_norm(J64), T, int(replicas), int(check_every),
+                 int(seed), backend, int(threads), use_sparse)
+
+
+def _validate_budget(time_limit, max_iterations, target_cut, problem, device):
+    if time_limit is not None and (not np.isfinite(time_limit) or time_limit <= 0):
+        _fail("time_limit", "a positive number of seconds", time_limit)
+    if max_iterations is not None and (int(max_iterations) != max_iterations or max_iterations <= 0):
+        _fail("max_iterations", "a positive int", max_iterations)
+    if target_cut is not None and not hasattr(problem, "cut_value"):
+        _fail("target_cut", "a MaxCut problem (with cut_value)", type(problem).__name__, TypeError)
+    if device != "cpu":
+        _fail("device", "'cpu' (this solver runs NumPy/BLAS or the C++ CPU kernel)", device)
+
+
+def default_iterations_per_run(n: int) -> int:
+    """Steps per restart when not given: 10 per variable, within [200, 4000].
+
+    The cap was 2000; on G-set G2 (n = 800) runs of 4000 steps reached the best-known cut in a
+    median of ~7 s (5 seeds, 64 replicas, a loaded 2-core machine) against ~10 s with 2000 and
+    ~14 s with 8000 (benchmarks/bench_solver_peers.py has the final measurement)."""
+    return max(200, min(4000, 10 * n))
 
 
 def solve(problem, *, time_limit: float | None = None, max_iterations: int | None = None,
           replicas: int = 64, iterations_per_run: int | None = None, seed: int = 0,
-          target: float | None = None, target_cut: float | None = None, stop_at_target: bool = True, exploration_share: float = 0.3,
-          check_every: int = 5, sparse: bool | None = None, device: str = "cpu",
+          target: float | None = None, target_cut: float | None = None, stop_at_target: bool = True,
+          exploration_share: float = 0.3, check_every: int = 5, sparse: bool | None = None,
+          device: str = "cpu", backend: str | None = None, threads: int = 0,
           progress: bool = True) -> SolveResult:
     """Minimise a QUMO / QUBO / Ising / Max-Cut problem with the AOC-DT iteration.
 
     time_limit: seconds (budget); max_iterations: total steps over all restarts (budget). If neither
     is given, 20 restarts. target: canonical energy to reach (for Max-Cut the Ising energy
-    ``to_qumo`` convention); target_cut: Max-Cut value to reach instead. device: 'cpu' only (no GPU path yet).
+    ``to_qumo`` convention); target_cut: Max-Cut value to reach instead. device: 'cpu' only.
+    backend: 'cpp' (C++ threads; the default when the extension is built) or 'numpy' (reference);
+    threads: C++ worker threads (<= 0: all cores). For a given seed and iteration budget the result
+    does not depend on the backend (up to float32 rounding with a dense non-integer J, see
+    replica_kernels) nor on the thread count.
     """
-    if time_limit is not None and (not np.isfinite(time_limit) or time_limit <= 0):
-        _fail("time_limit", "a positive number of seconds", time_limit)
-    if max_iterations is not None and (int(max_iterations) != max_iterations or max_iterations <= 0):
-        _fail("max_iterations", "a positive int", max_iterations)
-    if int(replicas) != replicas or replicas < 1:
-        _fail("replicas", "a positive int", replicas)
-    if target_cut is not None and not hasattr(problem, "cut_value"):
-        _fail("target_cut", "a MaxCut problem (with cut_value)", type(problem).__name__, TypeError)
-    if device != "cpu":
-        _fail("device", "'cpu' (this solver runs NumPy/BLAS)", device)
-    J, h, cont, offset = as_qumo_arrays(problem)
-    n = J.shape[0]
-    T = int(iterations_per_run or max(200, min(2000, 10 * n)))
-    if max_iterations is not None:
-        T = min(T, int(max_iterations))
+    _validate_budget(time_limit, max_iterations, target_cut, problem, device)
+    plan = _plan(problem, max_iterations=max_iterations, replicas=replicas, iterations_per_run=iterations_per_run,
+                 seed=seed, check_every=check_every, sparse=sparse, backend=backend, threads=threads)
+    return _drive(plan, LocalReplicas(plan), time_limit=time_limit, max_iterations=max_iterations,
+                  target=target, target_cut=target_cut, stop_at_target=stop_at_target,
+                  exploration_share=exploration_share, progress=progress)
+
+
+def _drive(plan: _Plan, reps: LocalReplicas, *, time_limit, max_iterations, target, target_cut,
+           stop_at_target, exploration_share, progress) -> SolveResult:
+    """The restart loop: explore (Sobol) then exploit (around the best), until a budget or the target."""
+    problem, T = plan.problem, plan.T
     if time_limit is None and max_iterations is None:
         max_iterations = 20 * T
-    density = (J.nnz if sp.issparse(J) else np.count_nonzero(J)) / float(n * n)
-    use_sparse = (density < 0.15 and n >= 500) if sparse is None else bool(sparse)
-    Jop = sp.csr_matrix(J, dtype=np.float32) if use_sparse else (J.toarray() if sp.issparse(J) else J).astype(np.float32)
-    J64 = sp.csr_matrix(J) if sp.issparse(J) or use_sparse else J
-    scale = _spectral_norm(J64)
-    h32 = h.astype(np.float32)
-    rng = np.random.default_rng(seed)
-    sampler = _Sampler(seed)
+    sampler = _Sampler(plan.seed)
     bar = None
     if progress:
         try:
@@ -196,36 +253,36 @@ def solve(problem, *, time_limit: float | None = None, max_iterations: int | Non
             bar = tqdm(total=max_iterations or None, unit="it", desc="aoc-solve", leave=False)
         except ImportError:
             bar = None
+
+    def reached(e, x):
+        return (target is not None and e <= target + 1e-9) or \
+            (target_cut is not None and problem.cut_value(x) >= target_cut - 1e-9)
+
     t0 = _time.perf_counter()
     best_e, best_x, best_p, ttt = np.inf, None, None, None
     trace, its, restarts, hits = [], 0, 0, 0
     while True:
         el = _time.perf_counter() - t0
-        if time_limit is not None and el >= time_limit and restarts > 0:
+        out_of_time, explore_time = reps.agree((
+            time_limit is not None and el >= time_limit and restarts > 0,
+            time_limit is not None and el < exploration_share * time_limit))
+        if out_of_time or (max_iterations is not None and its >= max_iterations):
             break
-        if max_iterations is not None and its >= max_iterations:
-            break
-        explore = best_p is None or (time_limit is not None and el < exploration_share * time_limit) or \
-            (time_limit is None and its < exploration_share * max_iterations)
-        params = sampler.explore(replicas) if explore else sampler.exploit(replicas, best_p)
-        e, S = _run_batch(Jop, h32, cont, params, T, check_every, rng, scale)
+        explore = best_p is None or explore_time or (time_limit is None and its < exploration_share * max_iterations)
+        params = sampler.explore(plan.replicas) if explore else sampler.exploit(plan.replicas, best_p)
+        ek, k, sk = reps.best(params, restarts)
         its += T
         restarts += 1
-        e = e + offset
-        k = int(np.argmin(e))
-        if target is not None and e[k] <= target + 1e-9:
+        xk = sk.astype(np.float64)
+        if reached(ek, xk):
             hits += 1
-        elif target_cut is not None and problem.cut_value(S[:, k].astype(np.float64)) >= target_cut - 1e-9:
-            hits += 1
-        if e[k] < best_e:
-            xk = S[:, k].astype(np.float64)
-            ek = float(qumo_energy(J64, h, xk, offset))  # exact float64 recheck
-            if ek < best_e:
-                best_e, best_x, best_p = ek, xk, params[k].copy()
+        if ek < best_e:
+            ex = float(qumo_energy(plan.J64, plan.h, xk, plan.offset))  # exact float64 recheck
+            if ex < best_e:
+                best_e, best_x, best_p = ex, xk, params[k].copy()
                 now = _time.perf_counter() - t0
                 trace.append((now, best_e))
-                if ttt is None and ((target is not None and best_e <= target + 1e-9) or
-                                    (target_cut is not None and problem.cut_value(xk) >= target_cut - 1e-9)):
+                if ttt is None and reached(best_e, xk):
                     ttt = now
         if bar is not None:
             bar.update(T)
@@ -236,6 +293,7 @@ def solve(problem, *, time_limit: float | None = None, max_iterations: int | Non
         bar.close()
     wall = _time.perf_counter() - t0
     cut = float(problem.cut_value(best_x)) if hasattr(problem, "cut_value") else None
-    hp = {"a": float(best_p[0]), "g": float(best_p[1]), "g_scaled": float(best_p[1] / scale),
-          "gamma": float(best_p[2]), "dt": DT, "iterations_per_run": T, "sparse": use_sparse}
+    hp = {"a": float(best_p[0]), "g": float(best_p[1]), "g_scaled": float(best_p[1] / plan.scale),
+          "gamma": float(best_p[2]), "dt": DT, "iterations_per_run": T, "sparse": plan.use_sparse,
+          "backend": plan.backend, "replicas": plan.replicas, "check_every": plan.check_every}
     return SolveResult(best_x, float(best_e), ttt, its, wall, trace, hp, cut, restarts, hits)

@@ -59,13 +59,20 @@ def write_json_atomic(path: str, obj) -> None:
 
 
 def run(args) -> int:
+    """Solve one file. Under ``torchrun`` the replicas are sharded over the ranks
+    (solve/distributed.py; rank 0's clock decides the time budget) and only rank 0 prints and writes."""
+    from .. import distributed as qdist
     from .aoc_solver import solve
     budget = parse_duration(args.time)
     problem = _read(args.file, args.format)
     is_cut = hasattr(problem, "cut_value")
+    if qdist.init_from_env():
+        from .distributed import solve_sharded as solve  # noqa: F811
     res = solve(problem, time_limit=budget, replicas=args.replicas, seed=args.seed,
                 target=None if is_cut else args.target, target_cut=args.target if is_cut else None,
                 progress=not args.no_progress)
+    if not qdist.is_main_process():
+        return 0
     ttt = res.time_to_target
     print(f"best energy: {res.best_energy:.6g}")
     if res.cut is not None:
