@@ -108,3 +108,23 @@ def test_cli_solve_writes_json(tmp_path):
     s = np.array(d["best_state"])
     assert d["best_energy"] == pytest.approx(0.5 * s @ J @ s)
     assert d["best_energy"] == pytest.approx(_brute(-J, np.zeros(12), None))
+
+
+def test_binary_diagonal_is_folded_into_the_offset():
+    """A QUMO with a binary diagonal has the same energies as its normalised form; the solver must
+    reach the brute-forced optimum on both (the diagonal must not act as self-feedback)."""
+    from quaton_fast.solve.aoc_solver import as_qumo_arrays
+    from quaton_fast.solve.problems import QUMO, brute_force
+    rng = np.random.default_rng(11)
+    n = 10
+    J = rng.normal(size=(n, n))
+    J = J + J.T
+    np.fill_diagonal(J, rng.uniform(20, 40, n))  # large positive self-couplings
+    q = QUMO(J, rng.normal(size=n))
+    Jf, h, cont, off = as_qumo_arrays(q)
+    assert np.all(np.diag(Jf) == 0)
+    x = rng.choice([-1.0, 1.0], size=(n, 6))
+    np.testing.assert_allclose(-0.5 * np.sum(x * (Jf @ x), 0) - h @ x + off, q.energy(x.T), rtol=1e-12)
+    best = brute_force(q)
+    res = solve(q, max_iterations=4000, seed=0, progress=False)
+    assert res.best_energy == pytest.approx(best[1], abs=1e-9)

@@ -76,6 +76,13 @@ def as_qumo_arrays(problem) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray, np.
         _fail("problem", "finite J and h", "NaN/Inf entries")
     if not np.allclose(Jd, Jd.T, atol=1e-9 * max(1.0, np.abs(Jd).max())):
         _fail("problem", "a symmetric J", "an asymmetric matrix")
+    # Binary diagonals are constants (x_i^2 = 1): fold them into the offset so that the iteration
+    # does not feed J_ii*sign(x_i) back into x_i (which pins binaries and wrecks the search).
+    d = np.diag(Jd) * ~cont
+    if np.any(d != 0.0):
+        Jd = Jd - np.diag(d)
+        off -= 0.5 * float(d.sum())
+        J = sp.csr_matrix(Jd) if sp.issparse(J) else Jd
     return (sp.csr_matrix(J, dtype=np.float64) if sp.issparse(J) else Jd), h, cont, off
 
 
