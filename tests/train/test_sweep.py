@@ -1,0 +1,80 @@
+"""`quaton-fast sweep`: the plan shares the FP warm-up; a killed sweep resumes without redoing runs."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from quaton_fast import sweep
+
+GRID = ["--tasks", "mnist-5k", "--methods", "fp", "pq", "psq-ft", "--levels", "2", "--warmup", "1",
+        "--qat-epochs", "1", "--n", "20", "--layers", "2", "--object-size", "14", "--batch", "16", "--lr", "0.1",
+        "--train-limit", "48", "--test-limit", "24", "--device", "cpu", "--no-plots"]
+
+
+def _args(argv):
+    p = argparse.ArgumentParser()
+    sweep.add_arguments(p)
+    return p.parse_args(argv)
+
+
+def test_plan_shares_the_fp_warmup(tmp_path):
+    runs = sweep.plan(_args(["--tasks", "mnist", "fashion", "--methods", "fp", "pq", "ste", "psq-lt",
+                             "--levels", "4", "2", "--warmup", "3", "--qat-epochs", "2", "--root", str(tmp_path)]))
+    names = [r.name for r in runs]
+    assert names[:2] == ["mnist/fp", "fashion/fp"] and [r.stage for r in runs[:2]] == [0, 0]
+    assert len(runs) == 2 + 2 * 2 * 3
+    assert names[2:5] == ["mnist/pq-L4", "mnist/ste-L4", "mnist/psq-lt-L4"]  # levels in the given order
+    fp = runs[0].argv
+    assert fp[fp.index("--epochs") + 1] == "5" and fp[fp.index("--snapshot-epochs") + 1] == "3"
+    pq = next(r for r in runs if r.name == "fashion/pq-L2").argv
+    assert pq[pq.index("--epochs") + 1] == "0"
+    assert pq[pq.index("--init-from") + 1] == str(tmp_path / "fashion" / "fp" / "checkpoint.pt")
+    lt = next(r for r in runs if r.name == "mnist/psq-lt-L4").argv
+    assert lt[lt.index("--epochs") + 1] == "2" and lt[lt.index("--warmup") + 1] == "0"
+    assert lt[lt.index("--init-from") + 1] == str(tmp_path / "mnist" / "fp" / "epoch3.pt")
+    assert all("--resume" in r.argv for r in runs)
+
+
+def test_plan_rejects_bad_qopt(tmp_path):
+    with pytest.raises(ValueError, match="METHOD:KEY=VALUE"):
+        sweep.plan(_args(["--qopt", "k=3", "--root", str(tmp_path)]))
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
+    pytest.importorskip("mlxtend")
+    root = tmp_path / "sw"
+    cmd = [sys.executable, "-m", "quaton_fast.cli", "sweep", *GRID, "--root", str(root)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    fp_result = root / "mnist-5k" / "fp" / "result.json"
+    try:
+        deadline = time.monotonic() + 120
+        while not fp_result.exists():
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "the first sweep run did not finish in 120 s"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its training subprocess
+        proc.wait(timeout=30)
+    first_mtime = fp_result.stat().st_mtime_ns
+    assert not (root / "table.md").exists()
+
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "skip mnist-5k/fp (finished)" in done.stdout
+    assert fp_result.stat().st_mtime_ns == first_mtime
+    assert (root / "mnist-5k" / "fp" / "log.txt").read_text().count("$ quaton-fast train") == 1
+    records = json.loads((root / "table.json").read_text())
+    assert sorted((r["method"], r["levels"]) for r in records) == [("FP", None), ("PQ", 2), ("PSQ-FT", 2)]
+    for r in records:
+        assert r["command"].startswith("quaton-fast train --task mnist-5k") and r["split"] == "test"
+    table = (root / "table.md").read_text()
+    assert "| PSQ-FT |" in table and "quaton-fast sweep" in table
