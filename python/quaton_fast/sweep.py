@@ -70,7 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--qopt", action="append", default=[], metavar="METHOD:KEY=VALUE",
                    help="quantizer option for one method, e.g. psq-li:increment=10 (repeatable)")
     p.add_argument("--preset", default="visible-128", choices=sorted(PRESETS))
-    p.add_argument("--n", type=_positive(int), default=None)
+    p.add_argument("--neurons", "--n", dest="n", type=_positive(int), default=None, help="neurons per side")
     p.add_argument("--layers", type=_positive(int), default=None)
     p.add_argument("--object-size", type=_positive(int), default=None)
     p.add_argument("--pad", type=_positive(int), default=None)
@@ -89,7 +89,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _common_argv(args: argparse.Namespace) -> list[str]:
     out = ["--preset", args.preset, "--batch", str(args.batch), "--lr", repr(args.lr), "--seed", str(args.seed),
            "--device", args.device, "--no-progress"]
-    for flag, value in (("--n", args.n), ("--layers", args.layers), ("--object-size", args.object_size),
+    for flag, value in (("--neurons", args.n), ("--layers", args.layers), ("--object-size", args.object_size),
                         ("--pad", args.pad), ("--train-limit", args.train_limit), ("--test-limit", args.test_limit)):
         if value is not None:
             out += [flag, str(value)]

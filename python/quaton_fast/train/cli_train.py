@@ -72,7 +72,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--qopt", type=_qopt, action="append", default=[], metavar="KEY=VALUE",
                    help="quantizer option, repeatable (e.g. k=30 for psq-ft, alpha=0.2 for dsq)")
     p.add_argument("--preset", default=d.preset, choices=sorted(PRESETS), help="optical setup (default %(default)s)")
-    p.add_argument("--n", type=_positive(int), default=None, help="neurons per side (default: the preset's)")
+    p.add_argument("--neurons", "--n", dest="n", type=_positive(int), default=None,
+                   help="neurons per side (default: the preset's); under torchrun write --neurons")
     p.add_argument("--layers", type=_positive(int), default=None, help="phase layers (default: the preset's)")
     p.add_argument("--object-size", type=_positive(int), default=None, help="image size on the grid, px")
     p.add_argument("--pad", type=_positive(int), default=None, help="FFT zero-padding factor")
