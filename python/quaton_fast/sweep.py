@@ -144,6 +144,11 @@ def plan(args: argparse.Namespace) -> list[PlannedRun]:
     return runs
 
 
+def runs_for_rank(runs: list[PlannedRun], stage: int, rank: int, world: int) -> list[PlannedRun]:
+    """This rank's share of one stage: run i of the stage goes to rank ``i % world``."""
+    return [r for i, r in enumerate(x for x in runs if x.stage == stage) if i % world == rank]
+
+
 def _child_env(args: argparse.Namespace) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _DDP_ENV}
     if dist.is_initialized() and args.device.startswith("cuda") and "CUDA_VISIBLE_DEVICES" not in os.environ:
@@ -197,7 +202,7 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
                           root / "sweep.json")
     failed: list[str] = []
     for stage in (0, 1):
-        mine = [r for i, r in enumerate(x for x in runs if x.stage == stage) if i % world == rank]
+        mine = runs_for_rank(runs, stage, rank, world)
         for r in mine:
             if r.done(root):
                 print(f"[rank {rank}] skip {r.name} (finished)", flush=True)
@@ -222,4 +227,4 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["PlannedRun", "plan", "run", "add_arguments", "execute", "METHOD_NAMES"]
+__all__ = ["PlannedRun", "plan", "runs_for_rank", "run", "add_arguments", "execute", "METHOD_NAMES"]

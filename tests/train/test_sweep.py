@@ -13,7 +13,7 @@ import pytest
 
 from quaton_fast import sweep
 
-GRID = ["--tasks", "mnist-5k", "--methods", "fp", "pq", "psq-ft", "--levels", "2", "--warmup", "1",
+GRID = ["--tasks", "mnist-5k", "--methods", "fp", "psq-ft", "--levels", "2", "--warmup", "1",
         "--qat-epochs", "1", "--n", "20", "--layers", "2", "--object-size", "14", "--batch", "16", "--lr", "0.1",
         "--train-limit", "48", "--test-limit", "24", "--device", "cpu", "--no-plots"]
 
@@ -40,6 +40,16 @@ def test_plan_shares_the_fp_warmup(tmp_path):
     assert lt[lt.index("--epochs") + 1] == "2" and lt[lt.index("--warmup") + 1] == "0"
     assert lt[lt.index("--init-from") + 1] == str(tmp_path / "mnist" / "fp" / "epoch3.pt")
     assert all("--resume" in r.argv for r in runs)
+
+
+def test_runs_are_spread_over_ranks(tmp_path):
+    runs = sweep.plan(_args(["--tasks", "mnist", "fashion", "--levels", "4", "16", "--root", str(tmp_path)]))
+    for stage in (0, 1):
+        shares = [sweep.runs_for_rank(runs, stage, r, 3) for r in range(3)]
+        stage_runs = [r for r in runs if r.stage == stage]
+        assert sorted(x.name for s in shares for x in s) == sorted(x.name for x in stage_runs)  # each once
+        assert [x.name for x in shares[1]] == [x.name for x in stage_runs[1::3]]
+    assert sweep.runs_for_rank(runs, 1, 0, 1) == [r for r in runs if r.stage == 1]
 
 
 def test_plan_rejects_bad_qopt(tmp_path):
@@ -73,7 +83,7 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
     assert fp_result.stat().st_mtime_ns == first_mtime
     assert (root / "mnist-5k" / "fp" / "log.txt").read_text().count("$ quaton-fast train") == 1
     records = json.loads((root / "table.json").read_text())
-    assert sorted((r["method"], r["levels"]) for r in records) == [("FP", None), ("PQ", 2), ("PSQ-FT", 2)]
+    assert sorted((r["method"], r["levels"]) for r in records) == [("FP", None), ("PSQ-FT", 2)]
     for r in records:
         assert r["command"].startswith("quaton-fast train --task mnist-5k") and r["split"] == "test"
     table = (root / "table.md").read_text()
