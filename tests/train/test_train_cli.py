@@ -65,6 +65,13 @@ def test_cli_fp_then_pq_from_checkpoint(toy_task, tmp_path):
     # PQ is the FP model rounded to the nearest of the two levels (periodic distance)
     d = np.abs(np.angle(np.exp(1j * (fp_phases - pq_phases))))
     assert np.all(d <= math.pi / 2 + 1e-5)
+    # QAT from the warm-up snapshot: its histogram figure starts from the FP phases it loaded
+    qat = tmp_path / "qat"
+    assert main(["train", "--task", "toy", "--quantizer", "psq-ft", "--levels", "2", *TINY, "--epochs", "1",
+                 "--warmup", "0", "--init-from", str(fp / "epoch1.pt"), "--out", str(qat), "--no-progress"]) == 0
+    ckpt = load_checkpoint(qat / "checkpoint.pt")
+    assert ckpt["init_phase_hist"] == load_checkpoint(fp / "epoch1.pt")["phase_hist"][-1]
+    assert (qat / "figures" / "phase_histograms.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize("args,message", [

@@ -12,12 +12,13 @@ from .plots import plot_confusion, plot_output_intensity, plot_phase_histograms,
 
 @torch.no_grad()
 def write_run_figures(net, data, confusion, phase_hist, cfg, out_dir: str | os.PathLike,
-                      examples: int = 4) -> dict[str, str]:
+                      examples: int = 4, init_hist=None) -> dict[str, str]:
     """Write masks.png, output_intensity.png, confusion.png and phase_histograms.png (the last
     only when epochs were trained) into ``out_dir``; returns {name: path}.
 
     net: a D2NN (its readout must have detector ``boxes``); data: ClassificationData;
-    confusion: (C, C) counts; phase_hist: (E, L, bins) counts per epoch."""
+    confusion: (C, C) counts; phase_hist: (E, L, bins) counts per epoch; init_hist: (L, bins)
+    of the checkpoint the run started from (drawn as the first row), or None."""
     out = Path(out_dir)
     levels = None if cfg.quantizer == "fp" else cfg.levels
     method = cfg.quantizer.upper()
@@ -39,8 +40,10 @@ def write_run_figures(net, data, confusion, phase_hist, cfg, out_dir: str | os.P
     paths["confusion"] = plot_confusion(np.asarray(confusion), out / "confusion.png",
                                         title=f"{method} ({levels or 'FP'} levels): confusion on the test set")
     if phase_hist:
-        hist = np.asarray(phase_hist)
-        labels = [f"ep {h['epoch']} {h['stage']}" for h in _history_labels(cfg, len(hist))]
+        labels = [f"ep {h['epoch']} {h['stage']}" for h in _history_labels(cfg, len(phase_hist))]
+        hist = np.asarray(([init_hist] if init_hist is not None else []) + list(phase_hist))
+        if init_hist is not None:
+            labels = ["start (FP)"] + labels
         paths["phase_histograms"] = plot_phase_histograms(hist, out / "phase_histograms.png", levels=levels,
                                                           epoch_labels=labels,
                                                           title=f"{method}: training phases per epoch")

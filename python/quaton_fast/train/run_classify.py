@@ -66,7 +66,8 @@ def make_run_quantizer(cfg: RunConfig):
     return make_quantizer(cfg.quantizer, cfg.levels, **cfg.quantizer_options)
 
 
-def _load_init(model: D2NN, cfg: RunConfig) -> None:
+def _load_init(model: D2NN, cfg: RunConfig) -> list | None:
+    """Load the FP checkpoint ``cfg.init_from``; return its last per-layer phase histogram."""
     ckpt = load_checkpoint(cfg.init_from, "run_classification")
     theirs = RunConfig.from_dict(ckpt["config"])
     diff = [f for f in GEOMETRY_FIELDS if getattr(theirs, f) != getattr(cfg, f)]
@@ -77,6 +78,7 @@ def _load_init(model: D2NN, cfg: RunConfig) -> None:
         raise ValueError(f"run_classification(): argument 'init_from' must be a full-precision checkpoint "
                          f"(stage 'fp'), got stage {ckpt.get('stage')!r} from {cfg.init_from}")
     model.load_state_dict(ckpt["model"])
+    return ckpt["phase_hist"][-1] if ckpt.get("phase_hist") else None
 
 
 def _new_optimizer(model: torch.nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
@@ -103,7 +105,7 @@ def run_classification(cfg: RunConfig, task, out_dir: str | os.PathLike, *, resu
     data = task.load(cfg)
     net = build_model(cfg, data.num_classes).to(device)
     quantize = cfg.quantizer != "fp"
-    stage, start, history, hist = "fp", 0, [], []
+    stage, start, history, hist, init_hist = "fp", 0, [], [], None
     opt = _new_optimizer(net, cfg)
     if resume and ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path, "run_classification")
@@ -112,6 +114,7 @@ def run_classification(cfg: RunConfig, task, out_dir: str | os.PathLike, *, resu
             raise ValueError(f"run_classification(): cannot resume {ckpt_path}: it was trained with other "
                              f"settings ({', '.join(diff)}); use another --out")
         stage, start, history, hist = ckpt["stage"], ckpt["epoch"], ckpt["history"], ckpt["phase_hist"]
+        init_hist = ckpt.get("init_phase_hist")
         if stage == "qat":
             net.switch_quantizer(make_run_quantizer(cfg))
             opt = _new_optimizer(net, cfg)
@@ -120,7 +123,7 @@ def run_classification(cfg: RunConfig, task, out_dir: str | os.PathLike, *, resu
         restore_rng_state(ckpt["rng"])
         _log(f"resumed {ckpt_path} after epoch {start}/{cfg.epochs} (stage {stage})")
     elif cfg.init_from is not None:
-        _load_init(net, cfg)
+        init_hist = _load_init(net, cfg)
         _log(f"initialised from {cfg.init_from}")
     model = dist.wrap_ddp(net)
     t_start = time.perf_counter()
@@ -142,7 +145,8 @@ def run_classification(cfg: RunConfig, task, out_dir: str | os.PathLike, *, resu
              f"{history[-1]['seconds']:.0f} s")
         if dist.is_main_process():
             state = {"config": cfg.to_dict(), "epoch": epoch + 1, "stage": stage, "model": net.state_dict(),
-                     "optimizer": opt.state_dict(), "rng": rng_state(), "history": history, "phase_hist": hist}
+                     "optimizer": opt.state_dict(), "rng": rng_state(), "history": history, "phase_hist": hist,
+                     "init_phase_hist": init_hist}
             atomic_torch_save(state, ckpt_path)
             if epoch + 1 in cfg.snapshot_epochs:
                 atomic_torch_save(state, out / f"epoch{epoch + 1}.pt")
@@ -160,7 +164,8 @@ def run_classification(cfg: RunConfig, task, out_dir: str | os.PathLike, *, resu
         net.export_masks(out / "masks.npz", n_material=cfg.material_index())
         if cfg.plots:
             from ..report.run_figures import write_run_figures
-            result["figures"] = write_run_figures(net, data, test["confusion"], hist, cfg, out / "figures")
+            result["figures"] = write_run_figures(net, data, test["confusion"], hist, cfg, out / "figures",
+                                                  init_hist=init_hist)
         atomic_write_json(result, out / "result.json")
     dist.barrier()
     return result
