@@ -52,6 +52,20 @@ def test_runs_are_spread_over_ranks(tmp_path):
     assert sweep.runs_for_rank(runs, 1, 0, 1) == [r for r in runs if r.stage == 1]
 
 
+def test_table_formats_accuracy_in_percent_and_other_metrics_as_is():
+    from quaton_fast.report.table import markdown
+    rec = dict(task="t", split="test", device="cpu", command="c", n_test=10)
+    records = [dict(rec, dataset="MNIST", method="FP", levels=None, metric="accuracy", value=0.9),
+               dict(rec, dataset="MNIST", method="PQ", levels=4, metric="accuracy", value=0.75),
+               dict(rec, dataset="MNIST", method="PSQ-FT", levels=4, metric="accuracy", value=0.85),
+               dict(rec, dataset="RBC", method="PSQ-LT", levels=4, metric="ssim", value=0.8123)]
+    text = markdown(records, [], "quaton-fast sweep x", [])
+    assert "| PQ | 75.00 |" in text and "| FP (continuous phase) | 90.00 |" in text
+    assert "### RBC: test ssim" in text and "| PSQ-LT | 0.8123 |" in text
+    assert "best PSQ schedule is PSQ-FT: 85.00 % vs PQ 75.00 % (+10.00 points)" in text
+    assert "Command: `quaton-fast sweep x`" in text
+
+
 def test_plan_rejects_bad_qopt(tmp_path):
     with pytest.raises(ValueError, match="METHOD:KEY=VALUE"):
         sweep.plan(_args(["--qopt", "k=3", "--root", str(tmp_path)]))

@@ -23,30 +23,33 @@ def collect_records(runs, root: Path) -> tuple[list[dict], list[dict], list[str]
     return records, results, missing
 
 
-def _fmt(v: float | None) -> str:
-    return "—" if v is None else f"{100 * v:.2f}"
+def _fmt(v: float | None, metric: str = "accuracy") -> str:
+    if v is None:
+        return "—"
+    return f"{100 * v:.2f}" if metric == "accuracy" else f"{v:.4f}"
 
 
 def markdown(records: list[dict], results: list[dict], sweep_command: str, missing: list[str]) -> str:
-    """Tables of test accuracy (%) with hard-quantized masks, one per dataset."""
+    """One table per (dataset, metric) with hard-quantized masks: accuracy in %, other metrics
+    (e.g. SSIM of a QPI task) as they are."""
     lines: list[str] = []
-    datasets = list(dict.fromkeys(r["dataset"] for r in records))
-    for ds in datasets:
-        recs = [r for r in records if r["dataset"] == ds]
+    for ds, metric in dict.fromkeys((r["dataset"], r["metric"]) for r in records):
+        recs = [r for r in records if r["dataset"] == ds and r["metric"] == metric]
         levels = sorted({r["levels"] for r in recs if r["levels"] is not None})
         methods = list(dict.fromkeys(r["method"] for r in recs))
         n_test = {r.get("n_test") for r in recs}
-        lines += [f"### {ds}: test accuracy (%), hard-quantized masks, {'/'.join(str(n) for n in n_test)} test images",
+        what = "accuracy (%)" if metric == "accuracy" else metric
+        lines += [f"### {ds}: test {what}, hard-quantized masks, {'/'.join(str(n) for n in n_test)} test images",
                   "", "| method | " + " | ".join(f"{lv} levels" for lv in levels) + " |",
                   "|---|" + "---|" * len(levels)]
         for m in methods:
             row = {r["levels"]: r["value"] for r in recs if r["method"] == m}
             if None in row:  # FP: no levels
-                lines.append(f"| {m} (continuous phase) | " + " | ".join(_fmt(row[None]) for _ in levels) + " |")
+                lines.append(f"| {m} (continuous phase) | " + " | ".join(_fmt(row[None], metric) for _ in levels) + " |")
             else:
-                lines.append(f"| {m} | " + " | ".join(_fmt(row.get(lv)) for lv in levels) + " |")
+                lines.append(f"| {m} | " + " | ".join(_fmt(row.get(lv), metric) for lv in levels) + " |")
         lines.append("")
-        best = _best_psq(recs, 4)
+        best = _best_psq(recs, 4) if metric == "accuracy" else ""
         if best:
             lines.append(best)
             lines.append("")
@@ -71,6 +74,8 @@ def _configuration(results: list[dict], sweep_command: str) -> list[str]:
     if not results:
         return [f"Command: `{sweep_command}`"]
     fp = next((r for r in results if r["method"] == "FP"), results[0])
+    if "geometry" not in fp or "data" not in fp:  # a task whose results do not describe the D2NN
+        return [f"Command: `{sweep_command}`"]
     g, c = fp["geometry"], fp["config"]
     qat = next((r for r in results if r["method"] not in ("FP", "PQ")), None)
     qat_epochs = qat["config"]["epochs"] if qat else None
