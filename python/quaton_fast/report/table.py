@@ -86,9 +86,10 @@ def _configuration(results: list[dict], sweep_command: str) -> list[str]:
              f"{g['z_out_m'] * 1e6:.3f} µm; FFT padding ×{g['pad']}; images resized to {g['object_size']}×{g['object_size']} "
              f"px, phase objects exp(iπI); 10 square detectors (3-4-3).",
              f"- Data: {fp['data']}.",
-             f"- Training: Adam lr {c['lr']}, batch {c['batch']}, seed {c['seed']}; FP run {c['epochs']} epochs; "
-             f"every QAT method starts from the FP model after {c['epochs'] - (qat_epochs or 0)} warm-up epochs and "
-             f"trains {qat_epochs} QAT epochs; PQ = the final FP model rounded to the nearest level (no training). "
+             f"- Training: Adam lr {c['lr']}, batch {c['batch']}, seed {c['seed']}; FP run {c['epochs']} epochs; " +
+             (f"every QAT method starts from the FP model after {c['epochs'] - qat_epochs} warm-up epochs and "
+              f"trains {qat_epochs} QAT epochs; " if qat_epochs is not None else "no QAT run finished; ") +
+             f"PQ = the final FP model rounded to the nearest level (no training). "
              f"Quantizer settings: library defaults unless the command says otherwise. Test: hard-quantized masks "
              f"(eval mode) on every test image; nothing was tuned on the test split.",
              f"- Device: {fp['device']}; torch {fp['torch']}.",
