@@ -14,7 +14,7 @@ import pytest
 from quaton_fast import sweep
 
 GRID = ["--tasks", "mnist-5k", "--methods", "fp", "psq-ft", "--levels", "2", "--warmup", "1",
-        "--qat-epochs", "1", "--n", "20", "--layers", "2", "--object-size", "14", "--batch", "16", "--lr", "0.1",
+        "--qat-epochs", "1", "--neurons", "20", "--layers", "2", "--object-size", "14", "--batch", "16", "--lr", "0.1",
         "--train-limit", "48", "--test-limit", "24", "--device", "cpu", "--no-plots"]
 
 
@@ -102,3 +102,24 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
         assert r["command"].startswith("quaton-fast train --task mnist-5k") and r["split"] == "test"
     table = (root / "table.md").read_text()
     assert "| PSQ-FT |" in table and "quaton-fast sweep" in table
+
+
+@pytest.mark.slow
+def test_sweep_under_torchrun_spreads_runs_over_two_ranks(tmp_path):
+    pytest.importorskip("mlxtend")
+    launcher = tmp_path / "launch.py"  # torchrun would read options after `-m MODULE` as its own
+    launcher.write_text("import sys\nfrom quaton_fast.cli import main\nsys.exit(main())\n")
+    root = tmp_path / "sw"
+    grid = list(GRID)
+    grid[grid.index("--methods") + 1:grid.index("--levels")] = ["fp", "pq", "psq-ft"]
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(launcher), "sweep", *grid, "--root", str(root)],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # stage 0: the FP run on rank 0; stage 1: pq-L2 on rank 0, psq-ft-L2 on rank 1 (after the FP run)
+    assert "[rank 0] run mnist-5k/fp" in done.stdout and "[rank 1] run mnist-5k/psq-ft-L2" in done.stdout
+    assert "[rank 0] run mnist-5k/pq-L2" in done.stdout
+    records = json.loads((root / "table.json").read_text())
+    assert sorted(r["method"] for r in records) == ["FP", "PQ", "PSQ-FT"]
+    assert all(json.loads((root / "mnist-5k" / d / "result.json").read_text())["world_size"] == 1
+               for d in ("fp", "pq-L2", "psq-ft-L2"))  # no DDP inside a sweep run
