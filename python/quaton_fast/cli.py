@@ -1,4 +1,4 @@
-"""`quaton-fast` command line: demo, info, aoc-train, solve."""
+"""`quaton-fast` command line: demo, info, train, sweep, aoc-train, solve."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     p_demo = sub.add_parser("demo", help="FP vs PQ vs PSQ at 4 levels on the 5k MNIST subset (CPU, minutes)")
     demo.add_arguments(p_demo)
     sub.add_parser("info", help="print what the native extension was built with (JSON)")
+    from .train import cli_train as d2nn_train
+    d2nn_train.add_arguments(sub.add_parser("train", help="train a D2NN (FP warm-up, then QAT; hard-quantized test)"))
+    from . import sweep
+    sweep.add_arguments(sub.add_parser("sweep", help="grid of training runs (methods x levels x datasets), resumable"))
     from .aoc import cli_train
     cli_train.add_arguments(sub.add_parser("aoc-train", help="train an AOC equilibrium model (MNIST, Fashion, regression)"))
     from .solve import cli_solve
@@ -27,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         demo.run(args)
     elif args.command == "info":
         print(json.dumps(build_info(), indent=2))
+    elif args.command == "train":
+        return int(d2nn_train.run(args, argv) or 0)
+    elif args.command == "sweep":
+        return int(sweep.run(args, argv) or 0)
     elif args.command == "aoc-train":
         return int(cli_train.run(args) or 0)
     elif args.command == "solve":

@@ -1,1 +1,7 @@
-"""Training loops."""
+"""Training loops and the `quaton-fast train` command.
+
+- ``classify``: the compact loop of the README demo (``train_classifier``);
+- ``config`` / ``tasks`` / ``run_classify`` / ``epochs`` / ``checkpoint``: the resumable,
+  DDP-ready run behind ``quaton-fast train`` (task registry: ``tasks.TASKS``, ``register_task``);
+- ``cli_train``: its argument parsing.
+"""

@@ -1,0 +1,230 @@
+"""``quaton-fast sweep``: the QuATON table as a grid of `quaton-fast train` runs (methods × levels ×
+datasets), each in its own run directory, resumable, spread over ranks under ``torchrun``.
+
+Compute sharing (honest, and the same for every method):
+- per dataset ONE full-precision run trains ``warmup + qat_epochs`` epochs and keeps a copy of
+  the model after ``warmup`` epochs (``epoch{W}.pt``). The FP row is that run's final model;
+- every QAT method (STE, DSQ, GS, PSQ-*) starts from that FP warm-up checkpoint
+  (``--init-from``) and trains ``qat_epochs`` more epochs, so each QAT model has seen as many
+  epochs as the FP model;
+- PQ at each level count is the final FP model hard-rounded (``--epochs 0 --init-from``: no
+  extra training).
+
+A run is finished when its ``result.json`` exists (written last, atomically): a restarted sweep
+skips finished runs and resumes an interrupted one from its last epoch checkpoint (``--resume``).
+Under ``torchrun`` run i of each stage goes to rank ``i % world`` (stage 1: the FP runs, stage 2:
+everything that starts from them); there is no DDP inside a sweep run. Rank 0 writes the
+combined table (Markdown + JSON records) at the end. Runs execute as subprocesses
+(``python -m quaton_fast.cli train ...``), so every row's command is exactly what ran.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import torch
+
+from . import distributed as dist
+from .nn.presets import PRESETS
+from .quant.quantizers import QUANTIZER_NAMES
+from .train.checkpoint import atomic_write_json, atomic_write_text
+from .train.cli_train import _levels, _nonnegative_int, _positive
+from .train.run_classify import METHOD_NAMES
+from .train.tasks import TASKS
+
+_DDP_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "MASTER_ADDR",
+            "MASTER_PORT", "TORCHELASTIC_RUN_ID", "TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_MAX_RESTARTS")
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    name: str          # "<task>/<method>-L<levels>" or "<task>/fp"
+    stage: int         # 0: FP runs, 1: runs starting from them
+    task: str
+    method: str
+    levels: int | None
+    argv: tuple[str, ...]  # arguments after `quaton-fast`
+
+    def directory(self, root: Path) -> Path:
+        return root / self.name
+
+    def done(self, root: Path) -> bool:
+        return (self.directory(root) / "result.json").is_file()
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tasks", nargs="+", default=["mnist"], choices=sorted(TASKS), help="datasets")
+    p.add_argument("--methods", nargs="+", default=list(QUANTIZER_NAMES), choices=QUANTIZER_NAMES)
+    p.add_argument("--levels", nargs="+", type=_levels, default=[4, 2, 8, 16],
+                   help="level counts, run in this order (default %(default)s)")
+    p.add_argument("--warmup", type=_nonnegative_int, default=2, help="FP warm-up epochs shared by all QAT runs")
+    p.add_argument("--qat-epochs", type=_positive(int), default=2, help="QAT epochs after the warm-up")
+    p.add_argument("--qopt", action="append", default=[], metavar="METHOD:KEY=VALUE",
+                   help="quantizer option for one method, e.g. psq-li:increment=10 (repeatable)")
+    p.add_argument("--preset", default="visible-128", choices=sorted(PRESETS))
+    p.add_argument("--neurons", "--n", dest="n", type=_positive(int), default=None, help="neurons per side")
+    p.add_argument("--layers", type=_positive(int), default=None)
+    p.add_argument("--object-size", type=_positive(int), default=None)
+    p.add_argument("--pad", type=_positive(int), default=None)
+    p.add_argument("--batch", type=_positive(int), default=64)
+    p.add_argument("--lr", type=_positive(float), default=0.05)
+    p.add_argument("--seed", type=_nonnegative_int, default=0)
+    p.add_argument("--train-limit", type=_positive(int), default=None)
+    p.add_argument("--test-limit", type=_positive(int), default=None)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--no-plots", action="store_true", help="no figures in the run directories")
+    p.add_argument("--root", default="runs/sweep", help="directory of the run directories")
+    p.add_argument("--table-md", default=None, help="also write the Markdown table here")
+    p.add_argument("--table-json", default=None, help="also write the JSON records here")
+
+
+def _common_argv(args: argparse.Namespace) -> list[str]:
+    out = ["--preset", args.preset, "--batch", str(args.batch), "--lr", repr(args.lr), "--seed", str(args.seed),
+           "--device", args.device, "--no-progress"]
+    for flag, value in (("--neurons", args.n), ("--layers", args.layers), ("--object-size", args.object_size),
+                        ("--pad", args.pad), ("--train-limit", args.train_limit), ("--test-limit", args.test_limit)):
+        if value is not None:
+            out += [flag, str(value)]
+    if args.no_plots:
+        out.append("--no-plots")
+    return out
+
+
+def _method_qopts(args: argparse.Namespace) -> dict[str, list[str]]:
+    opts: dict[str, list[str]] = {}
+    for text in args.qopt:
+        method, sep, kv = text.partition(":")
+        if not sep or method not in QUANTIZER_NAMES or "=" not in kv:
+            raise ValueError(f"sweep(): argument '--qopt' must be METHOD:KEY=VALUE with METHOD one of "
+                             f"{', '.join(QUANTIZER_NAMES)}, got {text!r}")
+        opts.setdefault(method, []).append(kv)
+    return opts
+
+
+def plan(args: argparse.Namespace) -> list[PlannedRun]:
+    """Every run of the grid in execution order (stage 0 first; levels in the given order)."""
+    root = Path(args.root)
+    common = _common_argv(args)
+    qopts = _method_qopts(args)
+    total = args.warmup + args.qat_epochs
+    runs: list[PlannedRun] = []
+    for task in args.tasks:
+        fp_dir = root / task / "fp"
+        snap = ["--snapshot-epochs", str(args.warmup)] if args.warmup > 0 else []
+        runs.append(PlannedRun(f"{task}/fp", 0, task, "fp", None,
+                               ("train", "--task", task, "--quantizer", "fp", "--epochs", str(total), *snap,
+                                "--out", str(fp_dir), "--resume", *common)))
+    for task in args.tasks:
+        fp_dir = root / task / "fp"
+        for levels in args.levels:
+            for method in args.methods:
+                if method == "fp":
+                    continue
+                base = ["train", "--task", task, "--quantizer", method, "--levels", str(levels)]
+                for kv in qopts.get(method, []):
+                    base += ["--qopt", kv]
+                if method == "pq":
+                    extra = ["--epochs", "0", "--warmup", "0", "--init-from", str(fp_dir / "checkpoint.pt")]
+                elif args.warmup > 0:
+                    extra = ["--epochs", str(args.qat_epochs), "--warmup", "0",
+                             "--init-from", str(fp_dir / f"epoch{args.warmup}.pt")]
+                else:
+                    extra = ["--epochs", str(args.qat_epochs), "--warmup", "0"]
+                name = f"{task}/{method}-L{levels}"
+                runs.append(PlannedRun(name, 1, task, method, levels,
+                                       tuple(base + extra + ["--out", str(root / name), "--resume", *common])))
+    return runs
+
+
+def runs_for_rank(runs: list[PlannedRun], stage: int, rank: int, world: int) -> list[PlannedRun]:
+    """This rank's share of one stage: run i of the stage goes to rank ``i % world``."""
+    return [r for i, r in enumerate(x for x in runs if x.stage == stage) if i % world == rank]
+
+
+def _child_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _DDP_ENV}
+    if dist.is_initialized() and args.device.startswith("cuda") and "CUDA_VISIBLE_DEVICES" not in os.environ:
+        env["CUDA_VISIBLE_DEVICES"] = os.environ.get("LOCAL_RANK", "0")  # one GPU per rank
+    return env
+
+
+def execute(run: PlannedRun, root: Path, args: argparse.Namespace) -> int:
+    """Run one training subprocess, its output appended to <run dir>/log.txt; returns its exit code."""
+    d = run.directory(root)
+    d.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "quaton_fast.cli", *run.argv]
+    with open(d / "log.txt", "a") as log:
+        log.write(f"\n$ quaton-fast {' '.join(shlex.quote(a) for a in run.argv)}\n")
+        log.flush()
+        return subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=_child_env(args))
+
+
+def _sweep_config(args: argparse.Namespace) -> dict:
+    keys = ("tasks", "methods", "levels", "warmup", "qat_epochs", "qopt", "preset", "n", "layers", "object_size",
+            "pad", "batch", "lr", "seed", "train_limit", "test_limit")
+    return {k: getattr(args, k) for k in keys}
+
+
+def _check_root(root: Path, config: dict) -> None:
+    path = root / "sweep.json"
+    if path.is_file():
+        old = json.loads(path.read_text())["config"]
+        diff = sorted(k for k in config if old.get(k) != config[k] and k not in ("tasks", "methods", "levels"))
+        if diff:
+            raise ValueError(f"sweep(): argument '--root' ({root}) holds a sweep with other settings ({', '.join(diff)}); "
+                             f"use another --root")
+
+
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    command = "quaton-fast " + " ".join(shlex.quote(w) for w in words)
+    try:
+        runs = plan(args)
+        root = Path(args.root)
+        _check_root(root, _sweep_config(args))
+    except ValueError as e:
+        print(f"quaton-fast sweep: error: {e}", file=sys.stderr)
+        return 2
+    if dist.launched_by_torchrun() and not dist.is_initialized():
+        torch.distributed.init_process_group("gloo", timeout=timedelta(days=7))  # barriers span whole stages
+    rank, world = dist.rank(), dist.world_size()
+    if dist.is_main_process():
+        atomic_write_json({"config": _sweep_config(args), "command": command,
+                           "runs": [{"name": r.name, "command": "quaton-fast " + " ".join(r.argv)} for r in runs]},
+                          root / "sweep.json")
+    failed: list[str] = []
+    for stage in (0, 1):
+        mine = runs_for_rank(runs, stage, rank, world)
+        for r in mine:
+            if r.done(root):
+                print(f"[rank {rank}] skip {r.name} (finished)", flush=True)
+                continue
+            t0 = time.perf_counter()
+            print(f"[rank {rank}] run {r.name}", flush=True)
+            rc = execute(r, root, args)
+            status = "ok" if rc == 0 and r.done(root) else f"FAILED (exit {rc}, see {r.directory(root) / 'log.txt'})"
+            if status != "ok":
+                failed.append(r.name)
+            print(f"[rank {rank}] {r.name}: {status}, {time.perf_counter() - t0:.0f} s", flush=True)
+        dist.barrier()
+    if dist.is_main_process():
+        from .report.table import write_tables
+        paths = write_tables(runs, root, command, args.table_md, args.table_json)
+        print("wrote " + ", ".join(str(p) for p in paths), flush=True)
+    if dist.is_initialized():
+        torch.distributed.destroy_process_group()
+    if failed:
+        print(f"[rank {rank}] failed runs: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+__all__ = ["PlannedRun", "plan", "runs_for_rank", "run", "add_arguments", "execute", "METHOD_NAMES"]

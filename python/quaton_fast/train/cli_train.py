@@ -1,0 +1,137 @@
+"""``quaton-fast train``: one D2NN training run (warm-up in FP, then QAT; hard-quantized test).
+
+Works in one process or under ``torchrun`` (DistributedDataParallel: each global batch is
+sharded over the ranks, rank 0 writes the files).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from .. import distributed as dist
+from ..nn.presets import PRESETS
+from ..quant.quantizers import QUANTIZER_NAMES
+from .config import RunConfig
+from .tasks import TASKS, get_task
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if v <= 0:
+            raise argparse.ArgumentTypeError(f"expected a value > 0, got {text!r}")
+        return v
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
+
+
+def _levels(text: str) -> int:
+    v = _positive(int)(text)
+    if v < 2:
+        raise argparse.ArgumentTypeError(f"expected at least 2 phase levels, got {text!r}")
+    return v
+
+
+def _qopt(text: str) -> tuple[str, float | int | bool]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. k=30), got {text!r}")
+    key, value = text.split("=", 1)
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            pass
+    if value.lower() in ("true", "false"):
+        return key, value.lower() == "true"
+    raise argparse.ArgumentTypeError(f"expected a number or true/false after {key}=, got {value!r}")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = RunConfig()
+    p.add_argument("--task", required=True, choices=sorted(TASKS), help="dataset / task")
+    p.add_argument("--quantizer", default=d.quantizer, choices=QUANTIZER_NAMES, help="QAT method (default %(default)s)")
+    p.add_argument("--levels", type=_levels, default=d.levels, help="phase levels over 2π (default %(default)s)")
+    p.add_argument("--qopt", type=_qopt, action="append", default=[], metavar="KEY=VALUE",
+                   help="quantizer option, repeatable (e.g. k=30 for psq-ft, alpha=0.2 for dsq)")
+    p.add_argument("--preset", default=d.preset, choices=sorted(PRESETS), help="optical setup (default %(default)s)")
+    p.add_argument("--neurons", "--n", dest="n", type=_positive(int), default=None,
+                   help="neurons per side (default: the preset's); under torchrun write --neurons")
+    p.add_argument("--layers", type=_positive(int), default=None, help="phase layers (default: the preset's)")
+    p.add_argument("--object-size", type=_positive(int), default=None, help="image size on the grid, px")
+    p.add_argument("--pad", type=_positive(int), default=None, help="FFT zero-padding factor")
+    p.add_argument("--epochs", type=_nonnegative_int, default=d.epochs,
+                   help="total epochs, warm-up included (0 with --init-from: evaluate only)")
+    p.add_argument("--warmup", type=_nonnegative_int, default=d.warmup, help="full-precision epochs before QAT")
+    p.add_argument("--batch", type=_positive(int), default=d.batch, help="global batch size")
+    p.add_argument("--lr", type=_positive(float), default=d.lr, help="Adam learning rate")
+    p.add_argument("--seed", type=_nonnegative_int, default=d.seed)
+    p.add_argument("--train-limit", type=_positive(int), default=None,
+                   help="train on a seeded random subset of K training images")
+    p.add_argument("--test-limit", type=_positive(int), default=None, help="smoke runs: test on the first K images")
+    p.add_argument("--init-from", default=None, metavar="CKPT", help="start from this full-precision checkpoint")
+    p.add_argument("--snapshot-epochs", type=_positive(int), nargs="*", default=[],
+                   help="also keep epoch{K}.pt after these epochs")
+    p.add_argument("--n-material", type=_positive(float), default=None,
+                   help="refractive index of the mask material for the height export")
+    p.add_argument("--data-root", default=None, help="IDX directory instead of the installed dataset")
+    p.add_argument("--out", default=None, help="run directory (default runs/<task>/<quantizer>-L<levels>)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cpu, cuda or cuda:K (default %(default)s)")
+    p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    cfg = RunConfig(task=args.task, quantizer=args.quantizer, levels=args.levels, quantizer_options=dict(args.qopt),
+                    preset=args.preset, n=args.n, layers=args.layers, object_size=args.object_size, pad=args.pad,
+                    epochs=args.epochs, warmup=args.warmup, batch=args.batch, lr=args.lr, seed=args.seed,
+                    train_limit=args.train_limit, test_limit=args.test_limit, init_from=args.init_from,
+                    snapshot_epochs=sorted(set(args.snapshot_epochs)), n_material=args.n_material,
+                    data_root=args.data_root, device=args.device, plots=not args.no_plots)
+    if args.quantizer == "fp":
+        cfg.warmup = 0  # nothing to warm up for
+    return cfg.validate(tuple(TASKS))
+
+
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    try:
+        cfg = config_from_args(args)
+    except (ValueError, TypeError) as e:
+        print(f"quaton-fast train: error: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out or Path("runs") / cfg.task / f"{cfg.quantizer}-L{cfg.levels}")
+    words = sys.argv[1:] if argv is None else argv
+    command = "quaton-fast " + " ".join(shlex.quote(w) for w in words)
+    distributed = dist.init_from_env()
+    try:
+        result = get_task(cfg.task).trainer(cfg, get_task(cfg.task), out, resume=args.resume,
+                                            progress=not args.no_progress, command=command)
+    except (FileExistsError, FileNotFoundError, ValueError) as e:
+        print(f"quaton-fast train: error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if distributed and dist.is_initialized():
+            torch.distributed.destroy_process_group()
+    if dist.is_main_process():
+        print(json.dumps(result["records"], indent=1))
+        print(f"wrote {out / 'result.json'}")
+    return 0

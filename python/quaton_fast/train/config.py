@@ -1,0 +1,108 @@
+"""The configuration of one training run (what `quaton-fast train` takes), validated.
+
+Epoch convention: ``epochs`` is the total number of epochs of this run; the first ``warmup`` of
+them train in full precision, the rest with ``quantizer`` (quantization-aware training, QAT).
+``epochs = 0`` with ``init_from`` only evaluates the loaded model with ``quantizer`` (e.g. PQ:
+the hard-rounded full-precision model).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .._validation import finite_real, positive_int
+from ..nn.presets import PRESETS
+from ..quant.quantizers import QUANTIZER_NAMES
+
+#: refractive index of the mask material per preset, for the fabrication export (heights):
+#: fused silica at 632.8 nm; the 3D-printing resin of Lin et al. (Science 2018) at 0.4 THz.
+DEFAULT_N_MATERIAL = {"visible-128": 1.457, "thz-200": 1.7227}
+
+
+@dataclass
+class RunConfig:
+    """Every knob of a run. Lengths in the preset are metres; ``lr`` is Adam's learning rate."""
+    task: str = "mnist"
+    quantizer: str = "psq-ft"
+    levels: int = 4
+    quantizer_options: dict = field(default_factory=dict)  # keywords of make_quantizer (e.g. k=30)
+    preset: str = "visible-128"
+    n: int | None = None            # neurons per side (None: the preset's)
+    layers: int | None = None       # phase layers (None: the preset's)
+    object_size: int | None = None  # image size on the grid, px (None: the preset's)
+    pad: int | None = None          # zero-padding factor of the FFTs (None: the preset's)
+    epochs: int = 6
+    warmup: int = 3
+    batch: int = 64
+    lr: float = 0.05
+    seed: int = 0
+    train_limit: int | None = None  # train on a seeded random subset of this many images
+    test_limit: int | None = None   # smoke runs only: test on the first K test images
+    init_from: str | None = None
+    snapshot_epochs: list[int] = field(default_factory=list)  # keep model copies after these epochs
+    n_material: float | None = None
+    data_root: str | None = None
+    device: str = "cpu"
+    plots: bool = True
+
+    def validate(self, task_names: list[str] | tuple[str, ...]) -> "RunConfig":
+        """Check every field; raise ValueError/TypeError naming the option. Returns self."""
+        f = "RunConfig"
+        if self.task not in task_names:
+            raise ValueError(f"{f}(): argument 'task' must be one of {sorted(task_names)}, got {self.task!r}")
+        if self.quantizer not in QUANTIZER_NAMES:
+            raise ValueError(f"{f}(): argument 'quantizer' must be one of {', '.join(QUANTIZER_NAMES)}, "
+                             f"got {self.quantizer!r}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"{f}(): argument 'preset' must be one of {sorted(PRESETS)}, got {self.preset!r}")
+        positive_int(f, "levels", self.levels, minimum=2)
+        if not isinstance(self.quantizer_options, dict):
+            raise TypeError(f"{f}(): argument 'quantizer_options' must be a dict, got "
+                            f"{type(self.quantizer_options).__name__}")
+        for name in ("n", "layers", "object_size", "pad", "train_limit", "test_limit"):
+            if getattr(self, name) is not None:
+                positive_int(f, name, getattr(self, name))
+        positive_int(f, "epochs", self.epochs, minimum=0)
+        positive_int(f, "warmup", self.warmup, minimum=0)
+        positive_int(f, "batch", self.batch)
+        positive_int(f, "seed", self.seed, minimum=0)
+        finite_real(f, "lr", self.lr, positive=True)
+        if self.warmup > self.epochs:
+            raise ValueError(f"{f}(): argument 'warmup' must be <= epochs ({self.epochs}), got {self.warmup}")
+        if self.epochs == 0 and self.init_from is None:
+            raise ValueError(f"{f}(): argument 'epochs' must be >= 1 unless init_from is given "
+                             f"(epochs 0 = evaluate a loaded model), got 0")
+        for e in self.snapshot_epochs:
+            positive_int(f, "snapshot_epochs", e)
+            if e > self.epochs:
+                raise ValueError(f"{f}(): argument 'snapshot_epochs' must hold epochs in 1..{self.epochs}, got {e}")
+        if self.n_material is not None:
+            finite_real(f, "n_material", self.n_material, positive=True)
+        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"{f}(): argument 'device' must be 'cpu', 'cuda' or 'cuda:K', got {self.device!r}")
+        return self
+
+    def geometry(self) -> dict:
+        """Keyword overrides of the preset for :meth:`D2NN.preset`."""
+        out = {}
+        for key, name in (("n", "n"), ("num_layers", "layers"), ("object_size", "object_size"), ("pad", "pad")):
+            if getattr(self, name) is not None:
+                out[key] = getattr(self, name)
+        return out
+
+    def material_index(self) -> float:
+        return self.n_material if self.n_material is not None else DEFAULT_N_MATERIAL.get(self.preset, 1.5)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def same_training(self, other: "RunConfig") -> list[str]:
+        """Names of the fields that change what is trained (resume must match on all of them)."""
+        ignore = {"device", "plots", "data_root"}
+        a, b = self.to_dict(), other.to_dict()
+        return [k for k in a if k not in ignore and a[k] != b[k]]
