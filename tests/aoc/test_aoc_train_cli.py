@@ -87,3 +87,15 @@ def test_ddp_two_ranks_equal_one_process(tmp_path):
         torch.testing.assert_close(s0[k], s1[k], rtol=0, atol=0)
         torch.testing.assert_close(s0[k], v, rtol=1e-5, atol=1e-6)
     assert (tmp_path / "ck.pt").exists() and not (tmp_path / "ck_rank1.pt").exists()
+
+
+def test_cosine_schedule_decays_to_zero_and_bad_schedule_raises(tmp_path):
+    xt, yt, xv, yv = _data(64)
+    m = build_model("gauss", 256, seed=0)
+    train(m, xt, yt, regression=True, epochs=2, lr=1e-2, batch=32, progress=False, lr_schedule="cosine",
+          checkpoint=str(tmp_path / "ck.pt"))
+    ck = torch.load(tmp_path / "ck.pt", weights_only=False)
+    assert ck["step"] == 4 and ck["sched"]["last_epoch"] == 4
+    assert ck["opt"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train(m, xt, yt, regression=True, lr_schedule="step", progress=False)

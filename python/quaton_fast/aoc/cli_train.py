@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=int, choices=[256, 4096], default=256)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                   help="constant lr, or cosine decay to 0 over --epochs (per step)")
     p.add_argument("--batch", type=int, default=64, help="global batch (split over ranks under torchrun)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps", type=int, default=None)
@@ -80,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     info = train(model, xt, yt, regression=reg, epochs=args.epochs, lr=args.lr, batch=args.batch,
                  seed=args.seed, max_steps=args.max_steps,
                  checkpoint=str(out / f"{args.task}_{args.model}_seed{args.seed}.pt"),
-                 progress=not args.no_progress, x_val=xv, y_val=yv, quant_mode=args.quant_mode)
+                 progress=not args.no_progress, x_val=xv, y_val=yv, quant_mode=args.quant_mode,
+                 lr_schedule=args.lr_schedule)
     train_s = time.perf_counter() - t0
     metric = "mse" if reg else "accuracy"
     cmd = "quaton-fast aoc-train " + " ".join(shlex.quote(a) for a in sys.argv[2:])
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     best = next((h for h in hist if h["epoch"] == info["best_epoch"]), None)
     common = {"task": args.task, "dataset": dataset, "method": "aoc-dt-equilibrium", "model": args.model,
               "metric": metric, "command": cmd, "epochs": args.epochs, "selected_epoch": info["best_epoch"],
-              "selected_by": "best float validation " + metric, "lr": args.lr, "batch": args.batch,
+              "selected_by": "best float validation " + metric, "lr": args.lr, "lr_schedule": args.lr_schedule, "batch": args.batch,
               "seed": args.seed, "max_gain": args.max_gain, "quant_mode": args.quant_mode, "steps": info["steps"],
               "train_time_s": round(train_s, 1), "world_size": dist.world_size(),
               "device": f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",

@@ -90,24 +90,32 @@ def _better(new: float, old: Optional[float], regression: bool) -> bool:
 def train(model, x: torch.Tensor, y: torch.Tensor, *, regression: bool, epochs: int = 1, lr: float = 3e-4,
           batch: int = 64, seed: int = 0, max_steps: Optional[int] = None, checkpoint: Optional[str] = None,
           progress: bool = True, x_val: Optional[torch.Tensor] = None, y_val: Optional[torch.Tensor] = None,
-          quant_mode: Optional[str] = "maxabs") -> Dict:
+          quant_mode: Optional[str] = "maxabs", lr_schedule: str = "constant") -> Dict:
     """Adam on mini-batches of ``batch`` (the global batch; under torchrun each rank takes its shard).
 
     x: (N, ...) float32; y: (N,) int64 labels or (N, 1) targets; x_val/y_val: validation split.
     With a validation split, after every epoch the float (and, if ``quant_mode``, 9-bit) validation
     metric is recorded, and at the end the model holds the weights of the epoch with the best float
     validation metric (accuracy max, MSE min); the test set is never looked at here.
+    lr_schedule: 'constant' or 'cosine' (per step from ``lr`` to 0 over ``epochs`` epochs).
     Returns {'steps', 'last_loss', 'history': [per epoch {'epoch', 'steps', 'loss', 'time_s',
     'val', 'val_9bit'}], 'best_epoch'}. Checkpoints (rank 0 only) hold the history and the best weights.
     """
     model = unwrap(model)
     net = wrap_ddp(model)
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"train(): argument 'lr_schedule' must be 'constant' or 'cosine', got {lr_schedule!r}")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    per_epoch = -(-len(x) // batch)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * per_epoch))
+             if lr_schedule == "cosine" else None)
     start_epoch, step, history, best = 0, 0, [], None
     if checkpoint and os.path.exists(checkpoint):
         st = load_checkpoint(checkpoint, model, opt)
         start_epoch, step = st["epoch"], st["step"]
         history, best = st.get("history", []), st.get("best")
+        if sched is not None and st.get("sched") is not None:
+            sched.load_state_dict(st["sched"])
     loss_fn = torch.nn.MSELoss() if regression else torch.nn.CrossEntropyLoss()
     try:
         from tqdm import tqdm
@@ -128,6 +136,8 @@ def train(model, x: torch.Tensor, y: torch.Tensor, *, regression: bool, epochs: 
             opt.zero_grad(); loss.backward(); opt.step()
             if hasattr(model, "project_"):
                 model.project_()
+            if sched is not None:
+                sched.step()
             step += 1; last = float(loss.detach())
             if tqdm and show and step % 20 == 0:
                 bar.set_postfix(loss=f"{last:.4f}")
@@ -146,7 +156,8 @@ def train(model, x: torch.Tensor, y: torch.Tensor, *, regression: bool, epochs: 
                       + f", {rec['time_s']:.0f} s", flush=True)
         history.append(rec)
         if checkpoint and is_main_process():
-            save_checkpoint(checkpoint, model, opt, ep + 1, step, history=history, best=best)
+            save_checkpoint(checkpoint, model, opt, ep + 1, step, history=history, best=best,
+                            sched=None if sched is None else sched.state_dict())
         if max_steps is not None and step >= max_steps:
             break
     if best is not None:
