@@ -51,11 +51,12 @@ def main() -> None:
             r0 = recs[0]
             fmt = (lambda v: f"{v:.5f}") if reg else (lambda v: f"{100 * v:.2f}")
             cost = (get[("9bit", "test")] - get[("float", "test")]) * (1 if reg else -100)
+            cost_s = "0" if abs(cost) < (5e-6 if reg else 5e-3) else f"{cost:+.{5 if reg else 2}f}"
             rows.append(
-                f"| {r0['dataset']} | {model} | {r0['lr']:g} | {r0['selected_epoch']}/{r0['epochs']} | "
+                f"| {r0['dataset']} | {model} | {r0['lr']:g}{' cosine' if r0.get('lr_schedule') == 'cosine' else ''} | {r0['selected_epoch']}/{r0['epochs']} | "
                 f"{fmt(get[('float', 'val')])} | {fmt(get[('9bit', 'val')])} | "
                 f"{fmt(get[('float', 'test')])} | {fmt(get[('9bit', 'test')])} | "
-                f"{cost:+.{5 if reg else 2}f} | {r0['train_time_s'] / 60:.0f} | {'**yes**' if sel else 'no'} |")
+                f"{cost_s} | {r0['train_time_s'] / 60:.0f} | {'**yes**' if sel else 'no'} |")
     _atomic_write(Path(a.out), json.dumps(out, indent=1) + "\n")
     print("| dataset | model | lr | epoch (sel./run) | val float | val 9-bit | test float | test 9-bit | "
           "9-bit cost | train min | selected |")
