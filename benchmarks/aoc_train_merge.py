@@ -27,6 +27,8 @@ def _atomic_write(path: Path, text: str) -> None:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--runs", default="runs/aoc_train")
+    p.add_argument("--repeats", default="runs/aoc_train_seed1",
+                   help="runs of a selected configuration with another seed (recorded, never selected)")
     p.add_argument("--out", default="docs/results/aoc_train.json")
     a = p.parse_args()
     runs = []
@@ -49,19 +51,34 @@ def main() -> None:
                 out.append({**r, "selected": sel})
             get = {(r["levels"], r["split"]): r["value"] for r in recs}
             r0 = recs[0]
-            fmt = (lambda v: f"{v:.5f}") if reg else (lambda v: f"{100 * v:.2f}")
+            fmt = (lambda v: f"{v:.2e}") if reg else (lambda v: f"{100 * v:.2f}")
             cost = (get[("9bit", "test")] - get[("float", "test")]) * (1 if reg else -100)
-            cost_s = "0" if abs(cost) < (5e-6 if reg else 5e-3) else f"{cost:+.{5 if reg else 2}f}"
+            cost_s = (f"{cost:+.1e}" if reg else ("0" if abs(cost) < 5e-3 else f"{cost:+.2f}"))
             rows.append(
                 f"| {r0['dataset']} | {model} | {r0['lr']:g}{' cosine' if r0.get('lr_schedule') == 'cosine' else ''} | {r0['selected_epoch']}/{r0['epochs']} | "
                 f"{fmt(get[('float', 'val')])} | {fmt(get[('9bit', 'val')])} | "
                 f"{fmt(get[('float', 'test')])} | {fmt(get[('9bit', 'test')])} | "
                 f"{cost_s} | {r0['train_time_s'] / 60:.0f} | {'**yes**' if sel else 'no'} |")
+    rep_rows = []
+    for f in sorted(Path(a.repeats).glob("*.json")) if Path(a.repeats).is_dir() else []:
+        recs = json.loads(f.read_text())
+        out.extend({**r, "selected": False, "seed_repeat": True} for r in recs)
+        get = {(r["levels"], r["split"]): r["value"] for r in recs}
+        r0 = recs[0]
+        fmt = (lambda v: f"{v:.2e}") if r0["metric"] == "mse" else (lambda v: f"{100 * v:.2f}")
+        sch = " cosine" if r0.get("lr_schedule") == "cosine" else ""
+        rep_rows.append(f"| {r0['dataset']} | {r0['model']} | {r0['lr']:g}{sch} | {r0['seed']} | "
+                        f"{r0['selected_epoch']}/{r0['epochs']} | {fmt(get[('float', 'val')])} | "
+                        f"{fmt(get[('float', 'test')])} | {fmt(get[('9bit', 'test')])} |")
     _atomic_write(Path(a.out), json.dumps(out, indent=1) + "\n")
     print("| dataset | model | lr | epoch (sel./run) | val float | val 9-bit | test float | test 9-bit | "
           "9-bit cost | train min | selected |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
+    if rep_rows:
+        print("\n| dataset | model | lr | seed | epoch (sel./run) | val float | test float | test 9-bit |")
+        print("|---|---|---|---|---|---|---|---|")
+        print("\n".join(rep_rows))
     print(f"\n{len(out)} records -> {a.out}")
 
 
