@@ -18,3 +18,4 @@ rep mnist_256_lr3e-4_ep20_seed1 --task mnist --model 256 --lr 3e-4 --epochs 20
 rep fashion_256_lr1e-3_cos_ep20_seed1 --task fashion --model 256 --lr 1e-3 --lr-schedule cosine --epochs 20
 rep gauss_256_lr1e-3_ep100_seed1 --task gauss --model 256 --lr 1e-3 --epochs 100
 rep sine_256_lr1e-3_ep100_seed1 --task sine --model 256 --lr 1e-3 --epochs 100
+rep sine_256_lr1e-3_ep300_seed1 --task sine --model 256 --lr 1e-3 --epochs 300

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The AOC training runs of docs/results/fragments/aoc_train.md: two single-threaded workers in the
 # background, each run writing its own JSON (runs/aoc_train/<tag>.json) and log; merge the JSONs into
-# docs/results/aoc_train.json afterwards (benchmarks/aoc_train_merge.py). Usage: bash benchmarks/aoc_train_sweep.sh A|B
+# docs/results/aoc_train.json afterwards (benchmarks/aoc_train_merge.py). Usage: bash benchmarks/aoc_train_sweep.sh A|B|E|F|G
 set -u
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -17,4 +17,7 @@ case "$1" in
   A) one mnist 4096 1e-3 20; one fashion 4096 1e-3 20; one mnist 4096 3e-4 20; one fashion 4096 3e-4 20 ;;
   B) one mnist 256 1e-3 20; one mnist 256 3e-4 20; one fashion 256 1e-3 20; one fashion 256 3e-4 20
      one gauss 256 1e-3 100; one sine 256 1e-3 100; one gauss 256 3e-3 100; one sine 256 3e-3 100 ;;
+  E) one sine 256 1e-3 300 ;;  # added after the seed-1 repeat of sine (lr 1e-3, 100 epochs) came out 7x worse
+  F) one mnist 4096 3e-4 40 ;;  # longer runs: the selected 20-epoch runs peaked at their last epoch
+  G) one fashion 4096 3e-4 40 ;;
 esac
