@@ -30,6 +30,7 @@ def main() -> None:
     p.add_argument("--repeats", default="runs/aoc_train_seed1",
                    help="runs of a selected configuration with another seed (recorded, never selected)")
     p.add_argument("--out", default="docs/results/aoc_train.json")
+    p.add_argument("--machine", default="Intel Xeon, 2 cores (shared with other jobs at the time)")
     a = p.parse_args()
     runs = []
     for f in sorted(Path(a.runs).glob("*.json")):
@@ -70,7 +71,11 @@ def main() -> None:
         rep_rows.append(f"| {r0['dataset']} | {r0['model']} | {r0['lr']:g}{sch} | {r0['seed']} | "
                         f"{r0['selected_epoch']}/{r0['epochs']} | {fmt(get[('float', 'val')])} | "
                         f"{fmt(get[('float', 'test')])} | {fmt(get[('9bit', 'test')])} |")
-    _atomic_write(Path(a.out), json.dumps(out, indent=1) + "\n")
+    for r in out:  # the per-epoch history once per run (in its float validation record)
+        r["machine"] = a.machine
+        if (r["levels"], r["split"]) != ("float", "val"):
+            r.pop("val_history", None)
+    _atomic_write(Path(a.out), "[\n" + ",\n".join(json.dumps(r) for r in out) + "\n]\n")
     print("| dataset | model | lr | epoch (sel./run) | val float | val 9-bit | test float | test 9-bit | "
           "9-bit cost | train min | selected |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
