@@ -58,3 +58,25 @@ def test_export_reproduces_quantized_fixed_point():
     z, _, _ = fixed_point(Wc.repeat(4, 1, 1), beff, alpha=exp["alpha"], beta=beta, tol=m.tol,
                           max_iter=m.max_iter)
     torch.testing.assert_close(z.reshape(4, 32), zq, atol=1e-9, rtol=0)
+
+
+def test_project_bounds_the_gain_per_cell_and_keeps_small_cells():
+    m = EquilibriumClassifier(cells=4, max_gain=0.4)
+    with torch.no_grad():
+        m.W[1] *= 3.0
+        m.W[2] *= 0.5
+        m.beta.fill_(-1.5)
+    W_before = m.W.detach().clone()
+    m.project_()
+    gain = m.beta.detach().abs() * torch.linalg.matrix_norm(m.W.detach(), ord=2)
+    assert torch.all(gain <= 0.4 * (1 + 1e-6))
+    torch.testing.assert_close(gain[[0, 1, 3]], torch.full((3,), 0.4), rtol=1e-5, atol=0)
+    torch.testing.assert_close(m.W[2], W_before[2], rtol=0, atol=0)  # 1.5*0.2 = 0.3 < 0.4: untouched
+    m2 = EquilibriumClassifier(cells=1, max_gain=None)
+    with torch.no_grad():
+        m2.W *= 5
+    w = m2.W.detach().clone()
+    m2.project_()
+    torch.testing.assert_close(m2.W.detach(), w, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="max_gain"):
+        EquilibriumClassifier(max_gain=0.0)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from quaton_fast._backend import native
 from quaton_fast.functional.fixed_point import fixed_point, fixed_point_unrolled
 
 D = torch.float64
@@ -21,16 +22,21 @@ def _loss(s):
     return (w * s).sum() + (s ** 2).sum()
 
 
+BACKENDS = ["torch"] + (["cpp"] if native() is not None else [])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize("clamp", [None, (-0.6, 0.6)])
-def test_implicit_vs_unrolled(shared, clamp):
+def test_implicit_vs_unrolled(shared, clamp, backend):
     W, b = _system(shared=shared)
     beta = torch.tensor(0.8, dtype=D)
     alpha = torch.tensor(0.3, dtype=D)
     args = [W.clone().requires_grad_(), b.clone().requires_grad_(), beta.clone().requires_grad_(),
             alpha.clone().requires_grad_()]
     s, it, res = fixed_point(args[0], args[1], alpha=args[3], beta=args[2], clamp=clamp,
-                             tol=1e-13, max_iter=2000, backward_tol=1e-13, backward_max_iter=2000)
+                             tol=1e-13, max_iter=2000, backward_tol=1e-13, backward_max_iter=2000,
+                             backend=backend)
     assert (res <= 1e-13).all()
     g1 = torch.autograd.grad(_loss(s), args)
     args2 = [a.detach().clone().requires_grad_() for a in args]
@@ -41,14 +47,15 @@ def test_implicit_vs_unrolled(shared, clamp):
         torch.testing.assert_close(a, c, atol=1e-8, rtol=1e-7)
 
 
-def test_implicit_vs_finite_differences():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_implicit_vs_finite_differences(backend):
     W, b = _system(S=2, n=4)
     W.requires_grad_()
     b.requires_grad_()
 
     def f(W, b):
         return fixed_point(W, b, alpha=0.4, beta=0.9, tol=1e-14, max_iter=5000,
-                           backward_tol=1e-14, backward_max_iter=5000)[0]
+                           backward_tol=1e-14, backward_max_iter=5000, backend=backend)[0]
     assert torch.autograd.gradcheck(f, (W, b), eps=1e-6, atol=1e-6)
 
 

@@ -3,6 +3,13 @@
 Per cell c: ``z* = alpha z* + beta W_c tanh(z*) + b_eff``, ``b_eff = clamp(IP x + b)``; cells are
 independent 16x16 systems run as one batch of ``B*cells`` fixed points with implicit gradients.
 
+Decision (contractivity): without a constraint, training drove ``|beta|*||W||_2`` from 0.4 to ~0.9
+(so alpha + gain > 1: no contraction guarantee) and training collapsed (MNIST, 256 weights, lr 3e-4:
+validation accuracy 91.2 % at epoch 3, 61.4 % at epoch 6, 16.5 % at epoch 11).  The iteration and the
+adjoint still converged for > 99.9 % of the inputs (largest Jacobian spectral radius 0.98), so the
+cause is the ill-conditioning near the stability edge (large ``(I - J)^-1`` for a few inputs), not
+wrong fixed points.  :meth:`project_` bounds the gain after every optimiser step (``max_gain``).
+
 Decision (beta scaling): Microsoft's twin divides the matrix term by the number of channels and
 starts beta at 18.6; here the matrix term is NOT divided, beta starts at 1.0 and W is initialised
 with spectral norm ~0.4 so the map is contractive (|alpha| + |beta|*||W||_2 < 1 at init).  The two
@@ -24,8 +31,12 @@ __all__ = ["EquilibriumClassifier", "EquilibriumRegressor", "quantize_for_hardwa
 
 class _EquilibriumCore(nn.Module):
     def __init__(self, in_features, out_features, width=16, cells=1, alpha=0.5, beta_init=1.0,
-                 clamp=(-1.0, 1.0), tol=1e-4, max_iter=100, seed: Optional[int] = None):
+                 clamp=(-1.0, 1.0), tol=1e-4, max_iter=100, seed: Optional[int] = None,
+                 max_gain: Optional[float] = 0.4):
         super().__init__()
+        if max_gain is not None and not 0.0 < max_gain:
+            raise ValueError(f"{type(self).__name__}(): argument 'max_gain' must be > 0 or None, got {max_gain!r}")
+        self.max_gain = max_gain
         g = torch.Generator().manual_seed(0 if seed is None else seed)
         self.width, self.cells, self.alpha, self.clamp = width, cells, float(alpha), clamp
         self.tol, self.max_iter = tol, max_iter
@@ -38,6 +49,21 @@ class _EquilibriumCore(nn.Module):
         self.op = nn.Linear(width * cells, out_features)
         self._quant_mode: Optional[str] = None
         self.last_iterations: Optional[torch.Tensor] = None
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """Keep every cell's step contractive: rescale W_c so that ``|beta| * ||W_c||_2 <= max_gain``.
+
+        The step's Lipschitz constant is <= alpha + |beta|*||W_c||_2 (|tanh'| <= 1, clamp is 1-Lipschitz),
+        so with alpha = 0.5 and max_gain = 0.4 it is <= 0.9: the forward converges within the 100-step
+        budget and the implicit gradient is the gradient of a true fixed point.  Called by the training
+        loop after each optimiser step (projected gradient descent); a no-op when max_gain is None.
+        """
+        if self.max_gain is None:
+            return
+        gain = self.beta.detach().abs() * torch.linalg.matrix_norm(self.W.detach(), ord=2)  # (cells,)
+        scale = torch.clamp(self.max_gain / gain.clamp_min(1e-12), max=1.0)
+        self.W.mul_(scale.reshape(-1, 1, 1).to(self.W.dtype))
 
     def effective_W(self) -> torch.Tensor:
         if self._quant_mode is None:

@@ -8,6 +8,11 @@ Backward (implicit function theorem at the converged ``s*``): ``J = D(alpha I + 
 adjoint ``v = J^T v + g`` solved by iteration, ``u = D v``; ``grad_b = u``,
 ``grad_W = beta u f(s*)^T`` (summed over systems for a shared W), ``grad_beta = u^T W f(s*)``,
 ``grad_alpha = u^T s*``.  Only the converged state is saved, not the trajectory.
+
+Backends (``backend=``): ``'auto'`` (default) runs forward and adjoint on the multi-threaded C++
+kernels for CPU float32/float64 tensors when the extension is built (float32 is computed in float64
+and rounded back once, see :mod:`._fixed_point_cpu`), else the torch loop below (other devices, or
+no extension); ``'cpp'`` requires the kernels; ``'torch'`` forces the torch loop.
 """
 from __future__ import annotations
 
@@ -15,10 +20,13 @@ from typing import Optional, Tuple
 
 import torch
 
+from . import _fixed_point_cpu as _cpu
+
 __all__ = ["FixedPointFunction", "fixed_point", "fixed_point_unrolled"]
 
 _TINY = 1e-30
 _CODES = {"tanh": 0, "sign": 1, "identity": 2, "linear": 2, "id": 2}
+_BACKENDS = ("auto", "cpp", "torch")
 
 
 def _f(s: torch.Tensor, nl: str) -> torch.Tensor:
@@ -94,17 +102,34 @@ def _forward_impl(W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0):
     return s, iters, resid
 
 
+def _use_cpp(backend: str, W, b, s0) -> bool:
+    if backend == "torch":
+        return False
+    ok = _cpu.native_cpu_usable(W, b, s0)
+    if backend == "cpp" and not ok:
+        raise RuntimeError("fixed_point(): backend='cpp' needs the compiled extension quaton_fast._C and "
+                           f"CPU float32/float64 tensors with n <= 256, got device {b.device}, dtype "
+                           f"{b.dtype}, n = {b.shape[1]}")
+    return ok
+
+
 class FixedPointFunction(torch.autograd.Function):
-    """apply(W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0, btol, bmax)."""
+    """apply(W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0, btol, bmax, backend)."""
 
     @staticmethod
-    def forward(ctx, W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0, btol, bmax):
+    def forward(ctx, W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0, btol, bmax, backend="auto"):
+        cpp = _use_cpp(backend, W, b, s0)
         with torch.no_grad():
-            s, it, res = _forward_impl(W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0)
+            if cpp:
+                s_lin, it, res = _cpu.forward_cpu(W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0)
+                s, res = s_lin.to(b.dtype), res.to(b.dtype)
+            else:
+                s, it, res = _forward_impl(W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0)
+                s_lin = s
         a_t = alpha if isinstance(alpha, torch.Tensor) else torch.as_tensor(alpha, dtype=b.dtype)
         be_t = beta if isinstance(beta, torch.Tensor) else torch.as_tensor(beta, dtype=b.dtype)
-        ctx.save_for_backward(W, b, s, a_t, be_t)
-        ctx.nl, ctx.clamp, ctx.btol, ctx.bmax = nl, clamp, btol, bmax
+        ctx.save_for_backward(W, b, s_lin, a_t, be_t)
+        ctx.nl, ctx.clamp, ctx.btol, ctx.bmax, ctx.cpp = nl, clamp, btol, bmax, cpp
         ctx.mark_non_differentiable(it, res)
         return s, it, res
 
@@ -113,7 +138,9 @@ class FixedPointFunction(torch.autograd.Function):
         W, b, s, alpha, beta = ctx.saved_tensors
         need = ctx.needs_input_grad
         if g is None or not any(need[:4]):
-            return (None,) * 12
+            return (None,) * 13
+        if ctx.cpp:
+            return _backward_cpp(ctx, W, b, s, alpha, beta, g) + (None,) * 9
         S, n = s.shape
         a = _col(alpha, S, s)
         be = _col(beta, S, s)
@@ -146,7 +173,21 @@ class FixedPointFunction(torch.autograd.Function):
         if need[3]:
             gbe = (u * _matvec(W, fs)).sum(1)
             gbe = gbe.sum().reshape(beta.shape) if beta.numel() == 1 else gbe.reshape(beta.shape)
-        return gW, gb, ga, gbe, None, None, None, None, None, None, None, None
+        return gW, gb, ga, gbe, None, None, None, None, None, None, None, None, None
+
+
+def _reduce_like(grad: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Per-system gradient (S,) -> the shape and dtype of ``like`` (scalar: summed)."""
+    out = grad.sum().reshape(like.shape) if like.numel() == 1 else grad.reshape(like.shape)
+    return out.to(like.dtype)
+
+
+def _backward_cpp(ctx, W, b, s_lin, alpha, beta, g):
+    """Implicit backward on the C++ adjoint kernel; returns (grad_W, grad_b, grad_alpha, grad_beta)."""
+    need = ctx.needs_input_grad
+    gW, gb, gbe, ga = _cpu.adjoint_cpu(W, b, s_lin, g, alpha, beta, ctx.nl, ctx.clamp, ctx.btol, ctx.bmax)
+    return (gW.to(W.dtype) if need[0] else None, gb.to(b.dtype) if need[1] else None,
+            _reduce_like(ga, alpha) if need[2] else None, _reduce_like(gbe, beta) if need[3] else None)
 
 
 def _check(W, b, clamp, tol, max_iter):
@@ -170,17 +211,20 @@ def _check(W, b, clamp, tol, max_iter):
 def fixed_point(W: torch.Tensor, b: torch.Tensor, *, alpha=0.5, beta=1.0, gamma=0.0,
                 nonlinearity: str = "tanh", clamp: Optional[Tuple[float, float]] = None,
                 tol: float = 1e-3, max_iter: int = 100, s0: Optional[torch.Tensor] = None,
-                backward_tol: float = 1e-6, backward_max_iter: int = 500
+                backward_tol: float = 1e-6, backward_max_iter: int = 500, backend: str = "auto"
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Fixed point with implicit gradients for W, b, beta and alpha (when tensors).
 
     W: (S,n,n) per system or (n,n) shared; b: (S,n); alpha/beta: float or tensor scalar/(S,);
-    gamma: momentum (forward only). Returns (state (S,n), iterations (S,) int64, residual (S,)).
+    gamma: momentum (forward only); backend: 'auto' | 'cpp' | 'torch' (module docstring).
+    Returns (state (S,n), iterations (S,) int64, residual (S,)).
     """
     b = _check(W, b, clamp, tol, max_iter)
     nl = _nl_name(nonlinearity)
+    if backend not in _BACKENDS:
+        raise ValueError(f"fixed_point(): argument 'backend' must be 'auto', 'cpp' or 'torch', got {backend!r}")
     return FixedPointFunction.apply(W, b, alpha, beta, gamma, nl, clamp, float(tol), int(max_iter),
-                                    s0, float(backward_tol), int(backward_max_iter))
+                                    s0, float(backward_tol), int(backward_max_iter), backend)
 
 
 def fixed_point_unrolled(W, b, *, alpha=0.5, beta=1.0, gamma=0.0, nonlinearity="tanh", clamp=None,

@@ -1,0 +1,101 @@
+"""aoc-train: epoch selection on validation, result records, and DDP (2 gloo ranks == 1 process)."""
+import argparse
+import json
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from quaton_fast.aoc import cli_train
+from quaton_fast.aoc.train import build_model, evaluate, train
+from quaton_fast.data.mnist import regression_dataset
+
+
+def _data(n=256):
+    (xt, yt), (xv, yv) = regression_dataset("gauss", n_train=n, n_test=64, seed=3)
+    return torch.from_numpy(xt), torch.from_numpy(yt), torch.from_numpy(xv), torch.from_numpy(yv)
+
+
+def test_train_keeps_the_epoch_with_best_validation(tmp_path):
+    xt, yt, xv, yv = _data()
+    m = build_model("gauss", 256, seed=0)
+    info = train(m, xt, yt, regression=True, epochs=4, lr=3e-2, batch=32, progress=False, x_val=xv, y_val=yv,
+                 checkpoint=str(tmp_path / "ck.pt"))
+    vals = [h["val"] for h in info["history"]]
+    assert len(vals) == 4 and all("val_9bit" in h and h["time_s"] > 0 for h in info["history"])
+    assert info["best_epoch"] == int(np.argmin(vals)) + 1
+    assert evaluate(m, xv, yv, True) == pytest.approx(vals[info["best_epoch"] - 1], rel=1e-6)
+    ck = torch.load(tmp_path / "ck.pt", weights_only=False)
+    assert ck["epoch"] == 4 and len(ck["history"]) == 4 and ck["best"]["epoch"] == info["best_epoch"]
+
+
+def test_cli_writes_val_and_test_records(tmp_path):
+    res = tmp_path / "res.json"
+    p = argparse.ArgumentParser()
+    cli_train.add_arguments(p)
+    args = p.parse_args(["--task", "sine", "--epochs", "1", "--max-steps", "20", "--no-progress",
+                         "--out", str(tmp_path / "ck"), "--results", str(res)])
+    assert p.parse_args(["--task", "sine"]).results == "docs/results/aoc_train.json"
+    assert cli_train.run(args) == 0
+    recs = json.loads(res.read_text())
+    assert sorted((r["levels"], r["split"]) for r in recs) == [("9bit", "test"), ("9bit", "val"),
+                                                               ("float", "test"), ("float", "val")]
+    for r in recs:
+        for key in ("task", "dataset", "method", "model", "metric", "value", "split", "device", "command",
+                    "selected_epoch", "lr", "batch", "seed", "val_history"):
+            assert key in r, key
+        assert r["metric"] == "mse" and np.isfinite(r["value"]) and r["selected_epoch"] == 1
+    val = next(r for r in recs if r["split"] == "val" and r["levels"] == "float")
+    assert val["value"] == pytest.approx(val["val_history"][0]["val"], rel=1e-5)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world, port, out_dir):
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from quaton_fast import distributed as dist
+    dist.init_from_env("gloo")
+    try:
+        xt, yt, xv, yv = _data(96)
+        m = build_model("gauss", 256, seed=0)
+        train(m, xt, yt, regression=True, epochs=1, lr=1e-2, batch=32, progress=False, x_val=xv, y_val=yv,
+              checkpoint=os.path.join(out_dir, f"ck_rank{rank}.pt") if rank else os.path.join(out_dir, "ck.pt"))
+        torch.save(m.state_dict(), os.path.join(out_dir, f"state{rank}.pt"))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_ddp_two_ranks_equal_one_process(tmp_path):
+    """Each rank takes half of every global batch; DDP's averaged gradient equals the full-batch one."""
+    import torch.multiprocessing as mp
+    mp.start_processes(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True,
+                       start_method="fork")
+    xt, yt, xv, yv = _data(96)
+    m = build_model("gauss", 256, seed=0)
+    train(m, xt, yt, regression=True, epochs=1, lr=1e-2, batch=32, progress=False, x_val=xv, y_val=yv)
+    s0, s1 = (torch.load(tmp_path / f"state{r}.pt") for r in (0, 1))
+    for k, v in m.state_dict().items():
+        torch.testing.assert_close(s0[k], s1[k], rtol=0, atol=0)
+        torch.testing.assert_close(s0[k], v, rtol=1e-5, atol=1e-6)
+    assert (tmp_path / "ck.pt").exists() and not (tmp_path / "ck_rank1.pt").exists()
+
+
+def test_cosine_schedule_decays_to_zero_and_bad_schedule_raises(tmp_path):
+    xt, yt, xv, yv = _data(64)
+    m = build_model("gauss", 256, seed=0)
+    train(m, xt, yt, regression=True, epochs=2, lr=1e-2, batch=32, progress=False, lr_schedule="cosine",
+          checkpoint=str(tmp_path / "ck.pt"))
+    ck = torch.load(tmp_path / "ck.pt", weights_only=False)
+    assert ck["step"] == 4 and ck["sched"]["last_epoch"] == 4
+    assert ck["opt"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train(m, xt, yt, regression=True, lr_schedule="step", progress=False)
