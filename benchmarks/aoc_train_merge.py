@@ -1,5 +1,5 @@
 """Merge the per-run JSONs of benchmarks/aoc_train_sweep.sh into docs/results/aoc_train.json and print
-the Markdown table of docs/results/fragments/aoc_train.md.
+the Markdown table of docs/results.md ("AOC equilibrium models").
 
 For every (task, model) the run (learning rate) with the best float *validation* metric is marked
 ``"selected": true``; test numbers are only read off, never used to choose.

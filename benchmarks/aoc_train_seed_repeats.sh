@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seed-1 repeats of the configurations selected on validation in docs/results/fragments/aoc_train.md
+# Seed-1 repeats of the configurations selected on validation in docs/results.md ("AOC equilibrium models")
 # (seed 1 changes the init, the batch order and the 48k/12k split; for regression also the test points).
 set -u
 cd "$(dirname "$0")/.."

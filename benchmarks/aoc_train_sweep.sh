@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The AOC training runs of docs/results/fragments/aoc_train.md: two single-threaded workers in the
+# The AOC training runs of docs/results.md ("AOC equilibrium models"): two single-threaded workers in the
 # background, each run writing its own JSON (runs/aoc_train/<tag>.json) and log; merge the JSONs into
 # docs/results/aoc_train.json afterwards (benchmarks/aoc_train_merge.py). Usage: bash benchmarks/aoc_train_sweep.sh A|B|E|F|G
 set -u

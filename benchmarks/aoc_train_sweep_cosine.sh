@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Second part of the AOC training sweep (docs/results/fragments/aoc_train.md): lr 1e-3 with cosine decay,
+# Second part of the AOC training sweep (docs/results.md ("AOC equilibrium models")): lr 1e-3 with cosine decay,
 # started after the constant-lr runs of benchmarks/aoc_train_sweep.sh. Usage: bash benchmarks/aoc_train_sweep_cosine.sh C|D [pid to wait for]
 set -u
 cd "$(dirname "$0")/.."

@@ -21,7 +21,7 @@ Methods:
   took 5.3 ms with 1 thread and 26-40 ms with 2, OpenMP threads waiting on each other).
 
 The peers are benchmark-only dependencies (`pip install -e .[bench]` or `pip install dwave-samplers
-simulated-bifurcation`). Writes docs/results/aoc_solver.json and docs/results/fragments/solver.md
+simulated-bifurcation`). Writes docs/results/aoc_solver.json and runs/solver_peers.md (a Markdown table, copied into docs/results.md)
 (atomically).
 
     python benchmarks/bench_solver_peers.py [--seeds 0,1,2 --cap 30 --budgets 10,60]
@@ -48,7 +48,7 @@ from quaton_fast.solve.generators import toroidal_graph
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "gset"
 OUT_JSON = ROOT / "docs" / "results" / "aoc_solver.json"
-OUT_MD = ROOT / "docs" / "results" / "fragments" / "solver.md"
+OUT_MD = ROOT / "runs" / "solver_peers.md"
 MACHINE = "2 CPU cores (shared with other jobs at the time)"
 
 

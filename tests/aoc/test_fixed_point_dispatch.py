@@ -141,6 +141,8 @@ def test_auto_uses_cpp_on_cpu_and_falls_back_without_extension(monkeypatch):
 def test_bad_backend_and_unsupported_dtype():
     W, b = _system(2, 3, False, seed=0)
     with pytest.raises(ValueError, match="'backend'"):
+        fixed_point(W, b, backend="gpu")
+    with pytest.raises(RuntimeError, match="backend='cuda' needs"):  # CPU tensors
         fixed_point(W, b, backend="cuda")
     with pytest.raises(RuntimeError, match="dtype torch.float16"):
         fixed_point(W.half(), b.half(), backend="cpp")

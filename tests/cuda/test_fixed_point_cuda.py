@@ -105,3 +105,25 @@ def test_noise_is_reproducible_and_seeded():
     assert (a - fpc.fixed_point_forward_cuda(W, b, seed=2, **kw).state).abs().min() > 0
     r = ref.fixed_point_forward(W.cpu().numpy(), b.cpu().numpy(), seed=1, **kw).state
     np.testing.assert_allclose(a.cpu().numpy(), r, rtol=0, atol=1e-12)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("shared", [True, False])
+def test_autograd_backend_cuda_matches_cpu(shared):
+    """fixed_point(..., backend='cuda') on the GPU == the C++/CPU path: states and implicit gradients."""
+    from quaton_fast.functional.fixed_point import fixed_point
+    rng = np.random.default_rng(7 + shared)
+    S, n = 33, 16
+    W0 = contractive_W(rng, () if shared else (S,), n, 0.4)
+    b0 = rng.normal(size=(S, n))
+    outs = []
+    for dev, backend in (("cpu", "cpp"), ("cuda", "cuda")):
+        W = torch.tensor(W0, device=dev, requires_grad=True)
+        b = torch.tensor(b0, device=dev, requires_grad=True)
+        beta = torch.tensor(0.9, dtype=torch.float64, device=dev, requires_grad=True)
+        s, it, _ = fixed_point(W, b, alpha=0.5, beta=beta, clamp=(-1.0, 1.0), tol=1e-12, max_iter=500,
+                               backward_tol=1e-12, backward_max_iter=500, backend=backend)
+        (s ** 2).sum().backward()
+        outs.append([x.detach().cpu().numpy() for x in (s, W.grad, b.grad, beta.grad)] + [it.cpu().numpy()])
+    for a, e in zip(outs[1], outs[0]):
+        np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-11)

@@ -12,7 +12,9 @@ adjoint ``v = J^T v + g`` solved by iteration, ``u = D v``; ``grad_b = u``,
 Backends (``backend=``): ``'auto'`` (default) runs forward and adjoint on the multi-threaded C++
 kernels for CPU float32/float64 tensors when the extension is built (float32 is computed in float64
 and rounded back once, see :mod:`._fixed_point_cpu`), else the torch loop below (other devices, or
-no extension); ``'cpp'`` requires the kernels; ``'torch'`` forces the torch loop.
+no extension); ``'cpp'`` requires the kernels; ``'torch'`` forces the torch loop; ``'cuda'`` runs
+the one-launch CUDA kernels (:mod:`._fixed_point_cuda`) on CUDA tensors with n <= 64: opt-in until
+they have been verified on a GPU, after which ``'auto'`` will pick them for CUDA tensors.
 """
 from __future__ import annotations
 
@@ -21,12 +23,13 @@ from typing import Optional, Tuple
 import torch
 
 from . import _fixed_point_cpu as _cpu
+from . import _fixed_point_cuda as _cuda
 
 __all__ = ["FixedPointFunction", "fixed_point", "fixed_point_unrolled"]
 
 _TINY = 1e-30
 _CODES = {"tanh": 0, "sign": 1, "identity": 2, "linear": 2, "id": 2}
-_BACKENDS = ("auto", "cpp", "torch")
+_BACKENDS = ("auto", "cpp", "torch", "cuda")
 
 
 def _f(s: torch.Tensor, nl: str) -> torch.Tensor:
@@ -102,8 +105,18 @@ def _forward_impl(W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0):
     return s, iters, resid
 
 
+def _use_cuda(backend: str, W, b, s0) -> bool:
+    if backend != "cuda":
+        return False
+    if not _cuda.cuda_usable(W, b, s0):
+        raise RuntimeError("fixed_point(): backend='cuda' needs a CUDA build of quaton_fast, a GPU and CUDA "
+                           f"float32/float64 tensors with n <= 64, got device {b.device}, dtype {b.dtype}, "
+                           f"n = {b.shape[1]}")
+    return True
+
+
 def _use_cpp(backend: str, W, b, s0) -> bool:
-    if backend == "torch":
+    if backend in ("torch", "cuda"):
         return False
     ok = _cpu.native_cpu_usable(W, b, s0)
     if backend == "cpp" and not ok:
@@ -119,8 +132,12 @@ class FixedPointFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0, btol, bmax, backend="auto"):
         cpp = _use_cpp(backend, W, b, s0)
+        cuda = _use_cuda(backend, W, b, s0)
         with torch.no_grad():
-            if cpp:
+            if cuda:
+                s, it, res = _cuda.forward_cuda(W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0)
+                s_lin = s
+            elif cpp:
                 s_lin, it, res = _cpu.forward_cpu(W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0)
                 s, res = s_lin.to(b.dtype), res.to(b.dtype)
             else:
@@ -129,7 +146,7 @@ class FixedPointFunction(torch.autograd.Function):
         a_t = alpha if isinstance(alpha, torch.Tensor) else torch.as_tensor(alpha, dtype=b.dtype)
         be_t = beta if isinstance(beta, torch.Tensor) else torch.as_tensor(beta, dtype=b.dtype)
         ctx.save_for_backward(W, b, s_lin, a_t, be_t)
-        ctx.nl, ctx.clamp, ctx.btol, ctx.bmax, ctx.cpp = nl, clamp, btol, bmax, cpp
+        ctx.nl, ctx.clamp, ctx.btol, ctx.bmax, ctx.cpp, ctx.cuda = nl, clamp, btol, bmax, cpp, cuda
         ctx.mark_non_differentiable(it, res)
         return s, it, res
 
@@ -141,6 +158,11 @@ class FixedPointFunction(torch.autograd.Function):
             return (None,) * 13
         if ctx.cpp:
             return _backward_cpp(ctx, W, b, s, alpha, beta, g) + (None,) * 9
+        if ctx.cuda:
+            gW, gb, gbe, ga = _cuda.adjoint_cuda(W, b, s, g, alpha, beta, ctx.nl, ctx.clamp, ctx.btol, ctx.bmax)
+            return (gW.to(W.dtype) if need[0] else None, gb if need[1] else None,
+                    _reduce_like(ga, alpha) if need[2] else None,
+                    _reduce_like(gbe, beta) if need[3] else None) + (None,) * 9
         S, n = s.shape
         a = _col(alpha, S, s)
         be = _col(beta, S, s)
@@ -216,13 +238,13 @@ def fixed_point(W: torch.Tensor, b: torch.Tensor, *, alpha=0.5, beta=1.0, gamma=
     """Fixed point with implicit gradients for W, b, beta and alpha (when tensors).
 
     W: (S,n,n) per system or (n,n) shared; b: (S,n); alpha/beta: float or tensor scalar/(S,);
-    gamma: momentum (forward only); backend: 'auto' | 'cpp' | 'torch' (module docstring).
+    gamma: momentum (forward only); backend: 'auto' | 'cpp' | 'torch' | 'cuda' (module docstring).
     Returns (state (S,n), iterations (S,) int64, residual (S,)).
     """
     b = _check(W, b, clamp, tol, max_iter)
     nl = _nl_name(nonlinearity)
     if backend not in _BACKENDS:
-        raise ValueError(f"fixed_point(): argument 'backend' must be 'auto', 'cpp' or 'torch', got {backend!r}")
+        raise ValueError(f"fixed_point(): argument 'backend' must be 'auto', 'cpp', 'torch' or 'cuda', got {backend!r}")
     return FixedPointFunction.apply(W, b, alpha, beta, gamma, nl, clamp, float(tol), int(max_iter),
                                     s0, float(backward_tol), int(backward_max_iter), backend)
 
