@@ -16,17 +16,13 @@ it is compared with a device-to-device copy measured in the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import statistics
 import sys
-import tempfile
-import time
 
 import torch
 
 import quaton_fast as qf
+from bench_timing import peak_mib, time_ms, write_json_atomic
 from quaton_fast.functional.propagation import angular_spectrum_transfer
 
 CONFIGS = [(128, 4, 32, 8), (200, 2, 64, 5), (256, 2, 32, 5), (512, 2, 8, 5)]  # (N, pad, batch, layers)
@@ -83,42 +79,6 @@ def build_pair(n, pad, layers, device):
     return ours, eager
 
 
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def time_ms(fn, device, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            a.record()
-            fn()
-            b.record()
-            torch.cuda.synchronize()
-            times.append(a.elapsed_time(b))
-        else:
-            t0 = time.perf_counter()
-            fn()
-            times.append(1e3 * (time.perf_counter() - t0))
-    return statistics.median(times)
-
-
-def peak_mib(fn, device):
-    if device.type != "cuda":
-        return None
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
-    fn()
-    torch.cuda.synchronize()
-    return (torch.cuda.max_memory_allocated() - base) / 2 ** 20
-
-
 def copy_bandwidth_gbs(device):
     if device.type != "cuda":
         return None
@@ -126,15 +86,6 @@ def copy_bandwidth_gbs(device):
     y = torch.empty_like(x)
     ms = time_ms(lambda: y.copy_(x), device, 20)
     return 2 * x.numel() / (ms * 1e-3) / 1e9  # read + write
-
-
-def write_json_atomic(path, records):
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bench_d2nn.tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(records, fh, indent=1)
-    os.replace(tmp, path)
 
 
 def parse_configs(text):

@@ -12,14 +12,11 @@ the float64 eager loop). Timing: CUDA events after warm-up, median of repeats.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import statistics
 import sys
-import tempfile
 
 import torch
 
+from bench_timing import peak_mib, time_ms, write_json_atomic
 from quaton_fast.aoc.fixed_point_cuda import fixed_point_adjoint_cuda, fixed_point_forward_cuda
 
 CONFIGS = [(1024, 16, 1000), (65536, 16, 1000), (4096, 64, 1000)]
@@ -75,30 +72,6 @@ def graph_of(fn):
     return graph.replay
 
 
-def time_ms(fn, repeats=10, warmup=2):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
-
-
-def peak_mib(fn):
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
-    fn()
-    torch.cuda.synchronize()
-    return (torch.cuda.max_memory_allocated() - base) / 2 ** 20
-
-
 def check(W, b, g, T):
     s64 = eager_forward(W.double(), b.double(), T)
     s32 = ours_forward(W, b, T)
@@ -111,14 +84,6 @@ def check(W, b, g, T):
     return err, err_b
 
 
-def write_json_atomic(path, records):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".bench_fp.tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(records, fh, indent=1)
-    os.replace(tmp, path)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=None, help="JSON records file (written atomically)")
@@ -127,6 +92,7 @@ def main(argv=None):
     if not torch.cuda.is_available():
         raise SystemExit("bench_fixed_point.py needs a CUDA GPU")
     device = torch.cuda.get_device_name()
+    cuda = torch.device("cuda")
     command = "python benchmarks/bench_fixed_point.py " + " ".join(sys.argv[1:])
     records = []
     for S, n, T in CONFIGS:
@@ -139,10 +105,10 @@ def main(argv=None):
                                  lambda: eager_backward(W, eager_forward(W, b, T), g, T)),
         }
         for what, (ours, eager) in runs.items():
-            t_ours = time_ms(ours, args.repeats)
-            t_eager = time_ms(eager, max(3, args.repeats // 3))
-            t_graph = time_ms(graph_of(eager), args.repeats)
-            mem_ours, mem_eager = peak_mib(ours), peak_mib(eager)
+            t_ours = time_ms(ours, cuda, args.repeats)
+            t_eager = time_ms(eager, cuda, max(3, args.repeats // 3))
+            t_graph = time_ms(graph_of(eager), cuda, args.repeats)
+            mem_ours, mem_eager = peak_mib(ours, cuda), peak_mib(eager, cuda)
             flops = flops_fwd * (2 if what != "forward" else 1)
             for baseline, t_base in (("pytorch-eager", t_eager), ("pytorch-cuda-graph", t_graph)):
                 rec = {"bench": f"fixed_point_{what}", "config": {"systems": S, "n": n, "iterations": T,
