@@ -16,7 +16,7 @@ from typing import Dict, Optional
 import numpy as np
 import torch
 
-from ..distributed import is_main_process, shard_batch, unwrap, wrap_ddp
+from ..distributed import is_main_process, shard_batch, shard_loss_scale, unwrap, world_size, wrap_ddp
 from .equilibrium import EquilibriumClassifier, EquilibriumRegressor
 
 __all__ = ["build_model", "train", "evaluate", "save_checkpoint", "load_checkpoint", "append_results"]
@@ -131,9 +131,12 @@ def train(model, x: torch.Tensor, y: torch.Tensor, *, regression: bool, epochs: 
         bar = tqdm(it, desc=f"epoch {ep + 1}/{epochs}", disable=not show) if tqdm else it
         model.train()
         for i in bar:
-            idx = shard_batch(perm[i:i + batch])
+            glob = perm[i:i + batch]
+            if len(glob) < world_size():  # a trailing batch too small to give every rank an item
+                continue
+            idx = shard_batch(glob)
             loss = loss_fn(net(x[idx]), y[idx])
-            opt.zero_grad(); loss.backward(); opt.step()
+            opt.zero_grad(); (loss * shard_loss_scale(len(glob))).backward(); opt.step()
             if hasattr(model, "project_"):
                 model.project_()
             if sched is not None:

@@ -44,13 +44,15 @@ def train_one_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch
     loss_sum, correct, count = 0.0, 0, 0
     bar = tqdm(batches, desc=description, disable=not (progress and dist.is_main_process()), leave=False)
     for batch in bar:
+        if len(batch) < dist.world_size():  # a trailing batch too small to give every rank an item
+            continue
         idx = dist.shard_batch(batch)
         xb = net.encode(x[idx].to(device))
         yb = y[idx].to(device)
         logits = model(xb)
         loss = torch.nn.functional.cross_entropy(logits, yb) + net.regularization()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * dist.shard_loss_scale(len(batch))).backward()  # exact global-batch mean for uneven shards
         opt.step()
         loss_sum += float(loss.detach()) * len(idx)
         correct += int((logits.detach().argmax(-1) == yb).sum())

@@ -179,11 +179,12 @@ def train_qpi(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         for idx in bar:
             if len(idx) < dist.world_size():  # a trailing batch too small to give every rank an item
                 continue
+            scale = dist.shard_loss_scale(len(idx))  # exact global-batch mean for uneven shards
             idx = dist.shard_batch(idx)
             p, t = x_train[idx].to(device), y_train[idx].to(device)
             value = qpi_loss(loss, _predict(net, base.n, p), t) + base.regularization()
             opt.zero_grad(set_to_none=True)
-            value.backward()
+            (value * scale).backward()
             opt.step()
             totals += torch.tensor([float(value.detach()) * len(idx), len(idx)], dtype=torch.float64)
             bar.set_postfix(loss=f"{totals[0] / totals[1]:.4f}")
