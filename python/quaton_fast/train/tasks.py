@@ -101,6 +101,9 @@ def _register_builtin() -> None:
     for name, dataset, load in (("mnist", "MNIST", load_mnist_task), ("fashion", "Fashion-MNIST", load_fashion_task),
                                 ("mnist-5k", "MNIST-5k", load_mnist_5k_task)):
         register_task(Task(name, dataset, "classify", "accuracy", load, run_classification), replace=True)
+    from .run_qpi import qpi_loader, run_qpi
+    for name, dataset in (("rbc", "RBC (synthetic)"), ("cells", "skimage cell tiles")):
+        register_task(Task(name, dataset, "qpi", "ssim", qpi_loader(name), run_qpi), replace=True)
 
 
 _register_builtin()
