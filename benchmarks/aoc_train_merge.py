@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+from quaton_fast._atomic import atomic_write_text
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+
+def _atomic_write(path, text: str) -> None:
+    atomic_write_text(text, path)
 
 
 def main() -> None:

@@ -8,17 +8,16 @@ Prints a table and writes docs/results/bench_fixed_point_cpu.json (atomically).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from quaton_fast._atomic import atomic_write_json as _atomic_write_json
 from quaton_fast.aoc import fixed_point as cpu
 from quaton_fast.reference import fixed_point as ref
 
@@ -46,16 +45,7 @@ def best_ms(fn, repeats: int) -> float:
 
 
 def atomic_write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    _atomic_write_json(data, path)
 
 
 def main(argv=None) -> int:

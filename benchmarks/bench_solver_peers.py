@@ -30,19 +30,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import shlex
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from quaton_fast.solve import read_gset, solve
+from quaton_fast._atomic import atomic_write_text
 from quaton_fast.solve.generators import toroidal_graph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,16 +51,8 @@ OUT_MD = ROOT / "runs" / "solver_peers.md"
 MACHINE = "2 CPU cores (shared with other jobs at the time)"
 
 
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def atomic_write(path, text: str) -> None:
+    atomic_write_text(text, path)
 
 
 def load() -> str:

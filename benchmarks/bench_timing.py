@@ -1,13 +1,12 @@
 """Shared helpers of the GPU benchmarks: event timing, peak memory, atomic JSON records."""
 from __future__ import annotations
 
-import json
-import os
 import statistics
-import tempfile
 import time
 
 import torch
+
+from quaton_fast._atomic import atomic_write_json
 
 
 def time_ms(fn, device: torch.device, repeats: int, warmup: int = 2) -> float:
@@ -45,9 +44,4 @@ def peak_mib(fn, device: torch.device):
 
 
 def write_json_atomic(path: str, records: list) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bench.tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(records, fh, indent=1)
-    os.replace(tmp, path)
+    atomic_write_json(records, path, indent=1)

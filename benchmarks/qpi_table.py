@@ -17,13 +17,13 @@ import os
 import platform
 import shlex
 import sys
-import tempfile
 import time
 
 import numpy as np
 import torch
 
 import quaton_fast as qf
+from quaton_fast._atomic import atomic_write_text
 from quaton_fast.data import load_dataset
 from quaton_fast.nn import D2NN
 from quaton_fast.reference.ssim import ssim as ssim_ref
@@ -36,17 +36,8 @@ LABELS = {"zero-prediction": "baseline ŷ = 0", "constant-prediction": "baseline
           "psq-li": "PSQ-LI", "psq-lt": "PSQ-LT"}
 
 
-def write_atomic(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def write_atomic(path, text: str) -> None:
+    atomic_write_text(text, path)
 
 
 def tensors(pair):

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from quaton_fast._atomic import atomic_path
 from quaton_fast.solve import compressed_sensing as C
 from quaton_fast.solve.aoc_solver import solve
 from quaton_fast.solve.aux_bcd import bcd_auxiliary
@@ -78,7 +79,6 @@ def print_table(summary: dict) -> None:
 
 
 def save_plot(summary: dict, path: str) -> None:
-    import os
 
     import matplotlib
     matplotlib.use("Agg")
@@ -104,11 +104,9 @@ def save_plot(summary: dict, path: str) -> None:
     ax1.set_title(f"{inst.A.shape[0]} of {n} Walsh-Hadamard measurements")
     ax1.legend(fontsize=7)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def records(summary: dict, command: str) -> list[dict]:

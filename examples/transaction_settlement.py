@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from quaton_fast._atomic import atomic_path
 from quaton_fast.solve import settlement as S
 from quaton_fast.solve.aoc_solver import solve
 from quaton_fast.solve.aux_bcd import bcd_auxiliary
@@ -80,7 +81,6 @@ def print_table(summary: dict) -> None:
 
 
 def save_plot(summary: dict, path: str) -> None:
-    import os
 
     import matplotlib
     matplotlib.use("Agg")
@@ -110,11 +110,9 @@ def save_plot(summary: dict, path: str) -> None:
     ax2.set_title("liquidity")
     ax2.legend(fontsize=7)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def records(summary: dict, command: str) -> list[dict]:

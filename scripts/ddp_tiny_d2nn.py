@@ -17,25 +17,18 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 
 import torch
 
 from quaton_fast import distributed as qd
+from quaton_fast._atomic import atomic_write
 from quaton_fast import quant
 from quaton_fast.data.mnist_subset import load_mnist_subset
 from quaton_fast.nn import D2NN
 
 
 def _atomic_write(path: str, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, write)
 
 
 def _checksum(model: torch.nn.Module) -> str:

@@ -3,15 +3,15 @@
 docs/results/aoc.json     = every record of docs/results/aoc_*.json     (AOC twin: training, solver, examples)
 docs/results/quaton.json  = every record of quaton_*.json and qpi.json (QuATON: tables, QPI, demo)
 Each record keeps the exact command that produced it; each part file is written by that command.
-Run after any experiment: `python scripts/merge_results.py`. Writes atomically.
+Run after any experiment (with quaton_fast installed): `python scripts/merge_results.py`. Writes atomically.
 """
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from quaton_fast._atomic import atomic_write_json
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 REQUIRED = ("task", "dataset", "method", "metric", "value", "split", "device", "command")
@@ -32,11 +32,7 @@ def combine(patterns: list[str]) -> list[dict]:
 
 
 def write_atomic(path: Path, records: list[dict]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(records, fh, indent=1)
-        fh.write("\n")
-    os.replace(tmp, path)
+    atomic_write_json(records, path, indent=1)
 
 
 def main() -> None:

@@ -8,14 +8,13 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Dict, Optional
 
-import numpy as np
 import torch
 
+from .._atomic import atomic_torch_save, atomic_write_json
 from ..distributed import is_main_process, shard_batch, shard_loss_scale, unwrap, world_size, wrap_ddp
 from .equilibrium import EquilibriumClassifier, EquilibriumRegressor
 
@@ -32,24 +31,11 @@ def build_model(task: str, model: int = 256, seed: int = 0, **kw):
     return EquilibriumClassifier(cells=cells, seed=seed, **kw)
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_checkpoint(path, model, opt, epoch: int, step: int, **extra) -> None:
     """Atomic checkpoint: weights, optimiser, epoch, step, RNG state and ``extra`` (history, best)."""
     state = {"model": unwrap(model).state_dict(), "opt": opt.state_dict(), "epoch": epoch, "step": step,
              "rng": torch.get_rng_state(), **extra}
-    _atomic_write_bytes(Path(path), lambda fh: torch.save(state, fh))
+    atomic_torch_save(state, path)
 
 
 def load_checkpoint(path, model, opt) -> Dict:
@@ -174,4 +160,4 @@ def append_results(path, records) -> None:
     path = Path(path)
     old = json.loads(path.read_text()) if path.exists() else []
     old.extend(records)
-    _atomic_write_bytes(path, lambda fh: fh.write(json.dumps(old, indent=1).encode()))
+    atomic_write_json(old, path, indent=1)

@@ -6,13 +6,13 @@ z_out instead of dz) → detector plane |u|² → classification or QPI read-out
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 import torch
 from torch import nn
 
 from .._validation import finite_real, positive_int
+from .._atomic import atomic_path
 from .. import encode as _encode
 from ..functional.fused_propagation import modulate_propagate
 from ..quant.base import Quantizer
@@ -136,14 +136,6 @@ class D2NN(nn.Module):
         """Write phases (rad), heights (m), pitch and wavelength to ``path`` (.npz), atomically."""
         phases = self.hard_quantized_phases().cpu().numpy()
         heights = self.fabrication_heights(n_material, n_medium).cpu().numpy()
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp.npz")
-        os.close(fd)
-        try:
+        with atomic_path(path, suffix=".npz") as tmp:
             np.savez(tmp, phases=phases, heights=heights, dx=self.dx, wavelength=self.wavelength,
                      n_material=n_material, n_medium=n_medium)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from .._atomic import atomic_path
 
 
 def _pyplot():
@@ -24,17 +24,10 @@ def _pyplot():
 
 
 def _save(fig, path: str | os.PathLike, dpi: int) -> str:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         fig.clf()
         _pyplot().close(fig)
     return str(path)

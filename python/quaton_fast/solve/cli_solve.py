@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
-import tempfile
+
+from .._atomic import atomic_write_json
 
 _UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
@@ -44,18 +43,6 @@ def _read(path: str, fmt: str):
             "qplib": readers.read_qplib}[fmt](path)
 
 
-def write_json_atomic(path: str, obj) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def run(args) -> int:
@@ -80,8 +67,8 @@ def run(args) -> int:
     print(f"time-to-target: {'-' if ttt is None else f'{ttt:.3f} s'}")
     print(f"iterations: {res.iterations}  restarts: {res.restarts}  wall: {res.wall_time:.2f} s")
     if args.json:
-        write_json_atomic(args.json, {"file": args.file, "best_energy": res.best_energy, "cut": res.cut,
-                                      "time_to_target": ttt, "iterations": res.iterations,
-                                      "wall_time": res.wall_time, "hyperparameters": res.hyperparameters,
-                                      "best_state": res.best_state.tolist(), "trace": res.trace})
+        atomic_write_json({"file": args.file, "best_energy": res.best_energy, "cut": res.cut,
+                           "time_to_target": ttt, "iterations": res.iterations,
+                           "wall_time": res.wall_time, "hyperparameters": res.hyperparameters,
+                           "best_state": res.best_state.tolist(), "trace": res.trace}, args.json)
     return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,6 +19,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .._validation import fail
+from .._atomic import atomic_write_text
 from .problems import QUBO, QUMO, Ising, MaxCut
 
 __all__ = ["read_gset", "read_rudy", "write_gset", "write_rudy", "read_sk",
@@ -124,18 +124,7 @@ def _fmt_w(w: float) -> str:
 
 
 def _write_atomic(path: Any, text: str) -> None:
-    p = Path(path)
-    d = p.parent if str(p.parent) else Path(".")
-    d.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(text, path)
 
 
 def _write_edge_list(func: str, problem: Any, path: Any) -> None:

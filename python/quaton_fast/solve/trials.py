@@ -68,8 +68,9 @@ def update_records(path, records: list[dict]) -> None:
     A record replaces an existing one with the same (task, dataset, method, model, metric); others stay.
     """
     import json
-    import os
     from pathlib import Path
+
+    from .._atomic import atomic_write_json
 
     p = Path(path)
     old = json.loads(p.read_text()) if p.exists() else []
@@ -78,7 +79,4 @@ def update_records(path, records: list[dict]) -> None:
     key = lambda r: (r.get("task"), r.get("dataset"), r.get("method"), r.get("model"), r.get("metric"))  # noqa: E731
     new_keys = {key(r) for r in records}
     merged = [r for r in old if key(r) not in new_keys] + list(records)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(merged, indent=1) + "\n")
-    os.replace(tmp, p)
+    atomic_write_json(merged, p, indent=1)

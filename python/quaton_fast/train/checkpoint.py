@@ -1,47 +1,17 @@
 """Atomic files and random-number-generator state for resumable runs."""
 from __future__ import annotations
 
-import json
 import os
 import random
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
+from .._atomic import atomic_torch_save, atomic_write_json, atomic_write_text
+
 __all__ = ["atomic_torch_save", "atomic_write_text", "atomic_write_json", "load_checkpoint", "rng_state",
            "restore_rng_state"]
-
-
-def _atomic(path: str | os.PathLike, write) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file in the same directory, then ``os.replace``."""
-    _atomic(path, lambda fh: torch.save(obj, fh))
-
-
-def atomic_write_text(text: str, path: str | os.PathLike) -> None:
-    _atomic(path, lambda fh: fh.write(text.encode("utf-8")))
-
-
-def atomic_write_json(obj: Any, path: str | os.PathLike) -> None:
-    atomic_write_text(json.dumps(obj, indent=2) + "\n", path)
 
 
 def load_checkpoint(path: str | os.PathLike, func: str = "load_checkpoint") -> dict:
