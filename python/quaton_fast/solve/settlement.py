@@ -145,8 +145,8 @@ def settlement_instance(n_parties: int = 8, n_transactions: int = 33, *, seed: i
 def settlement_qumo(inst: SettlementInstance) -> QUMO:
     """Exact QUMO of F(y, u): variables [y_0..y_{T-1} binary, u_0..u_{P-1} continuous] (see module doc).
 
-    Returned normalised (binary diagonals folded into the offset, same energies): the AOC-DT
-    iteration would otherwise feed the large J_ii sign(x_i) back into every binary x_i."""
+    Returned normalised (binary diagonals folded into the offset, same energies); ``solve`` does
+    the same fold itself, so this only makes the returned matrix the one the solver iterates."""
     T, P = inst.n_transactions, inst.n_parties
     K = np.hstack([inst.flow_matrix, -np.eye(P)])       # residual r = d + K z, z = (y, u)
     d = inst.capacity
