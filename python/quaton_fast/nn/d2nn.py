@@ -80,17 +80,16 @@ class D2NN(nn.Module):
 
     def output_field(self, u: torch.Tensor) -> torch.Tensor:
         """``u`` (B, N, N) complex input field → detector-plane field (B, N, N) complex."""
+        # one op per layer, modulation + propagation: the fused cuFFTDx kernels on sm_90 GPUs,
+        # the same torch ops as PhaseLayer then FreeSpace everywhere else
+        if u.shape[-2:] != (self.n, self.n):
+            raise ValueError(f"D2NN.output_field(): argument 'u' must have shape (..., {self.n}, {self.n}), "
+                             f"got {tuple(u.shape)}")
         last = len(self.layers) - 1
-        if u.is_cuda:  # one fused op per layer: modulation + propagation (cuFFTDx kernels on sm_90)
-            u = modulate_propagate(u, None, self.to_first.transfer_like(u))
-            for i, layer in enumerate(self.layers):
-                prop = self.to_detector if i == last else self.between
-                u = modulate_propagate(u, layer.phase(), prop.transfer_like(u))
-            return u
-        u = self.to_first(u)
+        u = modulate_propagate(u, None, self.to_first.transfer_like(u))
         for i, layer in enumerate(self.layers):
-            u = layer(u)
-            u = self.to_detector(u) if i == last else self.between(u)
+            prop = self.to_detector if i == last else self.between
+            u = modulate_propagate(u, layer.phase(), prop.transfer_like(u))
         return u
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
