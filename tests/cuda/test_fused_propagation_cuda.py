@@ -76,6 +76,8 @@ def test_d2nn_on_cuda_matches_cpu_float64():
         loss = torch.nn.functional.cross_entropy(logits, y.to(dev))
         loss.backward()
         losses.append(float(loss))
-    assert abs(losses[0] - losses[1]) < 1e-4 * abs(losses[0])
+    # float32 GPU vs float64 CPU through 4 propagations (8 FFT passes each way) and the PSQ
+    # sigmoids (k = 20/rad amplifies phase round-off): RTOL_FP32_FFT per propagation, compounded
+    assert abs(losses[0] - losses[1]) < 4 * RTOL_FP32_FFT * abs(losses[0])
     for lc, lg in zip(cpu.layers, gpu.layers):
-        assert rel_err(lg.latent.grad.cpu().numpy(), lc.latent.grad.numpy()) < 1e-3
+        assert rel_err(lg.latent.grad.cpu().numpy(), lc.latent.grad.numpy()) < 10 * RTOL_FP32_FFT
