@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from quaton_fast._atomic import atomic_write_json as _atomic_write_json
+from quaton_fast._backend import cpu_model
 from quaton_fast.aoc import fixed_point as cpu
 from quaton_fast.reference import fixed_point as ref
 
@@ -25,14 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "results" / "bench_fixed_point_cpu.json"
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown cpu"
 
 
 def best_ms(fn, repeats: int) -> float:

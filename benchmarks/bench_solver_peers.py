@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
 import statistics
 import subprocess
@@ -40,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from quaton_fast._backend import cpu_model
 from quaton_fast.solve import read_gset, solve
 from quaton_fast._atomic import atomic_write_text
 from quaton_fast.solve.generators import toroidal_graph
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
             versions[name] = "unknown"
     ref = {line.split(",")[0]: float(line.split(",")[3]) for line in (DATA / "reference.csv").read_text().splitlines()[1:]}
     records, lines = [], []
-    device = f"{MACHINE}; {platform.processor() or platform.machine()}"
+    device = f"{MACHINE}; {cpu_model()}"
     print("load at start:", load(), flush=True)
 
     def make(problem, m):
@@ -220,16 +220,6 @@ def main(argv=None) -> int:
         atomic_write(OUT_JSON, json.dumps(records, indent=2) + "\n")
         atomic_write(OUT_MD, md)
     return 0
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown cpu"
 
 
 if __name__ == "__main__":

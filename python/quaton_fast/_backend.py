@@ -61,3 +61,17 @@ def notice_once(key: str, message: str) -> None:
     if key not in _NOTICES:
         _NOTICES.add(key)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what ``platform`` knows; for the
+    machine field of results."""
+    import platform
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown cpu"

@@ -12,13 +12,13 @@ Files in ``out_dir`` (rank 0 writes, every file atomically):
 from __future__ import annotations
 
 import os
-import platform
 import time
 from pathlib import Path
 
 import torch
 
 from .. import distributed as dist
+from .._backend import cpu_model
 from ..nn.d2nn import D2NN
 from ..quant import FullPrecision, make_quantizer
 from .checkpoint import atomic_torch_save, atomic_write_json, load_checkpoint, restore_rng_state, rng_state
@@ -34,16 +34,7 @@ def device_description(device: torch.device) -> str:
     """'cuda (NVIDIA H100 ...)' or 'cpu (model name, N threads)'."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"cpu ({name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+    return f"cpu ({cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
 
 
 def resolve_device(cfg: RunConfig) -> torch.device:
