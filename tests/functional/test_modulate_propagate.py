@@ -31,3 +31,13 @@ def test_phase_shape_is_checked():
     u = torch.zeros(1, 8, 8, dtype=torch.complex64)
     with pytest.raises(ValueError, match="argument 'phase'"):
         modulate_propagate(u, torch.zeros(4, 4), torch.ones(16, 16, dtype=torch.complex64))
+
+
+def test_transposed_transfers_are_cached_and_follow_in_place_changes():
+    from quaton_fast.functional.fused_propagation import transposed_transfers
+    h = torch.randn(8, 8, dtype=torch.complex64)
+    ht, hct = transposed_transfers(h)
+    assert torch.equal(ht, h.T) and torch.equal(hct, h.conj().T)
+    assert transposed_transfers(h)[0] is ht  # cached
+    h.mul_(2)  # in-place change bumps the version: recomputed
+    assert torch.equal(transposed_transfers(h)[0], h.T)

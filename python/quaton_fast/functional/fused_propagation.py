@@ -12,6 +12,7 @@ CUDA kernel); reading it costs N²·4 bytes against the B·N·P·8 bytes of each
 from __future__ import annotations
 
 import functools
+import weakref
 
 import torch
 
@@ -51,6 +52,22 @@ def fused_available(u: torch.Tensor, transfer: torch.Tensor) -> bool:
     return u.is_cuda and _fused_reason(u, transfer) is None
 
 
+_TRANSPOSED: dict[int, tuple] = {}
+
+
+def transposed_transfers(transfer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(H^T, conj(H)^T) contiguous, as the column pass reads them; computed once per transfer
+    tensor (and again if it is modified in place) instead of on every forward and backward."""
+    key = id(transfer)
+    hit = _TRANSPOSED.get(key)
+    if hit is not None and hit[0]() is transfer and hit[1] == transfer._version:
+        return hit[2], hit[3]
+    ht = transfer.transpose(0, 1).contiguous()
+    pair = (ht, ht.conj().resolve_conj())
+    _TRANSPOSED[key] = (weakref.ref(transfer, lambda _, k=key: _TRANSPOSED.pop(k, None)), transfer._version) + pair
+    return pair
+
+
 def _launch(u, modulation_in, transfer_t, modulation_out=None, saved_u=None, dphi=None):
     """u (B, N, N) complex64 contiguous -> (B, N, N); one pass-1/2/3 sequence on the current stream."""
     B, n, p = u.shape[0], u.shape[-1], transfer_t.shape[-1]
@@ -70,9 +87,8 @@ class _ModulatePropagateFused(torch.autograd.Function):
     def forward(ctx, u, phase, transfer):  # type: ignore[override]
         # u: (B, N, N) complex64; phase: (N, N) float32 or None; transfer: (P, P) complex64
         m = torch.polar(torch.ones_like(phase), phase).to(torch.complex64).contiguous() if phase is not None else None
-        Ht = transfer.transpose(0, 1).contiguous()
         ctx.save_for_backward(u, m, transfer)
-        return _launch(u.contiguous(), m, Ht)
+        return _launch(u.contiguous(), m, transposed_transfers(transfer)[0])
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
@@ -81,7 +97,7 @@ class _ModulatePropagateFused(torch.autograd.Function):
         if not (need_u or need_phase):
             return None, None, None
         g = grad_out.contiguous().to(torch.complex64)
-        Hc_t = transfer.conj().transpose(0, 1).contiguous()
+        Hc_t = transposed_transfers(transfer)[1]
         dphi = torch.empty(u.shape, dtype=torch.float32, device=u.device) if need_phase else None
         grad_u = _launch(g, None, Hc_t, modulation_out=m, saved_u=u.contiguous() if need_phase else None, dphi=dphi)
         grad_phase = dphi.sum(0) if need_phase else None
