@@ -4,7 +4,8 @@ Canonical convention (SPEC B3, the released optimizer's): minimise
 ``E(x) = -1/2 x^T J x - h^T x + offset`` with x_i in {-1, 1} (binary) or [-1, 1] (continuous).
 
 Update rule (SPEC B1), for R replicas at once (the inner loop is in replica_kernels.py: the C++
-kernel by default, the NumPy reference with ``backend="numpy"``):
+kernel by default on the CPU, the NumPy reference with ``backend="numpy"``, PyTorch on any torch
+device with ``backend="torch"`` -- the default for ``device="cuda"``, see replica_torch.py):
 ``x <- x + dt*g*(J sigma(x) + h) - dt*a(t)*x + gamma*(x - x_prev)``, clamp to [-1, 1];
 sigma = sign for binary variables, identity for continuous ones; a(t) = a0 * (1 - t/T) (linear to 0);
 dt = 0.5.
@@ -151,6 +152,8 @@ class _Plan:
     backend: str
     threads: int
     use_sparse: bool
+    device: str = "cpu"            # torch device of the torch backend
+    precision: str | None = None   # spin-product precision of the torch backend (fp32/tf32/bf16)
 
 
 class LocalReplicas:
@@ -165,7 +168,8 @@ class LocalReplicas:
         p, sl = self.plan, params[self.lo:self.hi]
         x0 = initial_states(p.op.n, p.seed, restart, range(self.lo, self.hi))
         e, S = run_batch(p.op, sl[:, 0].astype(np.float32), (sl[:, 1] / p.scale).astype(np.float32),
-                         sl[:, 2].astype(np.float32), x0, p.T, p.check_every, p.backend, p.threads)
+                         sl[:, 2].astype(np.float32), x0, p.T, p.check_every, p.backend, p.threads,
+                         p.device, p.precision)
         return e + p.offset, S
 
     def best(self, params: np.ndarray, restart: int) -> tuple[float, int, np.ndarray]:
@@ -180,41 +184,74 @@ class LocalReplicas:
         return flags
 
 
+DEFAULT_REPLICAS_CPU = 64
+DEFAULT_REPLICAS_GPU = 1024   # a GPU needs many replicas per product to be busy
+DENSE_TORCH_MAX_N = 16384   # torch backend: J dense (tensor-core products) up to 1 GiB of float32
+
+
+def resolve_device_backend(device, backend: str | None) -> tuple[str, str]:
+    """(device, backend) after checks: CPU devices take 'cpp'/'numpy'/'torch' (default 'cpp' when
+    built); any other torch device (e.g. 'cuda', 'cuda:1') runs the 'torch' backend."""
+    import torch
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        _fail("device", "a torch device such as 'cpu', 'cuda' or 'cuda:1'", device)
+    if dev.type == "cpu":
+        return "cpu", resolve_backend(backend)
+    if backend not in (None, "torch"):
+        _fail("backend", f"None or 'torch' on device {str(dev)!r} ('{backend}' runs on the CPU only)", backend)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        _fail("device", "'cpu' on this machine (torch sees no CUDA device)", str(dev), RuntimeError)
+    return str(dev), "torch"
+
+
 def _plan(problem, *, max_iterations, replicas, iterations_per_run, seed, check_every, sparse,
-          backend, threads) -> _Plan:
+          backend, threads, device="cpu", precision=None) -> _Plan:
+    device, backend = resolve_device_backend(device, backend)
+    if replicas is None:
+        replicas = DEFAULT_REPLICAS_GPU if device != "cpu" else DEFAULT_REPLICAS_CPU
     if int(replicas) != replicas or replicas < 1:
-        _fail("replicas", "a positive int", replicas)
+        _fail("replicas", "a positive int or None", replicas)
     if int(check_every) != check_every or check_every < 1:
         _fail("check_every", "a positive int", check_every)
     if iterations_per_run is not None and (int(iterations_per_run) != iterations_per_run or iterations_per_run < 1):
         _fail("iterations_per_run", "a positive int or None", iterations_per_run)
     if int(threads) != threads:
         _fail("threads", "an int (<= 0: all cores)", threads)
-    backend = resolve_backend(backend)
+    if precision is not None and backend != "torch":
+        _fail("precision", "None unless backend='torch' (the CPU kernels compute in float32)", precision)
     J, h, cont, offset = as_qumo_arrays(problem)
     n = J.shape[0]
     T = int(iterations_per_run or default_iterations_per_run(n))
     if max_iterations is not None:
         T = min(T, int(max_iterations))
     density = (J.nnz if sp.issparse(J) else np.count_nonzero(J)) / float(n * n)
-    use_sparse = bool(density < 0.15 and n >= 500) if sparse is None else bool(sparse)
+    if sparse is not None:
+        use_sparse = bool(sparse)
+    elif backend == "torch":
+        use_sparse = n > DENSE_TORCH_MAX_N
+    else:
+        use_sparse = bool(density < 0.15 and n >= 500)
     J32 = sp.csr_matrix(J, dtype=np.float32) if use_sparse else \
         np.ascontiguousarray((J.toarray() if sp.issparse(J) else J), dtype=np.float32)
     J64 = sp.csr_matrix(J) if sp.issparse(J) or use_sparse else J
     op = Operator(J32, np.ascontiguousarray(h, np.float32), cont)
+    if backend == "torch":
+        import torch
+        from .replica_torch import choose_precision
+        precision = choose_precision(op, torch.device(device), precision)
     return _Plan(problem, J64, h, offset, op, _spectral_norm(J64), T, int(replicas), int(check_every),
-                 int(seed), backend, int(threads), use_sparse)
+                 int(seed), backend, int(threads), use_sparse, device, precision)
 
 
-def _validate_budget(time_limit, max_iterations, target_cut, problem, device):
+def _validate_budget(time_limit, max_iterations, target_cut, problem):
     if time_limit is not None and (not np.isfinite(time_limit) or time_limit <= 0):
         _fail("time_limit", "a positive number of seconds", time_limit)
     if max_iterations is not None and (int(max_iterations) != max_iterations or max_iterations <= 0):
         _fail("max_iterations", "a positive int", max_iterations)
     if target_cut is not None and not hasattr(problem, "cut_value"):
         _fail("target_cut", "a MaxCut problem (with cut_value)", type(problem).__name__, TypeError)
-    if device != "cpu":
-        _fail("device", "'cpu' (this solver runs NumPy/BLAS or the C++ CPU kernel)", device)
 
 
 def default_iterations_per_run(n: int) -> int:
@@ -227,24 +264,27 @@ def default_iterations_per_run(n: int) -> int:
 
 
 def solve(problem, *, time_limit: float | None = None, max_iterations: int | None = None,
-          replicas: int = 64, iterations_per_run: int | None = None, seed: int = 0,
+          replicas: int | None = None, iterations_per_run: int | None = None, seed: int = 0,
           target: float | None = None, target_cut: float | None = None, stop_at_target: bool = True,
           exploration_share: float = 0.3, check_every: int = 5, sparse: bool | None = None,
           device: str = "cpu", backend: str | None = None, threads: int = 0,
-          progress: bool = True) -> SolveResult:
+          precision: str | None = None, progress: bool = True) -> SolveResult:
     """Minimise a QUMO / QUBO / Ising / Max-Cut problem with the AOC-DT iteration.
 
     time_limit: seconds (budget); max_iterations: total steps over all restarts (budget). If neither
     is given, 20 restarts. target: canonical energy to reach (for Max-Cut the Ising energy
-    ``to_qumo`` convention); target_cut: Max-Cut value to reach instead. device: 'cpu' only.
-    backend: 'cpp' (C++ threads; the default when the extension is built) or 'numpy' (reference);
-    threads: C++ worker threads (<= 0: all cores). For a given seed and iteration budget the result
-    does not depend on the backend (up to float32 rounding with a dense non-integer J, see
-    replica_kernels) nor on the thread count.
+    ``to_qumo`` convention); target_cut: Max-Cut value to reach instead.
+    replicas: per restart; None: 64 on the CPU, 1024 on other devices (a GPU needs many).
+    device: a torch device ('cpu', 'cuda', 'cuda:1'); off the CPU the 'torch' backend runs. backend: 'cpp' (C++ threads; the CPU default when the extension
+    is built), 'numpy' (reference) or 'torch'; threads: C++ worker threads (<= 0: all cores).
+    precision: torch backend's spin product, None (fastest exact one), 'fp32', 'tf32' or 'bf16'
+    (replica_torch). For a given seed and iteration budget the result does not depend on the
+    backend (up to float32 rounding with non-integer J, see replica_kernels) nor on the thread count.
     """
-    _validate_budget(time_limit, max_iterations, target_cut, problem, device)
+    _validate_budget(time_limit, max_iterations, target_cut, problem)
     plan = _plan(problem, max_iterations=max_iterations, replicas=replicas, iterations_per_run=iterations_per_run,
-                 seed=seed, check_every=check_every, sparse=sparse, backend=backend, threads=threads)
+                 seed=seed, check_every=check_every, sparse=sparse, backend=backend, threads=threads,
+                 device=device, precision=precision)
     return _drive(plan, LocalReplicas(plan), time_limit=time_limit, max_iterations=max_iterations,
                   target=target, target_cut=target_cut, stop_at_target=stop_at_target,
                   exploration_share=exploration_share, progress=progress)
@@ -306,5 +346,6 @@ def _drive(plan: _Plan, reps: LocalReplicas, *, time_limit, max_iterations, targ
     cut = float(problem.cut_value(best_x)) if hasattr(problem, "cut_value") else None
     hp = {"a": float(best_p[0]), "g": float(best_p[1]), "g_scaled": float(best_p[1] / plan.scale),
           "gamma": float(best_p[2]), "dt": DT, "iterations_per_run": T, "sparse": plan.use_sparse,
-          "backend": plan.backend, "replicas": plan.replicas, "check_every": plan.check_every}
+          "backend": plan.backend, "replicas": plan.replicas, "check_every": plan.check_every,
+          "device": plan.device, "precision": plan.precision}
     return SolveResult(best_x, float(best_e), ttt, its, wall, trace, hp, cut, restarts, hits)

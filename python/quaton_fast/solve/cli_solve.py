@@ -23,7 +23,12 @@ def parse_duration(text) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="instance file (G-set/rudy, SK .npz, QPLIB)")
     parser.add_argument("--time", default="10s", help="time budget: 10s, 2m, 500ms, 1.5")
-    parser.add_argument("--replicas", type=int, default=64)
+    parser.add_argument("--replicas", type=int, default=None,
+                        help="replicas per restart (default 64 on the CPU, 1024 on a GPU)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda or cuda:K (the GPU runs the torch backend, tensor-core products where exact)")
+    parser.add_argument("--precision", default=None, choices=["fp32", "tf32", "bf16"],
+                        help="GPU spin-product precision (default: the fastest exact one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--target", type=float, default=None,
                         help="target: the cut for Max-Cut instances, else the energy")
@@ -43,8 +48,6 @@ def _read(path: str, fmt: str):
             "qplib": readers.read_qplib}[fmt](path)
 
 
-
-
 def run(args) -> int:
     """Solve one file. Under ``torchrun`` the replicas are sharded over the ranks
     (solve/distributed.py; rank 0's clock decides the time budget) and only rank 0 prints and writes."""
@@ -55,7 +58,8 @@ def run(args) -> int:
     is_cut = hasattr(problem, "cut_value")
     if qdist.init_from_env():
         from .distributed import solve_sharded as solve  # noqa: F811
-    res = solve(problem, time_limit=budget, replicas=args.replicas, seed=args.seed,
+    res = solve(problem, time_limit=budget, replicas=args.replicas, seed=args.seed, device=args.device,
+                precision=args.precision,
                 target=None if is_cut else args.target, target_cut=args.target if is_cut else None,
                 progress=not args.no_progress)
     if not qdist.is_main_process():
@@ -65,7 +69,8 @@ def run(args) -> int:
     if res.cut is not None:
         print(f"best cut: {res.cut:.6g}")
     print(f"time-to-target: {'-' if ttt is None else f'{ttt:.3f} s'}")
-    print(f"iterations: {res.iterations}  restarts: {res.restarts}  wall: {res.wall_time:.2f} s")
+    print(f"iterations: {res.iterations}  restarts: {res.restarts}  wall: {res.wall_time:.2f} s  "
+          f"({res.hyperparameters['backend']} on {res.hyperparameters['device']})")
     if args.json:
         atomic_write_json({"file": args.file, "best_energy": res.best_energy, "cut": res.cut,
                            "time_to_target": ttt, "iterations": res.iterations,

@@ -52,21 +52,23 @@ class ShardedReplicas(LocalReplicas):
 
 
 def solve_sharded(problem, *, time_limit: float | None = None, max_iterations: int | None = None,
-                  replicas: int = 64, iterations_per_run: int | None = None, seed: int = 0,
+                  replicas: int | None = None, iterations_per_run: int | None = None, seed: int = 0,
                   target: float | None = None, target_cut: float | None = None, stop_at_target: bool = True,
                   exploration_share: float = 0.3, check_every: int = 5, sparse: bool | None = None,
                   device: str = "cpu", backend: str | None = None, threads: int = 0,
-                  progress: bool = True) -> SolveResult:
+                  precision: str | None = None, progress: bool = True) -> SolveResult:
     """``solve()`` with the ``replicas`` (total, over all ranks) split across the process group.
 
     Arguments as in :func:`quaton_fast.solve.aoc_solver.solve`; every rank must pass the same
     values and returns the same result (the progress bar shows on rank 0 only). ``replicas``
     must be >= the world size. The group's backend may be gloo or nccl (then the small
-    all-gather/broadcast tensors live on this rank's current GPU; the solver itself runs on CPU).
+    all-gather/broadcast tensors live on this rank's current GPU). The replicas run on ``device``:
+    with ``device='cuda'`` each rank uses its current GPU (init_from_env sets it to the local rank).
     """
-    _validate_budget(time_limit, max_iterations, target_cut, problem, device)
+    _validate_budget(time_limit, max_iterations, target_cut, problem)
     plan = _plan(problem, max_iterations=max_iterations, replicas=replicas, iterations_per_run=iterations_per_run,
-                 seed=seed, check_every=check_every, sparse=sparse, backend=backend, threads=threads)
+                 seed=seed, check_every=check_every, sparse=sparse, backend=backend, threads=threads,
+                 device=device, precision=precision)
     if qdist.is_initialized() and qdist.world_size() > 1:
         world = qdist.world_size()
         if plan.replicas < world:

@@ -2,7 +2,8 @@
 
 ``numpy`` is the reference (state as an (n, R) float32 matrix, ``J @ S`` one scipy.sparse or BLAS
 product); ``cpp`` is the multi-threaded C++ kernel ``quaton_fast._C.solver_run_cpu`` (semantics in
-``cpp/include/quaton/solver.h``). Both do the same float32 operations in the same order; with a
+``cpp/include/quaton/solver.h``); ``torch`` runs the same loop on any torch device (the GPU path,
+replica_torch.py). All three do the same float32 operations in the same order; with a
 CSR J the C++ spin sums also run in scipy's CSR order, so the two agree bit for bit. With a dense
 J NumPy sums through BLAS in an unspecified order: the spin sums may then differ by rounding,
 |dy_i| <= n * 2^-24 * sum_j |J_ij| (exact when J is integer-valued and |y| < 2^24, e.g. +-1 J with
@@ -20,7 +21,7 @@ import scipy.sparse as sp
 
 DT = 0.5
 INIT_SCALE = 0.01   # initial states uniform on [-INIT_SCALE, INIT_SCALE]
-BACKENDS = ("numpy", "cpp")
+BACKENDS = ("numpy", "cpp", "torch")
 
 
 def cpp_available() -> bool:
@@ -71,11 +72,15 @@ def initial_states(n: int, seed: int, restart: int, replica_ids) -> np.ndarray:
 
 
 def run_batch(op: Operator, a0, g, gamma, x0, steps: int, check_every: int, backend: str,
-              threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
+              threads: int = 0, device: str = "cpu", precision: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One run of R replicas for ``steps`` steps from x0.
 
     a0, g, gamma: (R,) float32 (g already divided by ||J||_2); x0: (n, R) float32.
+    device, precision: torch backend only (replica_torch.run_batch_torch).
     Returns (best energies (R,) float64 without offset, best sign-states (n, R) float32)."""
+    if backend == "torch":
+        from .replica_torch import run_batch_torch
+        return run_batch_torch(op, a0, g, gamma, x0, steps, check_every, device, precision)
     if backend == "cpp":
         from .. import _C
         cont = np.ascontiguousarray(op.continuous, np.uint8)
