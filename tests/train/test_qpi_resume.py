@@ -113,6 +113,12 @@ def test_qpi_bad_init_from_checkpoints_fail_clearly(tmp_path, toy_task):
         run_qpi.run_qpi(_cfg("ste", layers=3, init_from=str(tmp_path / "fp" / "checkpoint.pt")), task,
                         tmp_path / "d", progress=False)
 
+    ckpt = load_checkpoint(tmp_path / "fp" / "checkpoint.pt")
+    ckpt["model"]["layers.0.latent"] = torch.zeros(8, 8)  # a model saved by other code: wrong tensor shape
+    torch.save(ckpt, tmp_path / "odd.pt")
+    with pytest.raises(ValueError, match=r"'init_from' \(.*odd.pt\) holds a model of another shape"):
+        run_qpi.run_qpi(_cfg("ste", init_from=str(tmp_path / "odd.pt")), task, tmp_path / "f", progress=False)
+
     run_qpi.run_qpi(_cfg("ste", warmup=0, epochs=1), task, tmp_path / "ste", progress=False)
     with pytest.raises(ValueError, match="must be a full-precision checkpoint"):
         run_qpi.run_qpi(_cfg("dsq", init_from=str(tmp_path / "ste" / "checkpoint.pt")), task, tmp_path / "e",
