@@ -22,6 +22,12 @@ def test_qpi_run_writes_ssim_and_mse(tmp_path):
     assert (tmp_path / "run" / "masks.npz").is_file()
 
 
-def test_qpi_resume_is_refused_clearly(tmp_path, capsys):
-    assert main(_args(tmp_path / "run", "--resume")) == 2
-    assert "'resume' is not supported for QPI tasks" in capsys.readouterr().err
+def test_qpi_cli_init_from_and_resume_errors_are_clear(tmp_path, capsys):
+    assert main(_args(tmp_path / "a", "--init-from", str(tmp_path / "nope.pt"))) == 2
+    assert f"checkpoint {tmp_path / 'nope.pt'} does not exist" in capsys.readouterr().err
+    assert main(_args(tmp_path / "b", "--epochs", "1", "--warmup", "0")) in (0, None)
+    assert main(_args(tmp_path / "b", "--epochs", "1", "--warmup", "0")) == 2  # no silent overwrite
+    assert "pass --resume" in capsys.readouterr().err
+    assert main(_args(tmp_path / "b", "--epochs", "1", "--warmup", "0", "--batch", "4", "--resume")) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and "batch" in err

@@ -123,3 +123,34 @@ def test_sweep_under_torchrun_spreads_runs_over_two_ranks(tmp_path):
     assert sorted(r["method"] for r in records) == ["FP", "PQ", "PSQ-FT"]
     assert all(json.loads((root / "mnist-5k" / d / "result.json").read_text())["world_size"] == 1
                for d in ("fp", "pq-L2", "psq-ft-L2"))  # no DDP inside a sweep run
+
+
+@pytest.mark.slow
+def test_qpi_sweep_shares_the_fp_warmup_and_resumes(tmp_path):
+    """`sweep --tasks rbc`: FP run with a snapshot at the warm-up epoch, QAT runs start from it,
+    PQ rounds the final FP model; records hold SSIM and MSE; a second call redoes nothing."""
+    root = tmp_path / "sw"
+    cmd = [sys.executable, "-m", "quaton_fast.cli", "sweep", "--tasks", "rbc", "--methods", "fp", "pq", "psq-lt",
+           "--levels", "4", "--warmup", "1", "--qat-epochs", "1", "--neurons", "16", "--layers", "2", "--batch", "8",
+           "--lr", "0.2", "--train-limit", "24", "--test-limit", "8", "--device", "cpu", "--no-plots",
+           "--root", str(root)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (root / "rbc" / "fp" / "epoch1.pt").is_file()
+    lt = json.loads((root / "rbc" / "psq-lt-L4" / "result.json").read_text())
+    assert lt["config"]["init_from"] == str(root / "rbc" / "fp" / "epoch1.pt")
+    assert [h["stage"] for h in lt["history"]] == ["qat"]
+    pq = json.loads((root / "rbc" / "pq-L4" / "result.json").read_text())
+    assert pq["config"]["init_from"] == str(root / "rbc" / "fp" / "checkpoint.pt") and pq["history"] == []
+    records = json.loads((root / "table.json").read_text())
+    assert sorted((r["method"], r["metric"]) for r in records) == [
+        ("FP", "mse"), ("FP", "ssim"), ("PQ", "mse"), ("PQ", "ssim"), ("PSQ-LT", "mse"), ("PSQ-LT", "ssim")]
+    assert all(r["task"] == "qpi" and r["split"] == "test" and r["n_test"] == 8 for r in records)
+    table = (root / "table.md").read_text()
+    assert "RBC (synthetic): test ssim" in table and "| PSQ-LT |" in table and "1 − SSIM" in table
+
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.count("(finished)") == 3
+    assert json.loads((root / "table.json").read_text()) == records

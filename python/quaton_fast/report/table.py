@@ -84,7 +84,7 @@ def _configuration(results: list[dict], sweep_command: str) -> list[str]:
              f"pitch {g['dx_m'] * 1e9:.1f} nm, wavelength {g['wavelength_m'] * 1e9:.1f} nm, distances input→layer 1 "
              f"{g['z_in_m'] * 1e6:.3f} µm, between layers {g['dz_m'] * 1e6:.3f} µm, last layer→detector "
              f"{g['z_out_m'] * 1e6:.3f} µm; FFT padding ×{g['pad']}; images resized to {g['object_size']}×{g['object_size']} "
-             f"px, phase objects exp(iπI); 10 square detectors (3-4-3).",
+             f"px, {_readout_text(fp)}",
              f"- Data: {fp['data']}.",
              f"- Training: Adam lr {c['lr']}, batch {c['batch']}, seed {c['seed']}; FP run {c['epochs']} epochs; " +
              (f"every QAT method starts from the FP model after {c['epochs'] - qat_epochs} warm-up epochs and "
@@ -96,6 +96,14 @@ def _configuration(results: list[dict], sweep_command: str) -> list[str]:
              "", f"Command: `{sweep_command}`", "",
              "Each row's own `quaton-fast train` command is in the JSON records (`command`)."]
     return lines
+
+
+def _readout_text(result: dict) -> str:
+    if any(r.get("task") == "qpi" for r in result.get("records", [])):
+        return ("phase objects exp(iφ) (one image pixel per neuron), masks start transparent, read-out s·|u|² + b "
+                "(least-squares start, trained at lr/10); loss 1 − SSIM; SSIM with an 11×11 Gaussian window "
+                "(σ 1.5, data range 1) and MSE per image against φ/φ_max.")
+    return "phase objects exp(iπI); 10 square detectors (3-4-3)."
 
 
 def write_tables(runs, root: Path, sweep_command: str, md_path: str | None = None,

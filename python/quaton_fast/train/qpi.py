@@ -29,7 +29,7 @@ from ..qpi.metrics import mse as mse_metric
 from ..qpi.metrics import ssim as ssim_metric
 from ..quant.base import Quantizer
 
-__all__ = ["QPIResult", "evaluate_qpi", "fit_readout", "train_qpi"]
+__all__ = ["QPIResult", "evaluate_qpi", "fit_readout", "qpi_optimizer", "train_qpi", "train_qpi_epoch"]
 
 
 @dataclass
@@ -62,7 +62,9 @@ def _check_pair(func: str, arg: str, pair, n: int) -> tuple[torch.Tensor, torch.
     return phi, target
 
 
-def _optimizer(base: D2NN, lr: float, readout_lr: float) -> torch.optim.Optimizer:
+def qpi_optimizer(base: D2NN, lr: float, readout_lr: float) -> torch.optim.Optimizer:
+    """Adam with learning rate ``lr`` for the phases (and quantizer parameters) and ``readout_lr``
+    for the read-out scalars s, b."""
     readout = list(base.readout.parameters())
     ids = {id(p) for p in readout}
     rest = [p for p in base.parameters() if id(p) not in ids]
@@ -125,6 +127,36 @@ def evaluate_qpi(model: torch.nn.Module, phi: torch.Tensor, targets: torch.Tenso
     return {"ssim": s_sum / len(phi), "mse": m_sum / len(phi)}
 
 
+def train_qpi_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, phi: torch.Tensor, targets: torch.Tensor, *,
+                    loss: str, batch_size: int, generator: torch.Generator, device: torch.device | str,
+                    progress: bool = False, description: str = "qpi") -> float:
+    """One pass over ``phi`` (B, H, W) radians / ``targets`` (B, H, W) in [0, 1] in global batches
+    shuffled by ``generator``; ``model`` is a QPI D2NN or its DDP wrapper (each rank trains on its
+    shard). Returns the mean training loss (``loss`` + regularisation) over all ranks."""
+    base = _check_model("train_qpi_epoch", model)
+    order = torch.randperm(len(phi), generator=generator)
+    batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+    bar = tqdm(batches, desc=description, disable=not (progress and dist.is_main_process()), leave=False)
+    totals = torch.zeros(2, dtype=torch.float64)
+    for idx in bar:
+        if len(idx) < dist.world_size():  # a trailing batch too small to give every rank an item
+            continue
+        scale = dist.shard_loss_scale(len(idx))  # exact global-batch mean for uneven shards
+        idx = dist.shard_batch(idx)
+        p, t = phi[idx].to(device), targets[idx].to(device)
+        value = qpi_loss(loss, _predict(model, base.n, p), t) + base.regularization()
+        opt.zero_grad(set_to_none=True)
+        (value * scale).backward()
+        opt.step()
+        totals += torch.tensor([float(value.detach()) * len(idx), len(idx)], dtype=torch.float64)
+        bar.set_postfix(loss=f"{totals[0] / totals[1]:.4f}")
+    if dist.is_initialized():
+        totals = totals.to(device)
+        torch.distributed.all_reduce(totals)
+        totals = totals.cpu()
+    return float(totals[0] / totals[1])
+
+
 def train_qpi(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
               test: tuple[torch.Tensor, torch.Tensor], *, epochs: int, warmup_epochs: int = 0,
               quantizer: Quantizer | None = None, loss: str = "ssim", batch_size: int = 32, lr: float = 0.01,
@@ -161,7 +193,7 @@ def train_qpi(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     if init_readout:
         fit_readout(base, x_train, y_train, device=device)
     net = dist.wrap_ddp(base)
-    opt = _optimizer(base, lr, readout_lr)
+    opt = qpi_optimizer(base, lr, readout_lr)
     history: list[dict] = []
     t0 = time.perf_counter()
     for epoch in range(epochs):
@@ -169,30 +201,12 @@ def train_qpi(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
             base.switch_quantizer(quantizer)
             base.to(device)
             net = dist.wrap_ddp(base)
-            opt = _optimizer(base, lr, readout_lr)
+            opt = qpi_optimizer(base, lr, readout_lr)
         base.set_epoch(max(0, epoch - warmup_epochs))
-        order = torch.randperm(len(x_train), generator=gen)
-        batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
-        bar = tqdm(batches, desc=f"{description} epoch {epoch + 1}/{epochs}",
-                   disable=not (progress and dist.is_main_process()), leave=False)
-        totals = torch.zeros(2, dtype=torch.float64)
-        for idx in bar:
-            if len(idx) < dist.world_size():  # a trailing batch too small to give every rank an item
-                continue
-            scale = dist.shard_loss_scale(len(idx))  # exact global-batch mean for uneven shards
-            idx = dist.shard_batch(idx)
-            p, t = x_train[idx].to(device), y_train[idx].to(device)
-            value = qpi_loss(loss, _predict(net, base.n, p), t) + base.regularization()
-            opt.zero_grad(set_to_none=True)
-            (value * scale).backward()
-            opt.step()
-            totals += torch.tensor([float(value.detach()) * len(idx), len(idx)], dtype=torch.float64)
-            bar.set_postfix(loss=f"{totals[0] / totals[1]:.4f}")
-        if dist.is_initialized():
-            totals = totals.to(device)
-            torch.distributed.all_reduce(totals)
-            totals = totals.cpu()
-        history.append({"epoch": epoch, "loss": float(totals[0] / totals[1]),
+        mean_loss = train_qpi_epoch(net, opt, x_train, y_train, loss=loss, batch_size=batch_size, generator=gen,
+                                    device=device, progress=progress,
+                                    description=f"{description} epoch {epoch + 1}/{epochs}")
+        history.append({"epoch": epoch, "loss": mean_loss,
                         "phase": "warmup" if quantizer is not None and epoch < warmup_epochs else "qat"})
     metrics = evaluate_qpi(base, x_test, y_test, device=device)
     return QPIResult(test_ssim=metrics["ssim"], test_mse=metrics["mse"], history=history,

@@ -1,12 +1,18 @@
 """`quaton-fast train --task rbc|cells`: one QPI (phase → intensity imaging) run from the CLI.
 
 The network starts transparent (``init='zeros'``: free-space propagation, the start that learns
-for imaging); RBC fields hold 2-4 cells of radius size/8 to 3·size/16 px, reads out ``s·|u|² + b`` (s, b from a least-squares fit, then trained at lr/10),
-trains with 1 − SSIM, FP warm-up then QAT, and is tested with the hard-quantized masks
-(:func:`quaton_fast.train.qpi.train_qpi`). Images are ``--object-size`` px (default: the grid,
-one pixel per neuron). Writes ``masks.npz`` and ``result.json`` (rank 0). Not yet supported for
-QPI runs (clear errors): ``--resume``, ``--init-from`` and ``--snapshot-epochs``, hence no sharing
-of the warm-up in ``quaton-fast sweep``; ``benchmarks/qpi_table.py`` does that for the QPI table.
+for imaging) and reads out ``s·|u|² + b`` (s, b from a least-squares fit on the training set,
+then trained at lr/10; a run started ``--init-from`` keeps the checkpoint's s, b). RBC fields hold
+2-4 cells of radius size/8 to 3·size/16 px. Training minimises 1 − SSIM, FP warm-up then QAT
+(:func:`quaton_fast.train.qpi.train_qpi_epoch` per epoch, batches shuffled by
+``epoch_generator(seed, epoch)``), and the test uses the hard-quantized masks. Images are
+``--object-size`` px (default: the grid, one pixel per neuron).
+
+The run is resumable like a classification run (the loop of :mod:`quaton_fast.train.stages`):
+``checkpoint.pt`` after every epoch (``--resume`` continues bit-identically), ``epoch{K}.pt``
+for ``--snapshot-epochs``, ``--init-from`` an FP checkpoint of a QPI task with the same geometry
+(what ``quaton-fast sweep`` uses to share the warm-up). Also writes ``masks.npz`` and, last,
+``result.json`` (rank 0).
 """
 from __future__ import annotations
 
@@ -24,7 +30,11 @@ from ..nn.presets import preset_config
 from ..quant import FullPrecision
 from .checkpoint import atomic_write_json
 from .config import RunConfig
-from .run_classify import METHOD_NAMES, device_description, make_run_quantizer, resolve_device
+from .epochs import epoch_generator, quantizer_state
+from .qpi import evaluate_qpi, fit_readout, qpi_optimizer, train_qpi_epoch
+from .run_classify import METHOD_NAMES
+from .stages import (RunState, device_description, init_from_checkpoint, prepare_run_dir, resolve_device, resume_run,
+                     run_epochs, run_log)
 
 
 @dataclass(frozen=True)
@@ -63,44 +73,66 @@ def qpi_loader(name: str):
     return load
 
 
+def build_qpi_model(cfg: RunConfig) -> D2NN:
+    """The QPI network of ``cfg``: transparent full-precision masks, read-out s·|u|² + b."""
+    geometry = {k: v for k, v in cfg.geometry().items() if k != "object_size"}
+    return D2NN.preset(cfg.preset, **geometry, readout="qpi", init="zeros", quantizer=FullPrecision(), seed=cfg.seed)
+
+
 def run_qpi(cfg: RunConfig, task, out_dir: str | os.PathLike, *, resume: bool = False, progress: bool = True,
             command: str = "") -> dict:
     """Train and test one QPI configuration; returns the result dict (also written to result.json)."""
-    from .qpi import train_qpi
     f = "run_qpi"
-    if resume:
-        raise ValueError(f"{f}(): argument 'resume' is not supported for QPI tasks yet; run again without --resume")
-    if cfg.init_from is not None or cfg.snapshot_epochs:
-        raise ValueError(f"{f}(): arguments 'init_from' / 'snapshot_epochs' are not supported for QPI tasks yet")
     out = Path(out_dir)
-    if (out / "result.json").exists():
-        raise FileExistsError(f"{f}(): argument 'out_dir' ({out}) already holds a result.json; choose another --out")
-    if dist.is_main_process():
-        out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg)
+    ckpt_path = prepare_run_dir(out, resume, f)
+    device = resolve_device(cfg, f)
     torch.manual_seed(cfg.seed)
     data = task.load(cfg)
-    geometry = {k: v for k, v in cfg.geometry().items() if k != "object_size"}
-    net = D2NN.preset(cfg.preset, **geometry, readout="qpi", init="zeros", quantizer=FullPrecision(),
-                      seed=cfg.seed).to(device)
-    quantizer = None if cfg.quantizer == "fp" else make_run_quantizer(cfg)
+    net = build_qpi_model(cfg).to(device)
+    new_optimizer = lambda m: qpi_optimizer(m, cfg.lr, cfg.lr / 10)  # noqa: E731
+    start = 0
+    if resume and ckpt_path.exists():
+        run = resume_run(ckpt_path, cfg, net, new_optimizer, device, f)
+        start = run.epoch
+        run_log(f"resumed {ckpt_path} after epoch {start}/{cfg.epochs} (stage {run.stage})")
+    else:
+        if cfg.init_from is not None:
+            init_from_checkpoint(net, cfg, task.kind, f)
+            run_log(f"initialised from {cfg.init_from}")
+        else:
+            fit_readout(net, *data.train, device=device)
+        run = RunState(new_optimizer(net))
+
+    def train_epoch(model, opt, epoch, stage):
+        loss = train_qpi_epoch(model, opt, *data.train, loss="ssim", batch_size=cfg.batch,
+                               generator=epoch_generator(cfg.seed, epoch), device=device, progress=progress,
+                               description=f"{cfg.task} {cfg.quantizer} epoch {epoch + 1}/{cfg.epochs} [{stage}]")
+        return {"loss": loss, **quantizer_state(net)}
+
     t0 = time.perf_counter()
-    res = train_qpi(net, data.train, data.test, epochs=cfg.epochs,
-                    warmup_epochs=cfg.warmup if quantizer is not None else 0, quantizer=quantizer, loss="ssim",
-                    batch_size=cfg.batch, lr=cfg.lr, seed=cfg.seed, device=device, progress=progress,
-                    description=f"{cfg.task} {cfg.quantizer}")
+    net.train()
+    run_epochs(cfg, net, run, kind=task.kind, out=out, device=device, new_optimizer=new_optimizer,
+               train_epoch=train_epoch, describe=lambda s: f"loss (1 - SSIM) {s['loss']:.4f}", log=run_log)
+    train_seconds = time.perf_counter() - t0
+    test = evaluate_qpi(net, *data.test, device=device)
+    run_log(f"test SSIM {test['ssim']:.4f}, MSE {test['mse']:.5f} (hard-quantized masks, {len(data.test[0])} images)")
     method = METHOD_NAMES[cfg.quantizer]
     levels = None if cfg.quantizer == "fp" else cfg.levels
     dev = device_description(device)
     base = {"task": "qpi", "dataset": task.dataset, "method": method, "levels": levels, "split": "test",
             "device": dev, "command": command, "n_train": int(len(data.train[0])), "n_test": int(len(data.test[0])),
             "epochs": cfg.epochs, "warmup": cfg.warmup, "preset": cfg.preset, "seed": cfg.seed}
-    records = [dict(base, metric="ssim", value=float(res.test_ssim)), dict(base, metric="mse", value=float(res.test_mse))]
+    records = [dict(base, metric="ssim", value=float(test["ssim"])), dict(base, metric="mse", value=float(test["mse"]))]
     result = {"config": cfg.to_dict(), "command": command, "task": cfg.task, "dataset": task.dataset,
               "method": method, "levels": levels, "data": data.description,
-              "metrics": {"test_ssim": float(res.test_ssim), "test_mse": float(res.test_mse)},
-              "history": res.history, "train_seconds": time.perf_counter() - t0, "device": dev,
-              "world_size": dist.world_size(), "torch": torch.__version__, "records": records}
+              "metrics": {"test_ssim": float(test["ssim"]), "test_mse": float(test["mse"])},
+              "history": run.history, "train_seconds": train_seconds, "resumed_after_epoch": start,
+              "readout": {"scale": float(net.readout.scale.detach()), "bias": float(net.readout.bias.detach())},
+              "device": dev, "world_size": dist.world_size(), "torch": torch.__version__,
+              "geometry": {"n": net.n, "layers": len(net.layers), "dx_m": net.dx, "wavelength_m": net.wavelength,
+                           "z_in_m": net.to_first.z, "dz_m": net.between.z, "z_out_m": net.to_detector.z,
+                           "pad": net.to_first.pad, "object_size": int(data.train[0].shape[-1])},
+              "records": records}
     if dist.is_main_process():
         net.export_masks(out / "masks.npz", n_material=cfg.material_index())
         atomic_write_json(result, out / "result.json")

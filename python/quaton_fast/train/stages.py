@@ -1,0 +1,199 @@
+"""The resumable epoch loop every `quaton-fast train` task shares (classification, QPI).
+
+One run: ``cfg.warmup`` epochs in full precision (stage 'fp'), then ``cfg.quantizer`` takes over
+from the trained phases (stage 'qat', a new optimizer because the parameters change), then the
+test with hard-quantized masks. The run directory holds (rank 0 writes, every file atomically):
+
+- ``checkpoint.pt`` after every epoch: config, task kind, stage, epochs done, model, optimizer,
+  RNG states, history and the trainer's own entries (``RunState.extra``), so a resumed run
+  (``resume=True``) continues exactly, bit for bit, where an interrupted one stopped;
+- ``epoch{K}.pt``: copies kept after the epochs in ``cfg.snapshot_epochs`` (e.g. the FP warm-up
+  every QAT method of a sweep starts from, via ``cfg.init_from``).
+
+The trainer supplies what differs: the model, its optimizer and one epoch of training.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .. import distributed as dist
+from ..nn.d2nn import D2NN
+from ..quant import make_quantizer
+from .checkpoint import atomic_torch_save, load_checkpoint, restore_rng_state, rng_state
+from .config import RunConfig
+
+__all__ = ["GEOMETRY_FIELDS", "RunState", "prepare_run_dir", "resume_run", "init_from_checkpoint",
+           "make_run_quantizer", "run_epochs", "finish_stages", "run_log", "resolve_device",
+           "device_description"]
+
+#: config fields that fix the network's shape: an --init-from checkpoint must match on all of them
+GEOMETRY_FIELDS = ("preset", "n", "layers", "object_size", "pad")
+_CORE_KEYS = ("config", "kind", "epoch", "stage", "model", "optimizer", "rng", "history")
+
+
+@dataclass
+class RunState:
+    """Where a run stands: stage ('fp' | 'qat'), epochs done, optimizer, per-epoch history and
+    the trainer's own checkpoint entries (``extra``, e.g. phase histograms)."""
+    optimizer: torch.optim.Optimizer
+    stage: str = "fp"
+    epoch: int = 0
+    history: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+def make_run_quantizer(cfg: RunConfig):
+    """The QAT quantizer of ``cfg`` (method, levels, options)."""
+    return make_quantizer(cfg.quantizer, cfg.levels, **cfg.quantizer_options)
+
+
+def _enter_qat(net: D2NN, cfg: RunConfig, device: torch.device) -> None:
+    net.switch_quantizer(make_run_quantizer(cfg))
+    net.to(device)
+
+
+def prepare_run_dir(out: Path, resume: bool, func: str) -> Path:
+    """Create ``out`` (rank 0) and return its checkpoint path; refuse to overwrite a run unless
+    ``resume``."""
+    ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.exists() and not resume:
+        raise FileExistsError(f"{func}(): argument 'out_dir' ({out}) already holds a checkpoint; "
+                              f"pass --resume to continue it or choose another --out")
+    if (out / "result.json").exists() and not ckpt_path.exists() and not resume:
+        raise FileExistsError(f"{func}(): argument 'out_dir' ({out}) already holds a result.json; "
+                              f"choose another --out")
+    if dist.is_main_process():
+        out.mkdir(parents=True, exist_ok=True)
+    return ckpt_path
+
+
+def resume_run(ckpt_path: Path, cfg: RunConfig, net: D2NN, new_optimizer: Callable[[D2NN], torch.optim.Optimizer],
+               device: torch.device, func: str) -> RunState:
+    """Load ``ckpt_path`` into ``net`` (switching to the quantizer first if it was saved in QAT),
+    rebuild the optimizer the same way and restore its state and every RNG."""
+    ckpt = load_checkpoint(ckpt_path, func)
+    diff = cfg.same_training(RunConfig.from_dict(ckpt["config"]))
+    if diff:
+        raise ValueError(f"{func}(): cannot resume {ckpt_path}: it was trained with other settings "
+                         f"({', '.join(diff)}); use another --out")
+    if ckpt["stage"] == "qat":
+        _enter_qat(net, cfg, device)
+    opt = new_optimizer(net)
+    _load_model(net, ckpt, ckpt_path, "resume", func)
+    opt.load_state_dict(ckpt["optimizer"])
+    restore_rng_state(ckpt["rng"])
+    extra = {k: v for k, v in ckpt.items() if k not in _CORE_KEYS}
+    return RunState(opt, ckpt["stage"], ckpt["epoch"], ckpt["history"], extra)
+
+
+def _load_model(net: D2NN, ckpt: dict, path, arg: str, func: str) -> None:
+    try:
+        net.load_state_dict(ckpt["model"])
+    except RuntimeError as e:  # other layer count, grid, read-out: name the mismatch, not a torch trace
+        first = str(e).strip().splitlines()
+        raise ValueError(f"{func}(): argument '{arg}' ({path}) holds a model of another shape than this run's "
+                         f"network ({' '.join(first[1:3]) or first[0]})") from e
+
+
+def init_from_checkpoint(net: D2NN, cfg: RunConfig, kind: str, func: str) -> dict:
+    """Load the full-precision checkpoint ``cfg.init_from`` into ``net``; returns the checkpoint.
+
+    It must come from a task of the same ``kind`` ('classify', 'qpi', ...) and the same geometry
+    (:data:`GEOMETRY_FIELDS`), and be saved in stage 'fp'."""
+    ckpt = load_checkpoint(cfg.init_from, func)
+    theirs = RunConfig.from_dict(ckpt["config"])
+    their_kind = ckpt.get("kind") or _kind_of(theirs.task)
+    if their_kind is not None and their_kind != kind:
+        raise ValueError(f"{func}(): argument 'init_from' ({cfg.init_from}) was trained for task {theirs.task!r} "
+                         f"({their_kind}); this run is task {cfg.task!r} ({kind}) and needs a {kind} checkpoint")
+    diff = [f for f in GEOMETRY_FIELDS if getattr(theirs, f) != getattr(cfg, f)]
+    if diff:
+        raise ValueError(f"{func}(): argument 'init_from' ({cfg.init_from}) was trained with another "
+                         f"geometry: {', '.join(f'{f}={getattr(theirs, f)!r} (here {getattr(cfg, f)!r})' for f in diff)}")
+    if ckpt.get("stage") != "fp":
+        raise ValueError(f"{func}(): argument 'init_from' must be a full-precision checkpoint "
+                         f"(stage 'fp'), got stage {ckpt.get('stage')!r} from {cfg.init_from}")
+    _load_model(net, ckpt, cfg.init_from, "init_from", func)
+    return ckpt
+
+
+def _kind_of(task: str) -> str | None:
+    from .tasks import TASKS
+    return TASKS[task].kind if task in TASKS else None
+
+
+def _save(out: Path, cfg: RunConfig, kind: str, run: RunState, net: D2NN) -> None:
+    state = {"config": cfg.to_dict(), "kind": kind, "epoch": run.epoch, "stage": run.stage,
+             "model": net.state_dict(), "optimizer": run.optimizer.state_dict(), "rng": rng_state(),
+             "history": run.history, **run.extra}
+    atomic_torch_save(state, out / "checkpoint.pt")
+    if run.epoch in cfg.snapshot_epochs:
+        atomic_torch_save(state, out / f"epoch{run.epoch}.pt")
+
+
+def run_epochs(cfg: RunConfig, net: D2NN, run: RunState, *, kind: str, out: Path, device: torch.device,
+               new_optimizer: Callable[[D2NN], torch.optim.Optimizer],
+               train_epoch: Callable[[torch.nn.Module, torch.optim.Optimizer, int, str], dict],
+               describe: Callable[[dict], str], log: Callable[[str], None]) -> torch.nn.Module:
+    """Train epochs ``run.epoch .. cfg.epochs - 1`` (switching to QAT at ``cfg.warmup``), saving
+    the checkpoint after each; then put the quantizer in place for the test (PQ, evaluation-only
+    runs, warm-up = epochs). ``train_epoch(model, optimizer, epoch, stage)`` trains one epoch of
+    ``model`` (``net`` or its DDP wrapper) and returns the history entries; ``describe`` turns
+    them into the log line. Returns the (possibly DDP-wrapped) model."""
+    quantize = cfg.quantizer != "fp"
+    model = dist.wrap_ddp(net)
+    for epoch in range(run.epoch, cfg.epochs):
+        if quantize and run.stage == "fp" and epoch >= cfg.warmup:
+            _enter_qat(net, cfg, device)  # adds parameters (PSQ-LT κ): re-wrap, new optimizer
+            run.stage, model = "qat", dist.wrap_ddp(net)
+            run.optimizer = new_optimizer(net)
+        net.set_epoch(max(0, epoch - cfg.warmup) if run.stage == "qat" else epoch)
+        t0 = time.perf_counter()
+        stats = train_epoch(model, run.optimizer, epoch, run.stage)
+        run.history.append({"epoch": epoch + 1, "stage": run.stage, **stats, "seconds": time.perf_counter() - t0})
+        run.epoch = epoch + 1
+        log(f"epoch {epoch + 1}/{cfg.epochs} [{run.stage}{'' if run.stage == 'fp' else ' ' + cfg.quantizer}] "
+            f"{describe(stats)}, {run.history[-1]['seconds']:.0f} s")
+        if dist.is_main_process():
+            _save(out, cfg, kind, run, net)
+        dist.barrier()
+    finish_stages(cfg, net, run, device)
+    return model
+
+
+def finish_stages(cfg: RunConfig, net: D2NN, run: RunState, device: torch.device) -> None:
+    """Switch a run that ends in stage 'fp' with a QAT method to its quantizer (for the test)."""
+    if cfg.quantizer != "fp" and run.stage == "fp":
+        _enter_qat(net, cfg, device)
+        run.stage = "qat"
+
+
+def run_log(msg: str) -> None:
+    """Print on rank 0 only."""
+    if dist.is_main_process():
+        print(msg, flush=True)
+
+
+def resolve_device(cfg: RunConfig, func: str = "run_classification") -> torch.device:
+    """The torch device of ``cfg.device`` (one GPU per rank under torchrun)."""
+    if cfg.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"{func}(): argument 'device' is 'cuda' but no CUDA device is visible "
+                               "(use --device cpu)")
+        if dist.is_initialized():  # one GPU per rank
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device(cfg.device)
+
+
+def device_description(device: torch.device) -> str:
+    """'cuda (NVIDIA H100 ...)' or 'cpu (model name, N cores, K torch threads)'."""
+    from .._backend import cpu_model
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
