@@ -1,4 +1,4 @@
-"""AOC-DT solver (ours, C++ CPU) vs dwave-samplers simulated annealing vs simulated-bifurcation.
+"""AOC-DT solver (ours: C++ CPU, or torch on a GPU) vs dwave-samplers simulated annealing vs simulated-bifurcation.
 
 One run, one machine, three methods, sequentially (never two at once):
 1. Time-to-target on G-set G1 and G2 (best-known cuts 11624 / 11620 from shared/data/gset/
@@ -15,6 +15,11 @@ Methods:
 - sa: dwave.samplers.SimulatedAnnealingSampler().sample(bqm, num_reads=K, num_sweeps=S, seed=...)
   called repeatedly (K = 2 reads per call to amortise the ~0.07 s per-call overhead, fresh seed
   each call), default beta schedule and sweeps (1000); single-threaded.
+- ours-gpu: the same with device='cuda' (torch backend, 1024 replicas, bf16 tensor-core products,
+  exact for +-1 graphs); sb-gpu: simulated-bifurcation on the same GPU with --sb-gpu-agents agents.
+  Both GPU methods are warmed up once on a small graph before any timing (CUDA context, cuBLAS
+  handles), so the times exclude one-time start-up. GPU run:
+  ``python benchmarks/bench_solver_peers.py --methods ours-gpu,sb-gpu,sa --budgets 1,10 --out-json runs/x.json``
 - sb: simulated_bifurcation.minimize(A, domain='spin', agents=128, device='cpu') called repeatedly
   (defaults: ballistic, not heated, max_steps 10,000, early stopping; timeout = remaining budget),
   torch CPU threads = --torch-threads (default 1: on the shared 2-core machine one SB step of G1
@@ -62,9 +67,23 @@ def load() -> str:
 # ---- methods: each returns (time_to_target or None, best cut, calls) for a target/cap, or the best
 # ---- cut within a budget when target is None.
 
-def run_ours(problem, target, cap, seed, threads=0):
-    r = solve(problem, time_limit=cap, target_cut=target, seed=seed, threads=threads, progress=False)
+def run_ours(problem, target, cap, seed, threads=0, device="cpu"):
+    r = solve(problem, time_limit=cap, target_cut=target, seed=seed, threads=threads, device=device, progress=False)
     return r.time_to_target, float(r.cut), r.restarts
+
+
+def gpu_name() -> str:
+    import torch
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+
+
+def warm_up_gpu(methods) -> None:
+    """One short run of each GPU method on a small torus (CUDA context, cuBLAS handles, allocator)."""
+    small = toroidal_graph(10, 10, seed=1)
+    if "ours-gpu" in methods:
+        solve(small, max_iterations=400, device="cuda", progress=False)
+    if "sb-gpu" in methods:
+        SB(small, device="cuda", agents=64)(None, 0.5, 0)
 
 
 class SA:
@@ -91,13 +110,14 @@ class SA:
 
 
 class SB:
-    def __init__(self, problem):
+    def __init__(self, problem, device="cpu", agents=128):
         import torch
         A = np.zeros((problem.n, problem.n), np.float32)
         for (i, j), w in zip(problem.edges, problem.weights):
             A[i, j] += w
             A[j, i] += w
-        self.A, self.problem = torch.from_numpy(A), problem  # minimise s^T A s == maximise the cut
+        self.A, self.problem = torch.from_numpy(A).to(device), problem  # minimise s^T A s == maximise the cut
+        self.device, self.agents = device, agents
 
     def __call__(self, target, cap, seed):
         import simulated_bifurcation as sb
@@ -105,9 +125,10 @@ class SB:
         torch.manual_seed(seed)
         best, calls, t0 = -np.inf, 0, time.perf_counter()
         while (left := cap - (time.perf_counter() - t0)) > 0:
-            s, _ = sb.minimize(self.A, domain="spin", agents=128, device="cpu", verbose=False, timeout=left)
+            s, _ = sb.minimize(self.A, domain="spin", agents=self.agents, device=self.device, verbose=False,
+                               timeout=left)
             calls += 1
-            best = max(best, float(self.problem.cut_value(s.numpy().astype(np.float64))))
+            best = max(best, float(self.problem.cut_value(s.cpu().numpy().astype(np.float64))))
             if target is not None and best >= target:
                 return time.perf_counter() - t0, best, calls
         return None, best, calls
@@ -123,6 +144,10 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", default="ours,ours-1t,sa,sb")
     ap.add_argument("--instances", default="G1,G2")
     ap.add_argument("--torch-threads", type=int, default=1, help="torch CPU threads for simulated-bifurcation")
+    ap.add_argument("--data", default=str(DATA), help="folder with G-set files and reference.csv")
+    ap.add_argument("--sb-gpu-agents", type=int, default=1024, help="simulated-bifurcation agents on the GPU")
+    ap.add_argument("--out-json", default=str(OUT_JSON), help="records (JSON list), written atomically")
+    ap.add_argument("--out-md", default=str(OUT_MD), help="Markdown table, written atomically")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
     import torch
@@ -137,21 +162,27 @@ def main(argv=None) -> int:
             versions[name] = __import__(mod, fromlist=["__version__"]).__version__
         except Exception:
             versions[name] = "unknown"
-    ref = {line.split(",")[0]: float(line.split(",")[3]) for line in (DATA / "reference.csv").read_text().splitlines()[1:]}
+    data = Path(args.data)
+    ref = {line.split(",")[0]: float(line.split(",")[3]) for line in (data / "reference.csv").read_text().splitlines()[1:]}
     records, lines = [], []
-    device = f"{MACHINE}; {cpu_model()}"
+    gpu_methods = [m for m in methods if m.endswith("-gpu")]
+    device = f"{MACHINE}; {cpu_model()}" + (f"; GPU {gpu_name()}" if gpu_methods else "")
     print("load at start:", load(), flush=True)
+    warm_up_gpu(gpu_methods)
 
     def make(problem, m):
         if m == "ours":
             return lambda t, c, s: run_ours(problem, t, c, s)
         if m == "ours-1t":
             return lambda t, c, s: run_ours(problem, t, c, s, threads=1)
-        return {"sa": lambda: SA(problem, args.sa_sweeps, args.sa_reads), "sb": lambda: SB(problem)}[m]()
+        if m == "ours-gpu":
+            return lambda t, c, s: run_ours(problem, t, c, s, device="cuda")
+        return {"sa": lambda: SA(problem, args.sa_sweeps, args.sa_reads), "sb": lambda: SB(problem),
+                "sb-gpu": lambda: SB(problem, device="cuda", agents=args.sb_gpu_agents)}[m]()
 
     ttt_rows = []
     for inst in args.instances.split(","):
-        problem = read_gset(str(DATA / f"{inst}.txt"))
+        problem = read_gset(str(data / f"{inst}.txt"))
         target = ref[inst]
         for m in methods:
             run = make(problem, m)
@@ -185,8 +216,10 @@ def main(argv=None) -> int:
     names = {"ours": "AOC-DT (ours, C++ CPU, 64 replicas, 2 threads)",
              "ours-1t": "AOC-DT (ours, C++ CPU, 64 replicas, 1 thread)",
              "sa": f"dwave-samplers SA ({args.sa_sweeps} sweeps/read, {args.sa_reads} reads/call, 1 thread)",
-             "sb": f"simulated-bifurcation (CPU, 128 agents, {args.torch_threads} torch thread(s))"}
-    lines += ["## Max-Cut solver vs peers (CPU)", "",
+             "sb": f"simulated-bifurcation (CPU, 128 agents, {args.torch_threads} torch thread(s))",
+             "ours-gpu": f"AOC-DT (ours, torch on {gpu_name()}, 1024 replicas)",
+             "sb-gpu": f"simulated-bifurcation ({gpu_name()}, {args.sb_gpu_agents} agents)"}
+    lines += ["## Max-Cut solver vs peers" + (f" (GPU: {gpu_name()})" if gpu_methods else " (CPU)"), "",
               f"Machine: {MACHINE} (`{cpu_model()}`); load while running: {end_load.split('load average:')[-1].strip()} "
               "(1/5/15-min load average at the end; other jobs shared the 2 cores, so absolute times are inflated "
               "and noisy, the methods ran one after another under the same conditions).",
@@ -199,10 +232,13 @@ def main(argv=None) -> int:
     meds = {(inst, m): med for inst, m, med, *_ in ttt_rows}
     ratios = []
     for inst in args.instances.split(","):
-        for m in ("ours", "ours-1t"):
+        for m in ("ours", "ours-1t", "ours-gpu"):
             a, b = meds.get((inst, m)), meds.get((inst, "sa"))
             if a is not None and b is not None:
                 ratios.append(f"{inst} {m}/SA = {a / b:.2f}")
+        a, b = meds.get((inst, "ours-gpu")), meds.get((inst, "sb-gpu"))
+        if a is not None and b is not None:
+            ratios.append(f"{inst} ours-gpu/sb-gpu = {a / b:.2f}")
     if ratios:
         lines += ["", "Ratio of median times-to-target (ours / simulated annealing; < 1 means ours is faster; "
                   "medians over the successful seeds only, so read them with the success counts): "
@@ -217,8 +253,8 @@ def main(argv=None) -> int:
     md = "\n".join(lines)
     print(md)
     if not args.no_write:
-        atomic_write(OUT_JSON, json.dumps(records, indent=2) + "\n")
-        atomic_write(OUT_MD, md)
+        atomic_write(Path(args.out_json), json.dumps(records, indent=2) + "\n")
+        atomic_write(Path(args.out_md), md)
     return 0
 
 

@@ -25,3 +25,10 @@ compute-sanitizer --tool memcheck --error-exitcode 3 python3 -m pytest -q -x \
 echo "== benchmarks"
 python3 benchmarks/bench_fixed_point.py --out "$OUT/bench_fixed_point.json" 2>&1 | tee "$OUT/bench_fixed_point.log"
 python3 benchmarks/bench_d2nn.py --out "$OUT/bench_d2nn.json" 2>&1 | tee "$OUT/bench_d2nn.log"
+# G-set instances travel in the git-ignored data_cache/ folder (cp -r ../shared/data/gset data_cache/ and
+# carry data_cache); the peers (dwave-samplers, dimod, simulated-bifurcation) as wheels in .whl/
+if [ -d data_cache/gset ]; then
+  python3 benchmarks/bench_solver_peers.py --data data_cache/gset --methods ours-gpu,sb-gpu,sa --seeds 0,1,2 \
+    --cap 30 --budgets 1,10 --out-json "$OUT/bench_solver_gpu.json" --out-md "$OUT/bench_solver_gpu.md" \
+    2>&1 | tee "$OUT/bench_solver_gpu.log"
+fi
