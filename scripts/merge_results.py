@@ -1,7 +1,7 @@
 """Combine the per-experiment result files into the two files the issues ask for.
 
 docs/results/aoc.json     = every record of docs/results/aoc_*.json     (AOC twin: training, solver, examples)
-docs/results/quaton.json  = every record of quaton_*.json and qpi.json (QuATON: tables, QPI, demo)
+docs/results/quaton.json  = every record of quaton_*.json and qpi*.json (QuATON: tables, QPI, demo)
 Each record keeps the exact command that produced it; each part file is written by that command.
 Run after any experiment (with quaton_fast installed): `python scripts/merge_results.py`. Writes atomically.
 """
@@ -15,7 +15,7 @@ from quaton_fast._atomic import atomic_write_json
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 REQUIRED = ("task", "dataset", "method", "metric", "value", "split", "device", "command")
-GROUPS = {"aoc.json": ["aoc_*.json"], "quaton.json": ["quaton_*.json", "qpi.json"]}
+GROUPS = {"aoc.json": ["aoc_*.json"], "quaton.json": ["quaton_*.json", "qpi*.json"]}
 
 
 def combine(patterns: list[str]) -> list[dict]:
