@@ -106,6 +106,13 @@ def test_collect_and_cli(tmp_path, capsys):
     assert st.main(["collect", str(root), "--machine", "test box", "--out", str(out)]) == 0
     recs = json.loads(out.read_text())
     assert recs == [{**_rec("GS", 4, 1, 0.8), "sweep_command": "quaton-fast sweep --seed 1", "machine": "test box"}]
+    assert st.main(["collect", str(root), "--machine", "m", "--out", str(out), "--note", f"{root}=re-run"]) == 0
+    assert json.loads(out.read_text())[0]["note"] == "re-run"
+    with pytest.raises(ValueError, match=r"collect\(\): argument 'notes' must be keys among the roots"):
+        st.collect([root], "m", {"elsewhere": "x"})
+    assert st.main(["collect", str(root), "--machine", "m", "--out", str(out), "--note", "no-equals"]) == 2
+    assert "argument '--note' must be ROOT=TEXT" in capsys.readouterr().err
+    assert st.main(["collect", str(root), "--machine", "test box", "--out", str(out)]) == 0
     assert st.main(["collect", str(tmp_path / "missing"), "--machine", "m", "--out", str(out)]) == 2
     assert "without table.json" in capsys.readouterr().err
     seed0 = tmp_path / "seed0.json"

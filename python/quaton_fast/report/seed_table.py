@@ -168,9 +168,14 @@ def markdown(records: list[dict], *, levels: int, dataset: str = "MNIST",
     return "\n".join(lines) + "\n"
 
 
-def collect(roots: list[str | Path], machine: str) -> list[dict]:
+def collect(roots: list[str | Path], machine: str, notes: dict[str, str] | None = None) -> list[dict]:
     """The records of finished sweeps: ``<root>/table.json`` with the sweep's command
-    (``<root>/sweep.json``) and ``machine`` added to each record."""
+    (``<root>/sweep.json``) and ``machine`` added to each record, and ``notes[root]`` as field
+    ``note`` where given."""
+    notes = dict(notes or {})
+    unknown = sorted(set(notes) - {str(r) for r in roots})
+    if unknown:
+        fail("collect", "notes", f"keys among the roots {[str(r) for r in roots]}", unknown)
     out: list[dict] = []
     for root in map(Path, roots):
         table, sweep = root / "table.json", root / "sweep.json"
@@ -180,7 +185,8 @@ def collect(roots: list[str | Path], machine: str) -> list[dict]:
                      f"{root} without {p.name}", FileNotFoundError)
         command = json.loads(sweep.read_text())["command"]
         for rec in json.loads(table.read_text()):
-            out.append({**rec, "sweep_command": command, "machine": machine})
+            out.append({**rec, "sweep_command": command, "machine": machine,
+                        **({"note": notes[str(root)]} if str(root) in notes else {})})
     return out
 
 
@@ -191,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("roots", nargs="+", help="sweep --root directories")
     c.add_argument("--machine", required=True, help="machine description stored in each record")
     c.add_argument("--out", required=True, help="JSON file to write (atomically)")
+    c.add_argument("--note", action="append", default=[], metavar="ROOT=TEXT", help="a note for one root's records")
     t = sub.add_parser("table", help="print the Markdown seed table of the given record files")
     t.add_argument("files", nargs="+", help="JSON files, each a list of records")
     t.add_argument("--levels", type=int, default=4)
@@ -199,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.cmd == "collect":
-            recs = collect(args.roots, args.machine)
+            notes = dict(n.split("=", 1) for n in args.note if "=" in n)
+            if len(notes) != len(args.note):
+                fail("seed_table", "--note", "ROOT=TEXT", [n for n in args.note if "=" not in n])
+            recs = collect(args.roots, args.machine, notes)
             atomic_write_json(recs, args.out, indent=1)
             print(f"wrote {len(recs)} records to {args.out}")
         else:
