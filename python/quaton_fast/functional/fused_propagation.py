@@ -21,7 +21,7 @@ from .._validation import fail
 from . import _checks
 from .propagation import propagate
 
-__all__ = ["modulate_propagate", "fused_sizes", "fused_available"]
+__all__ = ["modulate_propagate", "modulate_propagate_array", "fused_sizes", "fused_available"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -126,3 +126,38 @@ def modulate_propagate(u: torch.Tensor, phase: torch.Tensor | None, transfer: to
     if phase is not None:
         u = u * torch.polar(torch.ones_like(phase), phase).to(u.dtype if u.is_complex() else torch.complex64)
     return propagate(u, transfer)
+
+
+def _cuda_operand(arg: str, x, dtype: torch.dtype) -> torch.Tensor:
+    """A torch CUDA tensor or any ``__cuda_array_interface__`` array (CuPy) as a torch CUDA tensor
+    of ``dtype`` (zero copy when the dtype already matches)."""
+    if isinstance(x, torch.Tensor):
+        t = x
+    elif hasattr(x, "__cuda_array_interface__"):
+        t = torch.as_tensor(x, device="cuda")
+    else:
+        fail("modulate_propagate_array", arg, "a torch CUDA tensor or a CuPy array (__cuda_array_interface__)",
+             type(x).__name__, TypeError)
+    if t.device.type != "cuda":
+        fail("modulate_propagate_array", arg, "on a CUDA device", f"a tensor on {t.device}")
+    return t.to(dtype)
+
+
+def modulate_propagate_array(u, phase, transfer):
+    """Functional (no autograd) :func:`modulate_propagate` for users outside torch.
+
+    u: (..., N, N) complex64; phase: (N, N) float32 radians or None; transfer: (P, P) complex64,
+    unshifted FFT order -- torch CUDA tensors or CuPy arrays (anything with
+    ``__cuda_array_interface__``; other dtypes are converted). Returns (..., N, N) complex64 of the
+    same kind as ``u`` (a CuPy array shares the result's memory, no copy).
+    """
+    as_cupy = not isinstance(u, torch.Tensor) and hasattr(u, "__cuda_array_interface__")
+    ut = _cuda_operand("u", u, torch.complex64)
+    ph = None if phase is None else _cuda_operand("phase", phase, torch.float32)
+    h = _cuda_operand("transfer", transfer, torch.complex64)
+    with torch.no_grad():
+        out = modulate_propagate(ut, ph, h)
+    if as_cupy:
+        import cupy
+        return cupy.asarray(out)
+    return out
