@@ -99,3 +99,15 @@ def test_cosine_schedule_decays_to_zero_and_bad_schedule_raises(tmp_path):
     assert ck["opt"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="lr_schedule"):
         train(m, xt, yt, regression=True, lr_schedule="step", progress=False)
+
+
+def test_cli_device_flag(tmp_path):
+    p = argparse.ArgumentParser()
+    cli_train.add_arguments(p)
+    base = ["--task", "sine", "--epochs", "1", "--max-steps", "5", "--no-progress", "--out", str(tmp_path / "ck"),
+            "--results", str(tmp_path / "res.json")]
+    assert cli_train.run(p.parse_args(base + ["--device", "cpu"])) == 0
+    assert json.loads((tmp_path / "res.json").read_text())[0]["device"].startswith("cpu (")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="aoc-train.*'device' is 'cuda'"):
+            cli_train.run(p.parse_args(base + ["--device", "cuda"]))

@@ -11,7 +11,6 @@ writes checkpoints and results.
 from __future__ import annotations
 
 import argparse
-import platform
 import shlex
 import sys
 import time
@@ -22,6 +21,7 @@ import torch
 
 from .. import distributed as dist
 from ..data import mnist as D
+from ..train.stages import device_description, resolve_device
 from .train import append_results, build_model, evaluate, train
 
 VAL_SEED_OFFSET = 10_000
@@ -43,6 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="bound on |beta|*||W_c||_2 after each step (keeps the fixed point contractive); "
                         "<= 0 disables")
     p.add_argument("--threads", type=int, default=None, help="torch / kernel threads (default: torch's)")
+    p.add_argument("--device", default="cpu",
+                   help="cpu or cuda (one GPU per rank under torchrun); on CUDA the fixed point runs as torch ops")
     p.add_argument("--out", default="runs/aoc", help="checkpoint directory")
     p.add_argument("--results", default="docs/results/aoc_train.json",
                    help="JSON list the records are appended to ('' = none)")
@@ -73,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     reg = args.task in ("gauss", "sine")
     ((xt, yt), (xv, yv), (xs, ys)), dataset = _load(args)
+    device = resolve_device(args, "aoc-train")
     model = build_model(args.task, args.model, args.seed,
-                        max_gain=args.max_gain if args.max_gain > 0 else None)
+                        max_gain=args.max_gain if args.max_gain > 0 else None).to(device)
+    xt, yt, xv, yv, xs, ys = (a.to(device) for a in (xt, yt, xv, yv, xs, ys))
     out = Path(args.out)
     if dist.is_main_process():
         out.mkdir(parents=True, exist_ok=True)
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
               "selected_by": "best float validation " + metric, "lr": args.lr, "lr_schedule": args.lr_schedule, "batch": args.batch,
               "seed": args.seed, "max_gain": args.max_gain, "quant_mode": args.quant_mode, "steps": info["steps"],
               "train_time_s": round(train_s, 1), "world_size": dist.world_size(),
-              "device": f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
+              "device": device_description(device),
               "val_history": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in h.items()}
                               for h in hist]}
     recs = []
