@@ -90,3 +90,18 @@ def test_solve_on_cuda_equals_numpy_backend_on_integer_problem():
     b = solve(J, device="cuda", **kw)
     assert a.best_energy == b.best_energy
     np.testing.assert_array_equal(a.best_state, b.best_state)
+
+
+def test_batched_blocks_on_cuda_equal_reference_per_block():
+    from quaton_fast.solve.replica_torch import run_blocks_torch
+    k, B, R = 16, 37, 64
+    Js = np.stack([-random_sk(k, seed=i).J for i in range(B)])
+    hs = np.zeros((B, k))
+    a0, g, gam = _params(R, 5)
+    x0 = np.stack([initial_states(k, 2, i, range(R)) for i in range(B)])
+    e, S = run_blocks_torch(Js, hs, np.zeros((B, k), bool), a0, g, gam, x0, 200, 5, "cuda")
+    for i in (0, 17, 36):
+        op = Operator(Js[i].astype(np.float32), np.zeros(k, np.float32), np.zeros(k, bool))
+        e_ref, s_ref = run_batch(op, a0, g, gam, x0[i], 200, 5, "numpy")
+        np.testing.assert_array_equal(e[i], e_ref)
+        np.testing.assert_array_equal(S[i], s_ref)

@@ -109,7 +109,7 @@ class DeviceOperator:
             dtype = torch.bfloat16 if precision == "bf16" else torch.float32
             self.J = torch.from_numpy(np.ascontiguousarray(op.J32, np.float32)).to(device=device, dtype=dtype)
         self.h = torch.from_numpy(op.h32).to(device).reshape(-1, 1)                  # (n, 1) float32
-        self.h64 = self.h.double().reshape(1, -1)                                    # (1, n) float64
+        self.h64 = self.h.double()                                                   # (n, 1) float64
         self.continuous = torch.from_numpy(op.continuous.astype(bool)).to(device).reshape(-1, 1)  # (n, 1)
         self.any_continuous = bool(op.continuous.any())
 
@@ -152,19 +152,20 @@ def run_batch_torch(op: Operator, a0, g, gamma, x0, steps: int, check_every: int
         return _loop(dop, a0, g, gamma, x0, int(steps), int(check_every))
 
 
-def _loop(dop: DeviceOperator, a0, g, gam, x0, T: int, check_every: int):
+def _loop(dop, a0, g, gam, x0, T: int, check_every: int):
+    """The replica iteration. dop: DeviceOperator (x0 (n, R)) or BlockOperator (x0 (B, n, R));
+    a0, g, gam: (R,). Returns (best energies (..., R) float64, best sign-states like x0) as NumPy."""
     dev = dop.device
 
     def row(v):  # (R,) host float32 -> (1, R) device float32
         return torch.from_numpy(np.ascontiguousarray(v, np.float32)).to(dev).reshape(1, -1)
 
-    x = torch.from_numpy(np.ascontiguousarray(x0, np.float32)).to(dev)            # (n, R)
-    n, R = x.shape
+    x = torch.from_numpy(np.ascontiguousarray(x0, np.float32)).to(dev)            # (..., n, R)
     xp = x.clone()
     a0r, gamr = row(a0), row(gam)
     dtg = DT * row(g)                                                               # dt*g, (1, R)
-    best_e = torch.full((R,), float("inf"), dtype=torch.float64, device=dev)
-    best_s = torch.zeros((n, R), dtype=torch.float32, device=dev)
+    best_e = torch.full(x.shape[:-2] + x.shape[-1:], float("inf"), dtype=torch.float64, device=dev)
+    best_s = torch.zeros_like(x)
     one = torch.ones((), dtype=torch.float32, device=dev)
     for t in range(T):
         s = torch.where(x >= 0, one, -one)
@@ -173,12 +174,50 @@ def _loop(dop: DeviceOperator, a0, g, gam, x0, T: int, check_every: int):
         Js = dop.product(s)
         if (t + 1) % check_every == 0 or t == T - 1:
             s64 = s.double()
-            e = -0.5 * (s64 * Js.double()).sum(dim=0) - (dop.h64 @ s64).reshape(-1)
+            e = -0.5 * (s64 * Js.double()).sum(dim=-2) - (dop.h64 * s64).sum(dim=-2)
             better = e < best_e
             best_e = torch.where(better, e, best_e)
-            best_s = torch.where(better.reshape(1, -1), s, best_s)
+            best_s = torch.where(better.unsqueeze(-2), s, best_s)
         a = a0r * float(np.float32(1.0 - t / T))
         xn = x + dtg * (Js + dop.h) - (DT * a) * x + gamr * (x - xp)
         xn.clamp_(-1.0, 1.0)
         xp, x = x, xn
     return best_e.cpu().numpy(), best_s.cpu().numpy()
+
+
+class BlockOperator:
+    """B independent QUMO blocks of one size k on a torch device (the batched form for BCD).
+
+    J: (B, k, k) float, h: (B, k) float, continuous: (B, k) bool. Products are one batched matmul
+    per step, in TF32 on CUDA where exact (binary variables, integer |J| <= 2048), else fp32."""
+
+    def __init__(self, J, h, continuous, device: torch.device):
+        J, h, cont = np.asarray(J, np.float32), np.asarray(h, np.float32), np.asarray(continuous, bool)
+        if J.ndim != 3 or J.shape[1] != J.shape[2] or h.shape != J.shape[:2] or cont.shape != J.shape[:2]:
+            _fail("blocks", "J (B, k, k), h (B, k) and continuous (B, k)",
+                  f"J {J.shape}, h {h.shape}, continuous {cont.shape}")
+        exact = ("tf32" in exact_low_precisions(Operator(J.reshape(-1, J.shape[2]), h.reshape(-1), cont.reshape(-1)))
+                 and device.type == "cuda")
+        self.device, self.precision = device, "tf32" if exact else "fp32"
+        self.J = torch.from_numpy(J).to(device)                                        # (B, k, k)
+        self.h = torch.from_numpy(h).to(device).unsqueeze(-1)                          # (B, k, 1)
+        self.h64 = self.h.double()
+        self.continuous = torch.from_numpy(cont).to(device).unsqueeze(-1)              # (B, k, 1)
+        self.any_continuous = bool(cont.any())
+
+    def product(self, S: torch.Tensor) -> torch.Tensor:
+        """J @ S per block: S (B, k, R) float32 -> (B, k, R) float32."""
+        return torch.bmm(self.J, S)
+
+
+def run_blocks_torch(J, h, continuous, a0, g, gamma, x0, steps: int, check_every: int,
+                     device: torch.device | str = "cpu"):
+    """One run of R replicas on each of B blocks at once (same hyperparameters for every block).
+
+    J: (B, k, k), h: (B, k), continuous: (B, k); a0, g, gamma: (R,) float32 (g already scaled);
+    x0: (B, k, R) float32. Returns (best energies (B, R) float64 without offsets, best states
+    (B, k, R) float32), block by block the same numbers as run_batch_torch on that block alone."""
+    device = torch.device(device)
+    op = BlockOperator(J, h, continuous, device)
+    with torch.no_grad(), _matmul_tf32(op.precision == "tf32"):
+        return _loop(op, a0, g, gamma, x0, int(steps), int(check_every))
