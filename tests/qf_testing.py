@@ -49,3 +49,20 @@ FIXED_POINT_CASES = [
     (40, 16, True, "identity", False, False, False, True, 0.0, 50),
     (1, 256, False, "tanh", False, False, True, False, 1e-9, 200),
 ]
+
+
+class Interrupted(Exception):
+    """Raised by interrupt_after to simulate a run killed between epochs."""
+
+
+def interrupt_after(monkeypatch, module, epoch_function: str, epochs_done: int) -> None:
+    """Make ``module.epoch_function`` raise Interrupted once it has run ``epochs_done`` times."""
+    real = getattr(module, epoch_function)
+    calls = {"n": 0}
+
+    def wrapper(*args, **kwargs):
+        if calls["n"] == epochs_done:
+            raise Interrupted()
+        calls["n"] += 1
+        return real(*args, **kwargs)
+    monkeypatch.setattr(module, epoch_function, wrapper)

@@ -6,7 +6,6 @@ reference, so states and energies must agree bit for bit in each precision.
 """
 from __future__ import annotations
 
-import itertools
 import types
 
 import numpy as np
@@ -14,7 +13,8 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from quaton_fast.solve.aoc_solver import qumo_energy, solve
+from quaton_fast.solve.aoc_solver import solve
+from quaton_fast.solve.qumo_exact import brute_force_qumo
 from quaton_fast.solve.generators import random_sk, toroidal_graph
 from quaton_fast.solve.replica_kernels import Operator, initial_states, run_batch
 from quaton_fast.solve.replica_torch import bf16_product_available, choose_precision
@@ -76,10 +76,9 @@ def test_solve_on_cuda_matches_brute_force(seed):
     J = (A + A.T) / 2
     np.fill_diagonal(J, 0)
     h = rng.normal(size=n)
-    res = solve(types.SimpleNamespace(J=J, h=h, continuous=np.zeros(n, bool), offset=0.0),
-                max_iterations=8000, device="cuda", progress=False, seed=seed)
-    brute = min(qumo_energy(J, h, np.array(b)) for b in itertools.product((-1.0, 1.0), repeat=n))
-    assert res.best_energy == pytest.approx(brute, abs=1e-9)
+    prob = types.SimpleNamespace(J=J, h=h, continuous=np.zeros(n, bool), offset=0.0)
+    res = solve(prob, max_iterations=8000, device="cuda", progress=False, seed=seed)
+    assert res.best_energy == pytest.approx(brute_force_qumo(prob)[1], abs=1e-9)
     assert res.hyperparameters["device"].startswith("cuda")
 
 

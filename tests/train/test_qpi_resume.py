@@ -10,6 +10,8 @@ import torch
 from quaton_fast.train import run_qpi
 from quaton_fast.train.checkpoint import load_checkpoint
 from quaton_fast.train.config import RunConfig
+
+from qf_testing import Interrupted, interrupt_after
 from quaton_fast.train.run_classify import run_classification
 from quaton_fast.train.tasks import get_task
 
@@ -18,22 +20,6 @@ def _cfg(quantizer: str, **kw) -> RunConfig:
     base = dict(task="rbc", quantizer=quantizer, levels=4, n=16, layers=2, epochs=3, warmup=1, batch=8, lr=0.2,
                 seed=2, train_limit=24, test_limit=8, plots=False)
     return RunConfig(**{**base, **kw})
-
-
-class _Interrupted(Exception):
-    pass
-
-
-def _interrupt_after(monkeypatch, epochs_done: int) -> None:
-    real = run_qpi.train_qpi_epoch
-    calls = {"n": 0}
-
-    def wrapper(*args, **kwargs):
-        if calls["n"] == epochs_done:
-            raise _Interrupted()
-        calls["n"] += 1
-        return real(*args, **kwargs)
-    monkeypatch.setattr(run_qpi, "train_qpi_epoch", wrapper)
 
 
 def _same_weights(a_path, b_path) -> None:
@@ -50,8 +36,8 @@ def test_qpi_resume_equals_uninterrupted(tmp_path, monkeypatch, quantizer, stop_
     cfg, task = _cfg(quantizer), get_task("rbc")
     full = run_qpi.run_qpi(cfg, task, tmp_path / "full", progress=False)
     with monkeypatch.context() as m:
-        _interrupt_after(m, stop_after)
-        with pytest.raises(_Interrupted):
+        interrupt_after(m, run_qpi, "train_qpi_epoch", stop_after)
+        with pytest.raises(Interrupted):
             run_qpi.run_qpi(cfg, task, tmp_path / "cut", progress=False)
     assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == stop_after
     assert not (tmp_path / "cut" / "result.json").exists()

@@ -10,26 +10,12 @@ from quaton_fast.train import run_classify
 from quaton_fast.train.checkpoint import load_checkpoint
 from quaton_fast.train.config import RunConfig
 
+from qf_testing import Interrupted, interrupt_after
+
 
 def _cfg(quantizer: str) -> RunConfig:
     return RunConfig(task="toy", quantizer=quantizer, levels=4, n=20, layers=2, object_size=14, pad=2,
                      epochs=3, warmup=1, batch=16, lr=0.1, seed=3, train_limit=64, test_limit=32, plots=False)
-
-
-class _Interrupted(Exception):
-    pass
-
-
-def _interrupt_after(monkeypatch, epochs_done: int) -> None:
-    real = run_classify.train_one_epoch
-    calls = {"n": 0}
-
-    def wrapper(*args, **kwargs):
-        if calls["n"] == epochs_done:
-            raise _Interrupted()
-        calls["n"] += 1
-        return real(*args, **kwargs)
-    monkeypatch.setattr(run_classify, "train_one_epoch", wrapper)
 
 
 # GS draws Gumbel noise from the global RNG (RNG state must be restored); PSQ-LT adds the κ
@@ -40,8 +26,8 @@ def test_resume_equals_uninterrupted(toy_task, tmp_path, monkeypatch, quantizer,
     full = run_classify.run_classification(cfg, toy_task, tmp_path / "full", progress=False)
 
     with monkeypatch.context() as m:
-        _interrupt_after(m, stop_after)
-        with pytest.raises(_Interrupted):
+        interrupt_after(m, run_classify, "train_one_epoch", stop_after)
+        with pytest.raises(Interrupted):
             run_classify.run_classification(cfg, toy_task, tmp_path / "cut", progress=False)
     assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == stop_after
     assert not (tmp_path / "cut" / "result.json").exists()

@@ -21,6 +21,12 @@ import numpy as np
 from .aoc_solver import as_qumo_arrays, qumo_energy, solve
 
 
+def _block_qumo(J, h, x, b):
+    """(J_BB (k, k), h_B + J_{B,rest} x_rest (k,)): block b's QUMO with the rest of x (n,) fixed."""
+    rest = np.setdiff1d(np.arange(len(x)), b)
+    return J[np.ix_(b, b)], h[b] + J[np.ix_(b, rest)] @ x[rest]
+
+
 def _exact_block(Jbb, hb):
     k = len(hb)
     X = np.array(list(itertools.product((-1.0, 1.0), repeat=k))).T   # (k, 2^k)
@@ -53,14 +59,12 @@ def bcd(problem, *, block_size: int = 16, max_sweeps: int = 50, exact: bool = Fa
             candidates = _batched_block_solutions(J, h, cont, x, blocks, block_iterations, replicas,
                                                   seed + sweep, device)
         for i, b in enumerate(blocks):
-            rest = np.setdiff1d(np.arange(n), b)
-            hb = h[b] + J[np.ix_(b, rest)] @ x[rest]
-            Jbb = J[np.ix_(b, b)]
             if batched:
                 xb = candidates[i]
             elif exact:
-                xb = _exact_block(Jbb, hb)
+                xb = _exact_block(*_block_qumo(J, h, x, b))
             else:
+                Jbb, hb = _block_qumo(J, h, x, b)
                 sub = types.SimpleNamespace(J=Jbb, h=hb, continuous=cont[b], offset=0.0)
                 xb = solve(sub, max_iterations=block_iterations, progress=False, seed=seed + sweep).best_state
             y = x.copy()
@@ -82,13 +86,11 @@ def _batched_block_solutions(J, h, cont, x, blocks, steps, replicas, seed, devic
     from .aoc_solver import _Sampler
     from .replica_kernels import INIT_SCALE
     from .replica_torch import run_blocks_torch
-    k, B, n = max(len(b) for b in blocks), len(blocks), len(x)
+    k, B = max(len(b) for b in blocks), len(blocks)
     Jb, hb, cb = np.zeros((B, k, k)), np.zeros((B, k)), np.zeros((B, k), bool)
     for i, b in enumerate(blocks):
-        rest = np.setdiff1d(np.arange(n), b)
         m = len(b)
-        Jb[i, :m, :m] = J[np.ix_(b, b)]
-        hb[i, :m] = h[b] + J[np.ix_(b, rest)] @ x[rest]
+        Jb[i, :m, :m], hb[i, :m] = _block_qumo(J, h, x, b)
         cb[i, :m] = cont[b]
         scale = max(float(np.abs(np.linalg.eigvalsh(Jb[i])).max()), float(np.abs(hb[i]).max()), 1e-12)
         Jb[i] /= scale
