@@ -28,7 +28,7 @@ def test_split_disjoint_fixed_and_nested(select):
 
 
 @pytest.mark.parametrize("argv, word", [(["--val", "0"], "--val"), (["--val", "10001"], "--val"),
-                                        (["--train", "50001"], "--train"),
+                                        (["--train", "50001"], "--train"), (["--epochs", "0"], "--epochs"),
                                         (["--neurons", "32", "--object-size", "64"], "--object-size")])
 def test_bad_arguments_name_the_argument(select, argv, word, capsys):
     with pytest.raises(SystemExit) as e:
