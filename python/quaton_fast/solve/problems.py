@@ -84,6 +84,18 @@ def _vector(func: str, arg: str, v: Any, n: int) -> np.ndarray:
     return v
 
 
+def _mask(func: str, arg: str, v: Any, n: int) -> np.ndarray:
+    """(n,) bool mask from bools or 0/1 numbers; anything else names ``arg``."""
+    m = np.asarray(v)
+    if m.dtype.kind not in "biuf":
+        fail(func, arg, f"a bool mask of shape ({n},)", f"dtype {m.dtype}", TypeError)
+    if m.shape != (n,):
+        fail(func, arg, f"a bool mask of shape ({n},)", f"shape {m.shape}")
+    if m.dtype != bool and not np.all((m == 0) | (m == 1)):
+        fail(func, arg, "a bool mask (True/False or 0/1)", f"values {np.unique(m)[:4]}")
+    return m.astype(bool)
+
+
 def _check_symmetric(func: str, arg: str, M) -> None:
     diff = abs(M - M.T)
     dmax = diff.max() if diff.shape[0] else 0.0
@@ -242,7 +254,7 @@ class QUMO:
         if np.any(up < lo):
             i = int(np.argmax(up < lo))
             fail(fn, "upper", ">= lower", f"upper[{i}] = {up[i]} < lower[{i}] = {lo[i]}")
-        b = np.ones(n, dtype=bool) if binary is None else np.asarray(binary, dtype=bool).reshape(n)
+        b = np.ones(n, dtype=bool) if binary is None else _mask(fn, "binary", binary, n)
         a, d = (lo + up) / 2.0, (up - lo) / 2.0
         if sp.issparse(H):
             D = sp.diags(d)
