@@ -352,16 +352,18 @@ def _drive(plan: _Plan, reps: LocalReplicas, *, time_limit, max_iterations, targ
         its += T
         restarts += 1
         xk = sk.astype(np.float64)
-        if reached(ek, xk):
+        # Everything reported is judged on the exact float64 energy of the state itself; a kernel
+        # energy of +inf marks a restart whose replicas never produced a finite energy (its state is
+        # a placeholder, never reported).
+        ex = float(qumo_energy(plan.J64, plan.h, xk, plan.offset)) if np.isfinite(ek) else np.inf
+        if np.isfinite(ex) and reached(ex, xk):
             hits += 1
-        if ek < best_e:
-            ex = float(qumo_energy(plan.J64, plan.h, xk, plan.offset))  # exact float64 recheck
-            if ex < best_e:
-                best_e, best_x, best_p = ex, xk, params[k].copy()
-                now = _time.perf_counter() - t0
-                trace.append((now, best_e))
-                if ttt is None and reached(best_e, xk):
-                    ttt = now
+        if ex < best_e:
+            best_e, best_x, best_p = ex, xk, params[k].copy()
+            now = _time.perf_counter() - t0
+            trace.append((now, best_e))
+            if ttt is None and reached(best_e, xk):
+                ttt = now
         if bar is not None:
             bar.update(T)
             bar.set_postfix(best=f"{best_e:.6g}")

@@ -102,6 +102,8 @@ def bcd(problem, *, block_size: int = 16, max_sweeps: int = 50, exact: bool = Fa
         for i, b in enumerate(blocks):
             if batched:
                 xb = candidates[i]
+                if xb is None:          # no replica of this block reached a finite energy
+                    continue
             elif exact:
                 xb = _exact_block(*_block_qumo(J, h, x, b))
             else:
@@ -133,7 +135,8 @@ def _batched_block_solutions(J, h, cont, x, blocks, steps, replicas, seed, devic
         m = len(b)
         Jb[i, :m, :m], hb[i, :m] = _block_qumo(J, h, x, b)
         cb[i, :m] = cont[b]
-        scale = max(float(np.abs(np.linalg.eigvalsh(Jb[i])).max()), float(np.abs(hb[i]).max()), 1e-12)
+        scale = max(float(np.abs(np.linalg.eigvalsh(Jb[i])).max()), float(np.abs(hb[i]).max()))
+        scale = scale if scale > 0 else 1.0          # an all-zero block: nothing to scale
         Jb[i] /= scale
         hb[i] /= scale
     params = _Sampler(seed).explore(replicas)
@@ -142,4 +145,5 @@ def _batched_block_solutions(J, h, cont, x, blocks, steps, replicas, seed, devic
     e, S = run_blocks_torch(Jb, hb, cb, params[:, 0].astype(np.float32), params[:, 1].astype(np.float32),
                             params[:, 2].astype(np.float32), x0, steps, 5, device)
     best = np.argmin(e, axis=1)
-    return [S[i, :len(b), best[i]].astype(np.float64) for i, b in enumerate(blocks)]
+    return [S[i, :len(b), best[i]].astype(np.float64) if np.isfinite(e[i, best[i]]) else None
+            for i, b in enumerate(blocks)]

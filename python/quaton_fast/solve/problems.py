@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import fail, finite_real, positive_int
+from .entry_checks import EXACT_MAX_BINARY
 
 __all__ = ["QUMO", "Ising", "QUBO", "MaxCut", "brute_force", "qubo_state_from_spins",
            "spins_from_qubo_state", "DENSE_LIMIT"]
@@ -508,8 +509,8 @@ def brute_force(problem: Any, continuous_values: Any = None) -> tuple[np.ndarray
     cont = getattr(problem, "continuous", np.zeros(n, bool))
     bidx = np.flatnonzero(~cont)
     nb = bidx.size
-    if nb > 20:
-        fail(fn, "problem", "at most 20 binary variables", f"{nb}")
+    if nb > EXACT_MAX_BINARY:
+        fail(fn, "problem", f"at most {EXACT_MAX_BINARY} binary variables (2^n states enumerated)", f"{nb}")
     base = np.zeros(n)
     if cont.any():
         if continuous_values is None:
