@@ -73,8 +73,8 @@ def _spectral_norm(J) -> float:
     if not np.any(values):
         return 0.0
     n = J.shape[0]
-    if n <= 400 and not sp.issparse(J):
-        v = np.linalg.eigvalsh(J)
+    if n <= 2 or (n <= 400 and not sp.issparse(J)):
+        v = np.linalg.eigvalsh(J.toarray() if sp.issparse(J) else J)
         return float(max(abs(v[0]), abs(v[-1])))
     from scipy.sparse.linalg import eigsh
     try:
