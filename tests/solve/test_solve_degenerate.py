@@ -128,3 +128,19 @@ def test_reported_energy_is_the_energy_of_the_reported_state(seed):
     _check_report(q, r)
     if r.trace:
         assert r.trace[-1][1] == r.best_energy
+
+
+def test_gain_scale_of_degenerate_and_sparse_couplings():
+    from quaton_fast.solve.aoc_solver import gain_scale
+    h = np.array([0.5, -2.0, 0.0])
+    assert gain_scale(np.zeros((3, 3)), h) == 2.0                 # J = 0: the field's scale
+    assert gain_scale(sp.csr_matrix((3, 3)), np.zeros(3)) == 1.0  # nothing to scale
+    J = np.array([[0.0, 3.0], [3.0, 0.0]])
+    assert gain_scale(sp.csr_matrix(J), np.zeros(2)) == pytest.approx(3.0, rel=1e-15)   # n = 2 sparse
+    # a large sparse J: ARPACK from a fixed start vector gives the same norm on every call
+    rng = np.random.default_rng(5)
+    A = sp.random(900, 900, density=0.01, random_state=rng)
+    A = (A + A.T).tocsr()
+    values = {gain_scale(A, np.zeros(900)) for _ in range(4)}
+    assert len(values) == 1
+    assert values.pop() == pytest.approx(np.abs(np.linalg.eigvalsh(A.toarray())).max(), rel=1e-6)

@@ -66,7 +66,9 @@ def qumo_energy(J, h, x, offset=0.0) -> np.ndarray:
 def _spectral_norm(J) -> float:
     """||J||_2 of a symmetric J (largest |eigenvalue|); 0.0 when J has no nonzero entry.
 
-    Dense J up to n = 400: numpy.linalg.eigvalsh. Otherwise ARPACK (eigsh, tol 1e-3); where ARPACK
+    Dense J up to n = 400: numpy.linalg.eigvalsh. Otherwise ARPACK (eigsh, tol 1e-3, from a fixed
+    seeded start vector: ARPACK's own random start made the norm, hence float32 g, vary in the last
+    bits from run to run); where ARPACK
     fails (e.g. n <= 2, where it needs k < n) a sparse J of n <= 4000 is densified for eigvalsh,
     larger ones take the Frobenius norm (an upper bound of ||J||_2)."""
     values = J.data if sp.issparse(J) else J
@@ -78,7 +80,8 @@ def _spectral_norm(J) -> float:
         return float(max(abs(v[0]), abs(v[-1])))
     from scipy.sparse.linalg import eigsh
     try:
-        lm = eigsh(J.astype(np.float64), k=1, which="LM", return_eigenvectors=False, tol=1e-3)
+        v0 = np.random.default_rng(0).standard_normal(n)   # fixed start: the same norm on every run
+        lm = eigsh(J.astype(np.float64), k=1, which="LM", return_eigenvectors=False, tol=1e-3, v0=v0)
         if np.isfinite(lm[0]) and lm[0] != 0:
             return float(abs(lm[0]))
     except Exception:  # noqa: BLE001 - ARPACK failure: the exact or a bounding norm below

@@ -99,7 +99,14 @@ def as_qumo_arrays(problem, func: str = "solve") -> tuple[Any, np.ndarray, np.nd
     csr_matrix, symmetric (numpy.allclose(J, J.T, rtol=1e-5, atol=1e-9*max|J|)), finite, n >= 1.
     Raises TypeError/ValueError naming ``func`` and 'problem'.
     """
-    q = problem.to_qumo() if hasattr(problem, "to_qumo") else problem
+    n_claimed = getattr(problem, "n", None)
+    if isinstance(n_claimed, numbers.Integral) and n_claimed > MAX_VARIABLES:
+        fail(func, "problem", f"a problem with at most {MAX_VARIABLES} variables", f"n = {n_claimed}")
+    try:
+        q = problem.to_qumo() if hasattr(problem, "to_qumo") else problem
+    except MemoryError:
+        fail(func, "problem", "a problem whose QUMO form fits in memory",
+             f"{type(problem).__name__} with n = {n_claimed}", MemoryError)
     if isinstance(q, np.ndarray) or sp.issparse(q):
         J, h, cont, off = q, None, None, 0.0
     else:
