@@ -106,3 +106,12 @@ def test_problem_constructors_name_the_argument(call, needle):
     with pytest.raises((ValueError, TypeError)) as ei:
         call()
     assert needle in str(ei.value)
+
+
+@pytest.mark.parametrize("args, kw, arg", [((True, 2), {}, "successes"), ((1, -1), {}, "trials"),
+                                           ((1, 2.0), {}, "trials"), ((1, 2), {"credibility": "x"}, "credibility"),
+                                           ((1, 2), {"credibility": 1.0}, "credibility")])
+def test_success_probability_names_the_argument(args, kw, arg):
+    from quaton_fast.solve.stats import success_probability
+    with pytest.raises(ValueError, match=rf"success_probability\(\): argument '{arg}'"):
+        success_probability(*args, **kw)
