@@ -188,9 +188,9 @@ def start_state(func: str, x0: Any, cont: np.ndarray) -> np.ndarray:
     bad_b = ~cont & (np.abs(x) != 1.0)
     if bad_b.any():
         i = int(np.flatnonzero(bad_b)[0])
-        fail(func, "x0", "-1 or +1 for every binary variable", f"x0[{i}] = {x[i]!r}")
+        fail(func, "x0", "-1 or +1 for every binary variable", f"x0[{i}] = {float(x[i])!r}")
     bad_c = cont & (np.abs(x) > 1.0)
     if bad_c.any():
         i = int(np.flatnonzero(bad_c)[0])
-        fail(func, "x0", "in [-1, 1] for every continuous variable", f"x0[{i}] = {x[i]!r}")
+        fail(func, "x0", "in [-1, 1] for every continuous variable", f"x0[{i}] = {float(x[i])!r}")
     return x
