@@ -29,6 +29,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import qmc
 
+from .._validation import fail
+from .entry_checks import (MAX_STATE_BYTES, as_qumo_arrays, bool_option, int_option, real_option,
+                           seed_option)
 from .replica_kernels import DT, Operator, initial_states, resolve_backend, run_batch
 
 A_RANGE = (0.01, 1.0)
@@ -51,44 +54,7 @@ class SolveResult:
 
 
 def _fail(arg: str, expected: str, got: Any, exc: type = ValueError):
-    raise exc(f"solve: argument '{arg}' expected {expected}, got {got!r}")
-
-
-def as_qumo_arrays(problem) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray, np.ndarray, float]:
-    """(J, h, continuous, offset) of any supported problem (QUMO-like, or an object with to_qumo)."""
-    q = problem.to_qumo() if hasattr(problem, "to_qumo") else problem
-    if isinstance(q, np.ndarray) or sp.issparse(q):
-        J, h, cont, off = q, None, None, 0.0
-    else:
-        try:
-            J = q.J
-        except AttributeError:
-            _fail("problem", "a QUMO/QUBO/Ising/MaxCut object or a square matrix J", type(problem).__name__, TypeError)
-        h, cont, off = getattr(q, "h", None), getattr(q, "continuous", None), float(getattr(q, "offset", 0.0) or 0.0)
-    if J.ndim != 2 or J.shape[0] != J.shape[1]:
-        _fail("problem", "a square coupling matrix J", f"shape {J.shape}")
-    n = J.shape[0]
-    if n == 0:
-        _fail("problem", "at least one variable", "n = 0")
-    h = np.zeros(n) if h is None else np.asarray(h, dtype=np.float64).reshape(n)
-    cont = np.zeros(n, bool) if cont is None else np.asarray(cont, dtype=bool).reshape(n)
-    # checks and the diagonal fold stay sparse for sparse J (no n x n dense copy)
-    J = sp.csr_matrix(J, dtype=np.float64) if sp.issparse(J) else np.asarray(J, dtype=np.float64)
-    values = J.data if sp.issparse(J) else J
-    if not (np.all(np.isfinite(values)) and np.all(np.isfinite(h))):
-        _fail("problem", "finite J and h", "NaN/Inf entries")
-    scale = max(1.0, float(np.abs(values).max()) if values.size else 0.0)
-    # numpy.allclose(J, J.T, rtol=1e-5, atol=1e-9*scale), elementwise, for dense and sparse J
-    excess = abs(J - J.T) - 1e-5 * abs(J.T)
-    if (excess.max() if excess.size else 0.0) > 1e-9 * scale:
-        _fail("problem", "a symmetric J", "an asymmetric matrix")
-    # Binary diagonals are constants (x_i^2 = 1): fold them into the offset so that the iteration
-    # does not feed J_ii*sign(x_i) back into x_i (which pins binaries and wrecks the search).
-    d = J.diagonal() * ~cont
-    if np.any(d != 0.0):
-        J = (J - sp.diags(d)).tocsr() if sp.issparse(J) else J - np.diag(d)
-        off -= 0.5 * float(d.sum())
-    return J, h, cont, off
+    fail("solve", arg, expected, repr(got), exc)
 
 
 def qumo_energy(J, h, x, offset=0.0) -> np.ndarray:
@@ -98,16 +64,64 @@ def qumo_energy(J, h, x, offset=0.0) -> np.ndarray:
 
 
 def _spectral_norm(J) -> float:
+    """||J||_2 of a symmetric J (largest |eigenvalue|); 0.0 when J has no nonzero entry.
+
+    Dense J up to n = 400: numpy.linalg.eigvalsh. Otherwise ARPACK (eigsh, tol 1e-3, from a fixed
+    seeded start vector: ARPACK's own random start made the norm, hence float32 g, vary in the last
+    bits from run to run); where ARPACK
+    fails (e.g. n <= 2, where it needs k < n) a sparse J of n <= 4000 is densified for eigvalsh,
+    larger ones take the Frobenius norm (an upper bound of ||J||_2)."""
+    values = J.data if sp.issparse(J) else J
+    if not np.any(values):
+        return 0.0
     n = J.shape[0]
-    if n <= 400 and not sp.issparse(J):
-        v = np.linalg.eigvalsh(J)
-        return float(max(abs(v[0]), abs(v[-1]), 1e-12))
+    if n <= 2 or (n <= 400 and not sp.issparse(J)):
+        v = np.linalg.eigvalsh(J.toarray() if sp.issparse(J) else J)
+        return float(max(abs(v[0]), abs(v[-1])))
     from scipy.sparse.linalg import eigsh
     try:
-        lm = eigsh(J.astype(np.float64), k=1, which="LM", return_eigenvectors=False, tol=1e-3)
-        return float(max(abs(lm[0]), 1e-12))
-    except Exception:  # pragma: no cover - ARPACK failure: Frobenius bound
-        return float(np.sqrt((J.multiply(J)).sum() if sp.issparse(J) else np.sum(J * J)))
+        v0 = np.random.default_rng(0).standard_normal(n)   # fixed start: the same norm on every run
+        lm = eigsh(J.astype(np.float64), k=1, which="LM", return_eigenvectors=False, tol=1e-3, v0=v0)
+        if np.isfinite(lm[0]) and lm[0] != 0:
+            return float(abs(lm[0]))
+    except Exception:  # noqa: BLE001 - ARPACK failure: the exact or a bounding norm below
+        pass
+    if n <= 4000:
+        v = np.linalg.eigvalsh(J.toarray() if sp.issparse(J) else J)
+        return float(max(abs(v[0]), abs(v[-1])))
+    return float(np.sqrt((J.multiply(J)).sum() if sp.issparse(J) else np.sum(J * J)))
+
+
+#: the float32 operator is multiplied by a power of two when max(|J|, |h|) leaves [2^-40, 2^40]
+_UNIT_RANGE = (2.0 ** -40, 2.0 ** 40)
+#: upper bound of the per-replica loop gain handed to the float32 kernels (g / ||J||_2)
+_MAX_KERNEL_GAIN = 1e30
+
+
+def gain_scale(J, h) -> float:
+    """What each replica's g is divided by (SPEC B1: "g rescaled by the extreme eigenvalues of J").
+
+    ||J||_2 when J has a nonzero entry; for J = 0 (no couplings: each variable only feels its field)
+    max|h|, so the loop gain g*h/max|h| is again of order g; 1.0 when J and h are both zero (every
+    state has the same energy, nothing to scale)."""
+    norm = _spectral_norm(J)
+    if norm > 0:
+        return norm
+    hmax = float(np.abs(h).max()) if h.size else 0.0
+    return hmax if hmax > 0 else 1.0
+
+
+def operator_unit(J, h) -> float:
+    """Power of two the float32 operator (J, h) is multiplied by: 1.0 unless max(|J|, |h|) lies
+    outside [2^-40, 2^40], then 2^-round(log2 max) (so 1e-300 or 1e300 couplings neither underflow
+    nor overflow float32). A power of two commutes with float rounding: the kernels' trajectories and
+    energies (divided back by the unit) are the ones of the unscaled problem wherever float32 can
+    represent it."""
+    values = J.data if sp.issparse(J) else J
+    m = max(float(np.abs(values).max()) if values.size else 0.0, float(np.abs(h).max()) if h.size else 0.0)
+    if m == 0.0 or _UNIT_RANGE[0] <= m <= _UNIT_RANGE[1]:
+        return 1.0
+    return float(2.0 ** -round(np.log2(m)))
 
 
 class _Sampler:
@@ -154,6 +168,7 @@ class _Plan:
     use_sparse: bool
     device: str = "cpu"            # torch device of the torch backend
     precision: str | None = None   # spin-product precision of the torch backend (fp32/tf32/bf16)
+    unit: float = 1.0              # op holds unit * (J, h) (operator_unit); kernel energies / unit
 
 
 class LocalReplicas:
@@ -167,10 +182,11 @@ class LocalReplicas:
         Returns (energies (hi-lo,) with offset, sign-states (n, hi-lo) float32)."""
         p, sl = self.plan, params[self.lo:self.hi]
         x0 = initial_states(p.op.n, p.seed, restart, range(self.lo, self.hi))
-        e, S = run_batch(p.op, sl[:, 0].astype(np.float32), (sl[:, 1] / p.scale).astype(np.float32),
+        g = np.minimum(sl[:, 1] / (p.scale * p.unit), _MAX_KERNEL_GAIN)
+        e, S = run_batch(p.op, sl[:, 0].astype(np.float32), g.astype(np.float32),
                          sl[:, 2].astype(np.float32), x0, p.T, p.check_every, p.backend, p.threads,
                          p.device, p.precision)
-        return e + p.offset, S
+        return (e if p.unit == 1.0 else e / p.unit) + p.offset, S
 
     def best(self, params: np.ndarray, restart: int) -> tuple[float, int, np.ndarray]:
         """(energy, global replica index, state (n,) float32) of the restart's best replica
@@ -211,18 +227,19 @@ def _plan(problem, *, max_iterations, replicas, iterations_per_run, seed, check_
     device, backend = resolve_device_backend(device, backend)
     if replicas is None:
         replicas = DEFAULT_REPLICAS_GPU if device != "cpu" else DEFAULT_REPLICAS_CPU
-    if int(replicas) != replicas or replicas < 1:
-        _fail("replicas", "a positive int or None", replicas)
-    if int(check_every) != check_every or check_every < 1:
-        _fail("check_every", "a positive int", check_every)
-    if iterations_per_run is not None and (int(iterations_per_run) != iterations_per_run or iterations_per_run < 1):
-        _fail("iterations_per_run", "a positive int or None", iterations_per_run)
-    if int(threads) != threads:
-        _fail("threads", "an int (<= 0: all cores)", threads)
+    replicas = int_option("solve", "replicas", replicas)
+    check_every = int_option("solve", "check_every", check_every)
+    iterations_per_run = int_option("solve", "iterations_per_run", iterations_per_run, allow_none=True)
+    threads = int_option("solve", "threads", threads, minimum=-(2**31))
+    seed = seed_option("solve", seed)
+    sparse = bool_option("solve", "sparse", sparse, allow_none=True)
     if precision is not None and backend != "torch":
         _fail("precision", "None unless backend='torch' (the CPU kernels compute in float32)", precision)
     J, h, cont, offset = as_qumo_arrays(problem)
     n = J.shape[0]
+    if 4 * n * replicas > MAX_STATE_BYTES:
+        _fail("replicas", f"at most {MAX_STATE_BYTES // (4 * n)} for n = {n} variables (a float32 state "
+              f"matrix of n x replicas within {MAX_STATE_BYTES >> 30} GiB)", replicas)
     T = int(iterations_per_run or default_iterations_per_run(n))
     if max_iterations is not None:
         T = min(T, int(max_iterations))
@@ -233,23 +250,32 @@ def _plan(problem, *, max_iterations, replicas, iterations_per_run, seed, check_
         use_sparse = n > DENSE_TORCH_MAX_N
     else:
         use_sparse = bool(density < 0.15 and n >= 500)
+    if not use_sparse and sp.issparse(J) and 4 * n * n > MAX_STATE_BYTES:
+        _fail("sparse", f"True or None for n = {n} (a dense float32 J would exceed {MAX_STATE_BYTES >> 30} GiB)",
+              sparse)
+    J64 = sp.csr_matrix(J) if sp.issparse(J) or use_sparse else J   # exact (float64) energy recheck
+    scale = gain_scale(J64, h)
+    unit = operator_unit(J, h)
+    if unit != 1.0:
+        J, h32 = J * unit, h * unit
+    else:
+        h32 = h
     J32 = sp.csr_matrix(J, dtype=np.float32) if use_sparse else \
         np.ascontiguousarray((J.toarray() if sp.issparse(J) else J), dtype=np.float32)
-    J64 = sp.csr_matrix(J) if sp.issparse(J) or use_sparse else J
-    op = Operator(J32, np.ascontiguousarray(h, np.float32), cont)
+    op = Operator(J32, np.ascontiguousarray(h32, np.float32), cont)
     if backend == "torch":
         import torch
         from .replica_torch import choose_precision
         precision = choose_precision(op, torch.device(device), precision)
-    return _Plan(problem, J64, h, offset, op, _spectral_norm(J64), T, int(replicas), int(check_every),
-                 int(seed), backend, int(threads), use_sparse, device, precision)
+    return _Plan(problem, J64, h, offset, op, scale, T, int(replicas), int(check_every),
+                 int(seed), backend, int(threads), use_sparse, device, precision, unit)
 
 
 def _validate_budget(time_limit, max_iterations, target_cut, problem):
-    if time_limit is not None and (not np.isfinite(time_limit) or time_limit <= 0):
-        _fail("time_limit", "a positive number of seconds", time_limit)
-    if max_iterations is not None and (int(max_iterations) != max_iterations or max_iterations <= 0):
-        _fail("max_iterations", "a positive int", max_iterations)
+    """Entry checks of the budget (once per solve(); nothing is checked inside the restart loop)."""
+    real_option("solve", "time_limit", time_limit, allow_none=True, positive=True)
+    int_option("solve", "max_iterations", max_iterations, allow_none=True)
+    real_option("solve", "target_cut", target_cut, allow_none=True)
     if target_cut is not None and not hasattr(problem, "cut_value"):
         _fail("target_cut", "a MaxCut problem (with cut_value)", type(problem).__name__, TypeError)
 
@@ -294,6 +320,10 @@ def _drive(plan: _Plan, reps: LocalReplicas, *, time_limit, max_iterations, targ
            stop_at_target, exploration_share, progress) -> SolveResult:
     """The restart loop: explore (Sobol) then exploit (around the best), until a budget or the target."""
     problem, T = plan.problem, plan.T
+    target = real_option("solve", "target", target, allow_none=True)
+    stop_at_target = bool_option("solve", "stop_at_target", stop_at_target)
+    exploration_share = real_option("solve", "exploration_share", exploration_share, lo=0.0, hi=1.0)
+    progress = bool_option("solve", "progress", progress)
     if time_limit is None and max_iterations is None:
         max_iterations = 20 * T
     sampler = _Sampler(plan.seed)
@@ -325,16 +355,18 @@ def _drive(plan: _Plan, reps: LocalReplicas, *, time_limit, max_iterations, targ
         its += T
         restarts += 1
         xk = sk.astype(np.float64)
-        if reached(ek, xk):
+        # Everything reported is judged on the exact float64 energy of the state itself; a kernel
+        # energy of +inf marks a restart whose replicas never produced a finite energy (its state is
+        # a placeholder, never reported).
+        ex = float(qumo_energy(plan.J64, plan.h, xk, plan.offset)) if np.isfinite(ek) else np.inf
+        if np.isfinite(ex) and reached(ex, xk):
             hits += 1
-        if ek < best_e:
-            ex = float(qumo_energy(plan.J64, plan.h, xk, plan.offset))  # exact float64 recheck
-            if ex < best_e:
-                best_e, best_x, best_p = ex, xk, params[k].copy()
-                now = _time.perf_counter() - t0
-                trace.append((now, best_e))
-                if ttt is None and reached(best_e, xk):
-                    ttt = now
+        if ex < best_e:
+            best_e, best_x, best_p = ex, xk, params[k].copy()
+            now = _time.perf_counter() - t0
+            trace.append((now, best_e))
+            if ttt is None and reached(best_e, xk):
+                ttt = now
         if bar is not None:
             bar.update(T)
             bar.set_postfix(best=f"{best_e:.6g}")
@@ -343,6 +375,10 @@ def _drive(plan: _Plan, reps: LocalReplicas, *, time_limit, max_iterations, targ
     if bar is not None:
         bar.close()
     wall = _time.perf_counter() - t0
+    if best_x is None:   # no replica ever produced a finite energy (cannot happen for accepted input)
+        raise RuntimeError(f"solve(): no restart produced a state of finite energy in {restarts} restarts "
+                           f"(n = {plan.op.n}, gain scale {plan.scale:.3g}, operator unit {plan.unit:g}); "
+                           "nothing to report")
     cut = float(problem.cut_value(best_x)) if hasattr(problem, "cut_value") else None
     hp = {"a": float(best_p[0]), "g": float(best_p[1]), "g_scaled": float(best_p[1] / plan.scale),
           "gamma": float(best_p[2]), "dt": DT, "iterations_per_run": T, "sparse": plan.use_sparse,

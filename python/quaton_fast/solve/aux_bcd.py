@@ -30,7 +30,8 @@ from typing import Callable
 import numpy as np
 
 from .._validation import positive_int
-from .aoc_solver import as_qumo_arrays, qumo_energy, solve
+from .aoc_solver import qumo_energy, solve
+from .entry_checks import as_qumo_arrays, seed_option, start_state
 from .problems import QUMO
 
 __all__ = ["homogeneous_block", "bcd_auxiliary", "random_blocks", "AuxBCDResult"]
@@ -87,7 +88,8 @@ def bcd_auxiliary(problem, *, block_size: int = 7, max_sweeps: int = 30, patienc
     patience = positive_int(fn, "patience", patience)
     block_iterations = positive_int(fn, "block_iterations", block_iterations)
     block_replicas = positive_int(fn, "block_replicas", block_replicas)
-    J, h, cont, off = as_qumo_arrays(problem)
+    seed = seed_option(fn, seed)
+    J, h, cont, off = as_qumo_arrays(problem, fn)
     J = J.toarray() if hasattr(J, "toarray") else J
     n = h.size
     rng = np.random.default_rng(seed)
@@ -95,10 +97,7 @@ def bcd_auxiliary(problem, *, block_size: int = 7, max_sweeps: int = 30, patienc
         x = np.where(rng.random(n) < 0.5, -1.0, 1.0)
         x[cont] = rng.uniform(-1.0, 1.0, int(cont.sum()))
     else:
-        x = np.asarray(x0, dtype=np.float64).reshape(-1).copy()
-        if x.shape != (n,) or np.any(np.abs(x) > 1) or not np.all(np.isin(x[~cont], (-1.0, 1.0))):
-            raise ValueError(f"{fn}(): argument 'x0' must be a ({n},) state with binaries in {{-1, 1}} "
-                             f"and continuous values in [-1, 1], got shape {x.shape}")
+        x = start_state(fn, x0, cont)
     E = float(qumo_energy(J, h, x, off))
     history, solves, sweep, idle = [], 0, 0, 0
     for sweep in range(1, max_sweeps + 1):

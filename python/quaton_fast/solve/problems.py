@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import fail, finite_real, positive_int
+from .entry_checks import EXACT_MAX_BINARY
 
 __all__ = ["QUMO", "Ising", "QUBO", "MaxCut", "brute_force", "qubo_state_from_spins",
            "spins_from_qubo_state", "DENSE_LIMIT"]
@@ -82,6 +83,18 @@ def _vector(func: str, arg: str, v: Any, n: int) -> np.ndarray:
     if not np.all(np.isfinite(v)):
         fail(func, arg, "finite (no NaN or Inf)", "non-finite values")
     return v
+
+
+def _mask(func: str, arg: str, v: Any, n: int) -> np.ndarray:
+    """(n,) bool mask from bools or 0/1 numbers; anything else names ``arg``."""
+    m = np.asarray(v)
+    if m.dtype.kind not in "biuf":
+        fail(func, arg, f"a bool mask of shape ({n},)", f"dtype {m.dtype}", TypeError)
+    if m.shape != (n,):
+        fail(func, arg, f"a bool mask of shape ({n},)", f"shape {m.shape}")
+    if m.dtype != bool and not np.all((m == 0) | (m == 1)):
+        fail(func, arg, "a bool mask (True/False or 0/1)", f"values {np.unique(m)[:4]}")
+    return m.astype(bool)
 
 
 def _check_symmetric(func: str, arg: str, M) -> None:
@@ -242,7 +255,7 @@ class QUMO:
         if np.any(up < lo):
             i = int(np.argmax(up < lo))
             fail(fn, "upper", ">= lower", f"upper[{i}] = {up[i]} < lower[{i}] = {lo[i]}")
-        b = np.ones(n, dtype=bool) if binary is None else np.asarray(binary, dtype=bool).reshape(n)
+        b = np.ones(n, dtype=bool) if binary is None else _mask(fn, "binary", binary, n)
         a, d = (lo + up) / 2.0, (up - lo) / 2.0
         if sp.issparse(H):
             D = sp.diags(d)
@@ -496,8 +509,8 @@ def brute_force(problem: Any, continuous_values: Any = None) -> tuple[np.ndarray
     cont = getattr(problem, "continuous", np.zeros(n, bool))
     bidx = np.flatnonzero(~cont)
     nb = bidx.size
-    if nb > 20:
-        fail(fn, "problem", "at most 20 binary variables", f"{nb}")
+    if nb > EXACT_MAX_BINARY:
+        fail(fn, "problem", f"at most {EXACT_MAX_BINARY} binary variables (2^n states enumerated)", f"{nb}")
     base = np.zeros(n)
     if cont.any():
         if continuous_values is None:

@@ -17,7 +17,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from .._validation import fail, positive_int
-from .aoc_solver import as_qumo_arrays, qumo_energy
+from .aoc_solver import qumo_energy
+from .entry_checks import EXACT_MAX_BINARY, as_qumo_arrays
 
 __all__ = ["continuous_optimum", "brute_force_qumo"]
 
@@ -91,10 +92,13 @@ def continuous_optimum(problem, binary_values) -> tuple[np.ndarray, float]:
     (relative to the gradient scale).
     """
     fn = "continuous_optimum"
-    J, h, cont, off = as_qumo_arrays(problem)
+    J, h, cont, off = as_qumo_arrays(problem, fn)
     J = J.toarray() if hasattr(J, "toarray") else J
     bidx, cidx = np.flatnonzero(~cont), np.flatnonzero(cont)
-    xb = np.asarray(binary_values, dtype=np.float64).reshape(-1)
+    xb = np.asarray(binary_values)
+    if xb.dtype.kind not in "biuf":
+        fail(fn, "binary_values", "a real array", f"dtype {xb.dtype}", TypeError)
+    xb = xb.astype(np.float64).reshape(-1)
     if xb.shape != (bidx.size,):
         fail(fn, "binary_values", f"of shape ({bidx.size},)", f"shape {xb.shape}")
     if not np.all(np.isin(xb, (-1.0, 1.0))):
@@ -120,11 +124,15 @@ def brute_force_qumo(problem, *, max_binary: int = 16) -> tuple[np.ndarray, floa
     """Exact QUMO minimum: all 2^n_binary binary states, each with :func:`continuous_optimum`.
 
     Returns (x (n,), energy) of the first minimiser in enumeration order (bit k = binary variable k).
-    max_binary caps the enumeration (2^16 box QPs take a while; the default is for tests).
+    max_binary caps the enumeration (2^16 box QPs take a while; the default is for tests); it may
+    not exceed ``EXACT_MAX_BINARY`` = 20 (2^20 box QPs, hours of Python: the exhaustive-search limit
+    shared with bcd(exact=True) and problems.brute_force). Memory is O(n^2) whatever max_binary.
     """
     fn = "brute_force_qumo"
     max_binary = positive_int(fn, "max_binary", max_binary)
-    J, h, cont, off = as_qumo_arrays(problem)
+    if max_binary > EXACT_MAX_BINARY:
+        fail(fn, "max_binary", f"<= {EXACT_MAX_BINARY} (2^max_binary states enumerated)", max_binary)
+    J, h, cont, off = as_qumo_arrays(problem, fn)
     nb = int((~cont).sum())
     if nb > max_binary:
         fail(fn, "problem", f"at most max_binary={max_binary} binary variables", nb)

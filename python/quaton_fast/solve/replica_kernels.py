@@ -77,7 +77,12 @@ def run_batch(op: Operator, a0, g, gamma, x0, steps: int, check_every: int, back
 
     a0, g, gamma: (R,) float32 (g already divided by ||J||_2); x0: (n, R) float32.
     device, precision: torch backend only (replica_torch.run_batch_torch).
-    Returns (best energies (R,) float64 without offset, best sign-states (n, R) float32)."""
+    Returns (best energies (R,) float64 without offset, best sign-states (n, R) float32): for each
+    replica the lowest energy among its checked steps (every ``check_every``-th and the last) and the
+    state sigma(x) that energy was computed from. A replica none of whose checked energies is a
+    finite number below +inf (only possible for non-finite input, which solve() refuses) keeps
+    energy +inf and an all-zero placeholder state; callers must not report it (solve() does not).
+    Nothing here is a convergence claim: the loop runs exactly ``steps`` steps."""
     if backend == "torch":
         from .replica_torch import run_batch_torch
         return run_batch_torch(op, a0, g, gamma, x0, steps, check_every, device, precision)

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
+import numbers
 
 from scipy import stats as _st
+
+from .._validation import fail
 
 
 @dataclass(frozen=True)
@@ -19,12 +22,14 @@ class SuccessProbability:
 
 def success_probability(successes: int, trials: int, *, credibility: float = 0.95) -> SuccessProbability:
     """Posterior of the success probability after `successes` hits in `trials` restarts."""
-    if not isinstance(trials, int) or trials < 0:
-        raise ValueError(f"success_probability: trials must be an int >= 0, got {trials!r}")
-    if not isinstance(successes, int) or not 0 <= successes <= trials:
-        raise ValueError(f"success_probability: successes must be an int in [0, trials={trials}], got {successes!r}")
-    if not 0.0 < credibility < 1.0:
-        raise ValueError(f"success_probability: credibility must be in (0, 1), got {credibility!r}")
+    fn = "success_probability"
+    if isinstance(trials, bool) or not isinstance(trials, numbers.Integral) or trials < 0:
+        fail(fn, "trials", "an int >= 0", repr(trials))
+    if isinstance(successes, bool) or not isinstance(successes, numbers.Integral) or not 0 <= successes <= trials:
+        fail(fn, "successes", f"an int in [0, trials={trials}]", repr(successes))
+    if isinstance(credibility, bool) or not isinstance(credibility, numbers.Real) or not 0.0 < credibility < 1.0:
+        fail(fn, "credibility", "a number in (0, 1)", repr(credibility))
+    successes, trials = int(successes), int(trials)
     a, b = 1 + successes, 1 + trials - successes
     mean = a / (a + b)
     std = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))

@@ -15,8 +15,9 @@ from typing import Callable
 
 import numpy as np
 
-from .._validation import finite_real, positive_int
-from .aoc_solver import as_qumo_arrays, qumo_energy
+from .._validation import fail, finite_real, positive_int
+from .aoc_solver import qumo_energy
+from .entry_checks import as_qumo_arrays
 from .qumo_exact import continuous_optimum
 from .stats import SuccessProbability, success_probability
 
@@ -45,13 +46,17 @@ def run_restarts(problem, method: Callable[[int], np.ndarray], n_restarts: int, 
     n_restarts = positive_int(fn, "n_restarts", n_restarts)
     target = finite_real(fn, "target", target)
     rtol = finite_real(fn, "rtol", rtol, nonnegative=True)
-    J, h, cont, off = as_qumo_arrays(problem)
+    J, h, cont, off = as_qumo_arrays(problem, fn)
     tol = rtol * max(1.0, abs(target))
     raw, pol, states, secs = [], [], [], []
     for k in range(n_restarts):
         t0 = time.perf_counter()
-        x = np.asarray(method(first_seed + k), dtype=np.float64).reshape(-1)
+        x = np.asarray(method(first_seed + k))
         secs.append(time.perf_counter() - t0)
+        if x.dtype.kind not in "biuf" or x.size != h.size or not np.all(np.isfinite(x)):
+            fail(fn, "method", f"a function returning a finite real state of {h.size} values",
+                 f"dtype {x.dtype}, shape {x.shape} for seed {first_seed + k}")
+        x = x.astype(np.float64).reshape(-1)
         raw.append(float(qumo_energy(J, h, x, off)))
         xp, ep = continuous_optimum(problem, np.where(x[~cont] >= 0, 1.0, -1.0))
         pol.append(ep)
