@@ -100,10 +100,19 @@ def test_reference_implicit_gradients_match_finite_differences(name):
     assert adj.grad_alpha.sum() == pytest.approx((loss(alpha_=0.5 + e) - loss(alpha_=0.5 - e)) / (2 * e), rel=1e-5)
 
 
+def _has_cpp():
+    from quaton_fast._backend import native
+    C = native()
+    return C is not None and hasattr(C, "aoc_hardware_forward_cpu")
+
+
 @needs_files
 @pytest.mark.parametrize("name", ["16", "48"])
 @pytest.mark.parametrize("shared_W", [False, True])
-def test_torch_equals_reference_forward_and_gradients(name, shared_W):
+@pytest.mark.parametrize("backend", ["torch", "cpp"])
+def test_torch_and_cpp_equal_reference_forward_and_gradients(name, shared_W, backend):
+    if backend == "cpp" and not _has_cpp():
+        pytest.skip("extension without aoc_hardware_forward_cpu")
     hw = _profile(name)
     W, b, beta, g = _system(3 + shared_W, S=4)
     if shared_W:
@@ -111,7 +120,8 @@ def test_torch_equals_reference_forward_and_gradients(name, shared_W):
     r = R.hardware_fixed_point(W, b, hw, alpha=0.5, beta=beta, tol=1e-12, max_iter=3000)
     adj = R.hardware_adjoint(W, b, r.state, g, hw, alpha=0.5, beta=beta)
     Wt, bt, bet = (torch.tensor(a, requires_grad=True) for a in (W, b, beta))
-    z, it, res, untrusted = F.hardware_fixed_point(Wt, bt, hw, alpha=0.5, beta=bet, tol=1e-12, max_iter=3000)
+    z, it, res, untrusted = F.hardware_fixed_point(Wt, bt, hw, alpha=0.5, beta=bet, tol=1e-12, max_iter=3000,
+                                                   backend=backend)
     np.testing.assert_allclose(z.detach().numpy(), r.state, rtol=0, atol=1e-13)
     np.testing.assert_array_equal(it.numpy(), r.iterations)
     assert not untrusted.any()
@@ -213,7 +223,7 @@ def test_untrusted_gradients_raise_or_are_dropped():
 def test_bad_arguments_are_named():
     W, b = torch.zeros(4, 4), torch.zeros(2, 4)
     hw = AOCHardware.ideal(4)
-    for kw, name in (({"unconverged": "maybe"}, "unconverged"), ({"backend": "cpp"}, "backend"),
+    for kw, name in (({"unconverged": "maybe"}, "unconverged"), ({"backend": "cuda"}, "backend"), ({"backend": "gpu"}, "backend"),
                      ({"max_iter": 0}, "max_iter"), ({"clamp": (1.0, -1.0)}, "clamp")):
         with pytest.raises((ValueError, RuntimeError), match=name):
             F.hardware_fixed_point(W, b, hw, **kw)
@@ -221,6 +231,28 @@ def test_bad_arguments_are_named():
         F.hardware_fixed_point(torch.zeros(3, 3), b, hw)
     with pytest.raises(TypeError, match="'hw'"):
         F.hardware_fixed_point(W, b, "June")
+
+
+@needs_files
+@pytest.mark.skipif(not _has_cpp(), reason="extension without aoc_hardware_forward_cpu")
+def test_cpp_float32_momentum_and_start_state_match_torch():
+    hw = _profile("16")
+    W, b, beta, _ = _system(7, S=6)
+    s0 = torch.tensor(np.random.default_rng(8).normal(size=b.shape) * 0.1)
+    outs = {}
+    for backend in ("torch", "cpp"):
+        outs[backend] = F.hardware_fixed_point(torch.tensor(W), torch.tensor(b), hw, alpha=0.5,
+                                               beta=torch.tensor(beta), gamma=0.3, s0=s0, tol=1e-12,
+                                               max_iter=400, backend=backend)
+    np.testing.assert_allclose(outs["cpp"][0].numpy(), outs["torch"][0].numpy(), atol=1e-13)
+    np.testing.assert_array_equal(outs["cpp"][1].numpy(), outs["torch"][1].numpy())
+    z32, *_ = F.hardware_fixed_point(torch.tensor(W, dtype=torch.float32), torch.tensor(b, dtype=torch.float32),
+                                     hw, alpha=0.5, beta=torch.tensor(beta, dtype=torch.float32), tol=1e-6,
+                                     backend="cpp")
+    r = R.hardware_fixed_point(W.astype(np.float32), b.astype(np.float32), hw, alpha=0.5,
+                               beta=beta.astype(np.float32), tol=1e-6)
+    assert z32.dtype == torch.float32
+    np.testing.assert_allclose(z32.numpy(), r.state, atol=1e-5)
 
 
 def test_readout_noise_averages_samples_and_repeats():

@@ -15,12 +15,16 @@ Trust: a system whose forward did not converge (``residual > tol`` after ``max_i
 adjoint solve failed (non-finite, or relative residual > 1e-6) has no trustworthy implicit gradient.
 ``unconverged='raise'`` (default) raises in backward (one host synchronisation per backward);
 ``'zero'`` drops those systems' gradients without synchronising and counts them in the returned
-``untrusted`` tensor (S,) bool.
+``untrusted`` tensor (S,) bool.  ``tol = 0`` (fixed number of steps, no convergence test) marks every
+system untrusted.
 
 Backends: the ideal profile (every switch off) runs :func:`quaton_fast.functional.fixed_point.fixed_point`
-itself, so it reproduces the ideal twin bit for bit.  A non-ideal profile runs the torch loop on any
-device (CPU or CUDA tensors, torch ops).  There is no C++ or CUDA kernel for the non-ideal cell yet:
-``backend='auto'`` says so once (a RuntimeWarning) and uses torch; ``'cpp'`` / ``'cuda'`` raise.
+itself, so it reproduces the ideal twin bit for bit.  A non-ideal profile: ``backend='auto'`` runs
+the forward iteration on the multi-threaded C++ kernel ``_C.aoc_hardware_forward_cpu`` for CPU
+tensors when the extension has it (float64 inside; float32 results rounded once, as the ideal C++
+path), else the torch loop (CUDA tensors: torch ops on the GPU; there is no CUDA kernel for the
+non-ideal cell) and says so once (RuntimeWarning); ``'cpp'`` requires the kernel, ``'torch'`` forces
+the loop, ``'cuda'`` raises.  The backward is always the torch direct solve above.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import torch
 
+from .._backend import native
 from ..reference.aoc_hardware import crosstalk_matrix, led_dc
 from ..reference.aoc_hardware_profile import AOCHardware
 from .fixed_point import fixed_point as ideal_fixed_point
@@ -138,34 +143,67 @@ def _alpha_col(alpha, S: int, like: torch.Tensor) -> torch.Tensor:
     return a.reshape(-1, 1).expand(S, 1) if a.numel() == 1 else a.reshape(S, 1)
 
 
+def _forward_torch(Ep, En, k, c, a, hw, gamma, tol, max_iter, s0):
+    """Batched torch iteration (any device); returns (state, iterations int64, residual)."""
+    S = c.shape[0]
+    s = torch.zeros_like(c) if s0 is None else s0.detach().to(c.dtype).clone()
+    prev = s.clone()
+    active = torch.ones(S, dtype=torch.bool, device=c.device)
+    iters = torch.zeros(S, dtype=torch.int64, device=c.device)
+    resid = torch.zeros(S, dtype=c.dtype, device=c.device)
+    for _ in range(max_iter):
+        y = hardware_step(s, Ep, En, k, c, a, hw)
+        if gamma != 0.0:
+            y = y + gamma * (s - prev)
+        r = (y - s).norm(dim=1) / y.norm(dim=1).clamp_min(_TINY)
+        m = active.unsqueeze(1)
+        prev = torch.where(m, s, prev)
+        s = torch.where(m, y, s)
+        iters = torch.where(active, iters + 1, iters)
+        resid = torch.where(active, r, resid)
+        active = active & ~((r <= tol) if tol > 0 else torch.zeros_like(active))
+        if not bool(active.any()):
+            break
+    return s, iters, resid
+
+
+def _f64(t: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().to(torch.float64).numpy())
+
+
+def _cpp_usable(c: torch.Tensor) -> bool:
+    C = native()
+    return C is not None and hasattr(C, "aoc_hardware_forward_cpu") and c.device.type == "cpu" \
+        and c.dtype in (torch.float32, torch.float64)
+
+
+def _forward_cpp(Ep, En, k, c, a, hw, gamma, tol, max_iter, s0):
+    """The same iteration on the C++ kernel (float64 inside; results in c's dtype)."""
+    P = _profile_tensors(hw, c.shape[1], c.dtype, c.device)
+    state, it, res = native().aoc_hardware_forward_cpu(
+        _f64(Ep), _f64(En), _f64(k), _f64(c), None if s0 is None else _f64(s0), _f64(a.reshape(-1)),
+        float(gamma), bool(hw.fitted_nonlinearity), [float(x) for x in hw.tanh_coeffs], bool(hw.led),
+        P["led_pos"], P["led_neg"], float(P["dc"][0]), float(P["dc"][1]), float(tol), int(max_iter),
+        max(1, int(torch.get_num_threads())))
+    return (torch.from_numpy(state).to(c.dtype), torch.from_numpy(it.astype(np.int64)),
+            torch.from_numpy(res).to(c.dtype))
+
+
 # ----------------------------------------------------------------------------- autograd
 class HardwareFixedPointFunction(torch.autograd.Function):
-    """apply(Ep, En, k, c, alpha, hw, gamma, tol, max_iter, s0, unconverged) -> (z*, iters, residual,
-    converged, untrusted).  Ep/En: (S, n, n); k, c: (S, n); alpha: number | tensor scalar | (S,)."""
+    """apply(Ep, En, k, c, alpha, hw, gamma, tol, max_iter, s0, unconverged, use_cpp) -> (z*, iters,
+    residual, converged, untrusted).  Ep/En: (S, n, n); k, c: (S, n); alpha: number | tensor scalar | (S,)."""
 
     @staticmethod
-    def forward(ctx, Ep, En, k, c, alpha, hw, gamma, tol, max_iter, s0, unconverged):
+    def forward(ctx, Ep, En, k, c, alpha, hw, gamma, tol, max_iter, s0, unconverged, use_cpp=False):
         S, n = c.shape
         a = _alpha_col(alpha, S, c)
         with torch.no_grad():
-            s = torch.zeros_like(c) if s0 is None else s0.detach().to(c.dtype).clone()
-            prev = s.clone()
-            active = torch.ones(S, dtype=torch.bool, device=c.device)
-            iters = torch.zeros(S, dtype=torch.int64, device=c.device)
-            resid = torch.zeros(S, dtype=c.dtype, device=c.device)
-            for _ in range(max_iter):
-                y = hardware_step(s, Ep, En, k, c, a, hw)
-                if gamma != 0.0:
-                    y = y + gamma * (s - prev)
-                r = (y - s).norm(dim=1) / y.norm(dim=1).clamp_min(_TINY)
-                m = active.unsqueeze(1)
-                prev = torch.where(m, s, prev)
-                s = torch.where(m, y, s)
-                iters = torch.where(active, iters + 1, iters)
-                resid = torch.where(active, r, resid)
-                active = active & ~((r <= tol) if tol > 0 else torch.zeros_like(active))
-                if not bool(active.any()):
-                    break
+            if use_cpp:
+                s, iters, resid = _forward_cpp(Ep, En, k, c, a, hw, gamma, tol, max_iter, s0)
+            else:
+                s, iters, resid = _forward_torch(Ep, En, k, c, a, hw, gamma, tol, max_iter, s0)
+            active = torch.zeros(S, dtype=torch.bool, device=c.device)
             converged = (resid <= tol) | (iters < max_iter) if tol > 0 else torch.zeros_like(active)
         alpha_t = alpha if isinstance(alpha, torch.Tensor) else torch.as_tensor(alpha, dtype=c.dtype)
         ctx.save_for_backward(Ep, En, s, converged, alpha_t)
@@ -178,9 +216,9 @@ class HardwareFixedPointFunction(torch.autograd.Function):
     def backward(ctx, g, *_):
         Ep, En, z, converged, alpha = ctx.saved_tensors
         need = ctx.needs_input_grad
-        none_tail = (None,) * 7
+        none_tail = (None,) * 7          # hw, gamma, tol, max_iter, s0, unconverged, use_cpp
         if g is None or not any(need[:5]):
-            return (None,) * 4 + none_tail
+            return (None,) * 5 + none_tail
         hw = ctx.hw
         S, n = z.shape
         a = _alpha_col(alpha, S, z)
@@ -267,9 +305,13 @@ def _check(W, b, hw, clamp, tol, max_iter, unconverged, backend):
         raise ValueError(f"{func}(): argument 'unconverged' must be 'raise' or 'zero', got {unconverged!r}")
     if backend not in ("auto", "torch", "cpp", "cuda"):
         raise ValueError(f"{func}(): argument 'backend' must be 'auto', 'torch', 'cpp' or 'cuda', got {backend!r}")
-    if backend in ("cpp", "cuda"):
-        raise RuntimeError(f"{func}(): argument 'backend' = {backend!r} is not available for the non-ideal "
-                           "cell (no native kernel yet); use 'auto' or 'torch' (torch ops on CPU or CUDA)")
+    if backend == "cuda":
+        raise RuntimeError(f"{func}(): argument 'backend' = 'cuda' is not available for the non-ideal cell "
+                           "(no CUDA kernel yet); use 'auto' or 'torch' (torch ops on CUDA tensors)")
+    if backend == "cpp" and not _cpp_usable(b):
+        raise RuntimeError(f"{func}(): argument 'backend' = 'cpp' needs the compiled extension with "
+                           f"aoc_hardware_forward_cpu and CPU float32/float64 tensors, got device {b.device}, "
+                           f"dtype {b.dtype}")
     return b
 
 
@@ -292,17 +334,18 @@ def hardware_fixed_point(W: torch.Tensor, b: torch.Tensor, hw: AOCHardware, *, a
         z, it, res = ideal_fixed_point(W, c, alpha=alpha, beta=beta, gamma=gamma, tol=tol, max_iter=max_iter,
                                        s0=s0)
         return z, it, res, torch.zeros_like(it, dtype=torch.bool)
-    if backend == "auto" and not _warned["native"]:
+    use_cpp = backend in ("auto", "cpp") and _cpp_usable(b)
+    if backend == "auto" and not use_cpp and not _warned["native"]:
         _warned["native"] = True
-        warnings.warn("hardware_fixed_point(): no C++/CUDA kernel for the non-ideal AOC cell yet; running the "
-                      "torch loop (correct, slower)", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"hardware_fixed_point(): no native kernel for the non-ideal AOC cell on {b.device} "
+                      f"{b.dtype} tensors; running the torch loop (correct, slower)", RuntimeWarning, stacklevel=2)
     c = _input_clamp(b, hw, clamp)
     Ep, En, k = path_operators(W, beta, hw)
     S = b.shape[0]
     if Ep.shape[0] != S:
         Ep, En, k = Ep.expand(S, -1, -1), En.expand(S, -1, -1), k.expand(S, -1)
     z, it, res, _conv, untrusted = HardwareFixedPointFunction.apply(
-        Ep, En, k, c, alpha, hw, float(gamma), float(tol), int(max_iter), s0, unconverged)
+        Ep, En, k, c, alpha, hw, float(gamma), float(tol), int(max_iter), s0, unconverged, use_cpp)
     return z, it, res, untrusted
 
 
