@@ -280,7 +280,7 @@ def _input_clamp(b: torch.Tensor, hw: AOCHardware, clamp: Optional[Tuple[float, 
     return b if lim is None else b.clamp(float(lim[0]), float(lim[1]))
 
 
-def _check(W, b, hw, clamp, tol, max_iter, unconverged, backend):
+def _check(W, b, hw, clamp, tol, max_iter, unconverged, backend, s0=None, alpha=0.5, beta=1.0, gamma=0.0):
     func = "hardware_fixed_point"
     if not isinstance(hw, AOCHardware):
         raise TypeError(f"{func}(): argument 'hw' must be an AOCHardware profile, got {type(hw).__name__}")
@@ -288,18 +288,33 @@ def _check(W, b, hw, clamp, tol, max_iter, unconverged, backend):
         raise TypeError(f"{func}(): arguments 'W' and 'b' must be torch.Tensor")
     if b.dim() == 1:
         b = b.unsqueeze(0)
-    if b.dim() != 2 or b.shape[1] < 1 or not b.is_floating_point():
+    if b.dim() != 2 or b.shape[0] < 1 or b.shape[1] < 1 or not b.is_floating_point():
         raise ValueError(f"{func}(): argument 'b' must be a floating tensor of shape (S, n), got "
                          f"shape {tuple(b.shape)}, dtype {b.dtype}")
     S, n = b.shape
     if W.shape not in ((n, n), (S, n, n)):
         raise ValueError(f"{func}(): argument 'W' must be of shape ({n}, {n}) or ({S}, {n}, {n}), "
                          f"got shape {tuple(W.shape)}")
-    if clamp is not None and not (len(clamp) == 2 and clamp[0] < clamp[1]):
+    if W.dtype != b.dtype or W.device != b.device:
+        raise TypeError(f"{func}(): argument 'W' must have b's dtype and device ({b.dtype}, {b.device}), got "
+                        f"{W.dtype}, {W.device}")
+    if s0 is not None and (not isinstance(s0, torch.Tensor) or s0.shape != b.shape or s0.device != b.device):
+        raise ValueError(f"{func}(): argument 's0' must be a tensor of shape {tuple(b.shape)} on {b.device}, got "
+                         f"{tuple(s0.shape) if isinstance(s0, torch.Tensor) else type(s0).__name__}")
+    for name, v in (("alpha", alpha), ("beta", beta)):
+        if isinstance(v, torch.Tensor):
+            if v.numel() not in (1, S) or v.device != b.device:
+                raise ValueError(f"{func}(): argument '{name}' must be a number, a tensor scalar or shape ({S},) on "
+                                 f"{b.device}, got shape {tuple(v.shape)} on {v.device}")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError(f"{func}(): argument '{name}' must be a number or a tensor, got {type(v).__name__}")
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
+        raise TypeError(f"{func}(): argument 'gamma' must be a number, got {type(gamma).__name__}")
+    if clamp is not None and not (isinstance(clamp, (tuple, list)) and len(clamp) == 2 and clamp[0] < clamp[1]):
         raise ValueError(f"{func}(): argument 'clamp' must be (lo, hi) with lo < hi, got {clamp!r}")
-    if int(max_iter) < 1:
-        raise ValueError(f"{func}(): argument 'max_iter' must be >= 1, got {max_iter!r}")
-    if not tol >= 0:
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"{func}(): argument 'max_iter' must be an integer >= 1, got {max_iter!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0:
         raise ValueError(f"{func}(): argument 'tol' must be >= 0, got {tol!r}")
     if unconverged not in ("raise", "zero"):
         raise ValueError(f"{func}(): argument 'unconverged' must be 'raise' or 'zero', got {unconverged!r}")
@@ -328,7 +343,7 @@ def hardware_fixed_point(W: torch.Tensor, b: torch.Tensor, hw: AOCHardware, *, a
     even for an ideal profile (tests).
     Returns (state (S, n), iterations (S,) int64, residual (S,), untrusted (S,) bool).
     """
-    b = _check(W, b, hw, clamp, tol, max_iter, unconverged, backend)
+    b = _check(W, b, hw, clamp, tol, max_iter, unconverged, backend, s0, alpha, beta, gamma)
     if hw.is_ideal and not generic:
         c = b if clamp is None else b.clamp(clamp[0], clamp[1])
         z, it, res = ideal_fixed_point(W, c, alpha=alpha, beta=beta, gamma=gamma, tol=tol, max_iter=max_iter,
