@@ -255,6 +255,23 @@ def test_cpp_float32_momentum_and_start_state_match_torch():
     np.testing.assert_allclose(z32.numpy(), r.state, atol=1e-5)
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@needs_files
+def test_cuda_tensors_run_the_torch_loop_and_match_cpu():
+    hw = _profile("16")
+    W, b, beta, g = _system(9, S=5)
+    out = {}
+    for dev in ("cpu", "cuda"):
+        Wt = torch.tensor(W, device=dev, requires_grad=True)
+        z, *_ = F.hardware_fixed_point(Wt, torch.tensor(b, device=dev), hw, alpha=0.5,
+                                       beta=torch.tensor(beta, device=dev), tol=1e-12, max_iter=3000)
+        (z * torch.tensor(g, device=dev)).sum().backward()
+        out[dev] = (z.detach().cpu().numpy(), Wt.grad.cpu().numpy())
+    np.testing.assert_allclose(out["cuda"][0], out["cpu"][0], atol=1e-12)
+    np.testing.assert_allclose(out["cuda"][1], out["cpu"][1], atol=1e-10)
+
+
 def test_readout_noise_averages_samples_and_repeats():
     z = torch.zeros(20000, 4, dtype=torch.float64)
     assert F.readout(z, 0.0) is z

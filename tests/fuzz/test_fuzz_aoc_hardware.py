@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from fuzz_checks import assert_rejects
 from quaton_fast.aoc.hardware import HardwareTwin
 from quaton_fast.functional.aoc_hardware import hardware_fixed_point, readout
+from quaton_fast.reference import aoc_hardware as R
 from quaton_fast.reference.aoc_hardware_profile import EFFECTS, AOCHardware
 
 yaml = pytest.importorskip("yaml")
@@ -30,6 +31,11 @@ BAD_CALLS = [
     (lambda: hardware_fixed_point(torch.zeros(4, 4), torch.zeros(2, 4), HW, max_iter=2.5), "'max_iter'"),
     (lambda: hardware_fixed_point(torch.zeros(4, 4), torch.zeros(2, 4), HW, clamp=(1, 0)), "'clamp'"),
     (lambda: hardware_fixed_point(torch.zeros(4, 4), torch.zeros(2, 4), HW, unconverged="ok"), "'unconverged'"),
+    (lambda: hardware_fixed_point(torch.zeros(4, 4), torch.zeros(2, 4), HW, max_iter=2 ** 31), "'max_iter'"),
+    (lambda: R.hardware_fixed_point(np.zeros((4, 4)), np.zeros((2, 3)), HW), "'W'"),
+    (lambda: R.hardware_fixed_point(np.zeros((4, 4)), np.zeros((2, 4)), "June"), "'hw'"),
+    (lambda: R.hardware_adjoint(np.zeros((4, 4)), np.zeros((2, 4)), np.zeros((2, 5)), np.zeros((2, 4)), HW),
+     "'state'"),
     (lambda: readout(torch.zeros(2, 4), -0.1), "'sigma'"),
     (lambda: HardwareTwin("June"), "'profile'"),
     (lambda: HardwareTwin(HW, readout_sigma=-1.0), "'readout_sigma'"),

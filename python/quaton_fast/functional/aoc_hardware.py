@@ -312,8 +312,8 @@ def _check(W, b, hw, clamp, tol, max_iter, unconverged, backend, s0=None, alpha=
         raise TypeError(f"{func}(): argument 'gamma' must be a number, got {type(gamma).__name__}")
     if clamp is not None and not (isinstance(clamp, (tuple, list)) and len(clamp) == 2 and clamp[0] < clamp[1]):
         raise ValueError(f"{func}(): argument 'clamp' must be (lo, hi) with lo < hi, got {clamp!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"{func}(): argument 'max_iter' must be an integer >= 1, got {max_iter!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or not 1 <= max_iter <= 2 ** 31 - 1:
+        raise ValueError(f"{func}(): argument 'max_iter' must be an integer in [1, 2**31 - 1], got {max_iter!r}")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0:
         raise ValueError(f"{func}(): argument 'tol' must be >= 0, got {tol!r}")
     if unconverged not in ("raise", "zero"):

@@ -285,14 +285,18 @@ class HardwareFixedPointResult:
     c: np.ndarray
 
 
-def _prep(W, b, alpha, beta):
+def _prep(W, b, alpha, beta, hw=None, func="hardware_fixed_point"):
+    if hw is not None and not isinstance(hw, AOCHardware):
+        raise TypeError(f"{func}(): argument 'hw' must be an AOCHardware profile, got {type(hw).__name__}")
     b = np.asarray(b, dtype=np.float64)
     if b.ndim == 1:
         b = b[None]
+    if b.ndim != 2 or b.shape[0] < 1 or b.shape[1] < 1:
+        raise ValueError(f"{func}(): argument 'b' must be of shape (S, n) with S, n >= 1, got {b.shape}")
     S, n = b.shape
     W = np.asarray(W, dtype=np.float64)
     if W.shape not in ((n, n), (S, n, n)):
-        raise ValueError(f"hardware_fixed_point(): argument 'W' must be of shape ({n}, {n}) or "
+        raise ValueError(f"{func}(): argument 'W' must be of shape ({n}, {n}) or "
                          f"({S}, {n}, {n}), got {W.shape}")
     W = np.ascontiguousarray(_as_systems(W, S))
     beta = np.ascontiguousarray(np.broadcast_to(np.asarray(beta, dtype=np.float64), (S,)))
@@ -310,7 +314,9 @@ def hardware_fixed_point(W: np.ndarray, b: np.ndarray, hw: AOCHardware, *, alpha
     clamp: the model's clamp used when the profile's ``input_clamp`` is off.  Stopping as the ideal
     reference: system i stops after the first step with ``||s'-s|| <= tol max(||s'||, TINY)``.
     """
-    W, b, alpha, beta, S, n = _prep(W, b, alpha, beta)
+    W, b, alpha, beta, S, n = _prep(W, b, alpha, beta, hw)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"hardware_fixed_point(): argument 'max_iter' must be an integer >= 1, got {max_iter!r}")
     c, _ = _input(b, hw, clamp)
     s = np.zeros((S, n)) if s0 is None else np.array(s0, dtype=np.float64)
     prev = s.copy()
@@ -358,9 +364,12 @@ def hardware_adjoint(W: np.ndarray, b: np.ndarray, state: np.ndarray, grad_state
     pull-back written out (module docstring).  Per-system gradients; grad_W summed for a 2-D W.
     """
     shared = np.asarray(W).ndim == 2
-    W, b, alpha, beta, S, n = _prep(W, b, alpha, beta)
+    W, b, alpha, beta, S, n = _prep(W, b, alpha, beta, hw, "hardware_adjoint")
     z = np.asarray(state, dtype=np.float64)
     g = np.asarray(grad_state, dtype=np.float64)
+    for name, a in (("state", z), ("grad_state", g)):
+        if a.shape != (S, n):
+            raise ValueError(f"hardware_adjoint(): argument '{name}' must be of shape ({S}, {n}), got {a.shape}")
     J = hardware_jacobian(z, W, alpha, beta, hw)
     A = np.eye(n)[None] - np.swapaxes(J, 1, 2)
     v = np.linalg.solve(A, g[:, :, None])[:, :, 0]
