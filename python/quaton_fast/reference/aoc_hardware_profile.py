@@ -67,7 +67,7 @@ def _zeros(n: int) -> np.ndarray:
     return np.zeros(n, dtype=np.float64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity semantics: profiles hold arrays
 class AOCHardware:
     """Calibration of one AOC machine plus one switch per non-ideal effect (all float64).
 
