@@ -18,6 +18,7 @@ void bind_fixed_point(py::module_& m);       // cpp/bind_fixed_point.cpp
 void bind_fixed_point_cuda(py::module_& m);  // cpp/bind_fixed_point_cuda.cpp (CUDA builds only)
 void bind_propagate_fused(py::module_& m);   // cpp/bind_propagate_fused.cpp (CUDA + cuFFTDx builds only)
 void bind_solver(py::module_& m);            // cpp/bind_solver.cpp
+void bind_aoc_hardware(py::module_& m);      // cpp/bind_aoc_hardware.cpp
 }
 
 namespace {
@@ -127,4 +128,5 @@ PYBIND11_MODULE(_C, m) {
   quaton::bind_fixed_point_cuda(m);
   quaton::bind_propagate_fused(m);
   quaton::bind_solver(m);
+  quaton::bind_aoc_hardware(m);
 }

@@ -22,6 +22,7 @@ import torch
 from .. import distributed as dist
 from ..data import mnist as D
 from ..train.stages import device_description, resolve_device
+from . import hardware_cli
 from .train import append_results, build_model, evaluate, train
 
 VAL_SEED_OFFSET = 10_000
@@ -49,6 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", default="docs/results/aoc_train.json",
                    help="JSON list the records are appended to ('' = none)")
     p.add_argument("--no-progress", action="store_true")
+    hardware_cli.add_arguments(p)  # --hardware, --eval-hardware, --readout-noise ... (aoc/hardware_cli.py)
 
 
 def _load(args):
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args, "aoc-train")
     model = build_model(args.task, args.model, args.seed,
                         max_gain=args.max_gain if args.max_gain > 0 else None).to(device)
+    twins = hardware_cli.setup(args, model)  # attaches the training twin (ideal by default)
     xt, yt, xv, yv, xs, ys = (a.to(device) for a in (xt, yt, xv, yv, xs, ys))
     out = Path(args.out)
     if dist.is_main_process():
@@ -101,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
               "device": device_description(device),
               "val_history": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in h.items()}
                               for h in hist]}
+    common.update(hardware_cli.record_fields(args, twins))
     recs = []
     for lv, q in (("float", None), ("9bit", args.quant_mode)):
         test = evaluate(model, xs, ys, reg, q)
@@ -110,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
                   f"val {metric} = {val:.5f}, test {metric} = {test:.5f}")
         for split, v in (("val", val), ("test", test)):
             recs.append({**common, "levels": lv, "split": split, "value": v})
+    if dist.is_main_process():
+        recs += hardware_cli.eval_records(args, model, xs, ys, reg, args.quant_mode, common, twins, dataset)
     if args.results and dist.is_main_process():
         append_results(args.results, recs)
     return 0

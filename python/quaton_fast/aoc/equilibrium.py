@@ -30,6 +30,9 @@ __all__ = ["EquilibriumClassifier", "EquilibriumRegressor", "quantize_for_hardwa
 
 
 class _EquilibriumCore(nn.Module):
+    #: non-ideal twin hook (quaton_fast.aoc.hardware.HardwareTwin); None = the ideal twin
+    hardware = None
+
     def __init__(self, in_features, out_features, width=16, cells=1, alpha=0.5, beta_init=1.0,
                  clamp=(-1.0, 1.0), tol=1e-4, max_iter=100, seed: Optional[int] = None,
                  max_gain: Optional[float] = 0.4):
@@ -59,6 +62,8 @@ class _EquilibriumCore(nn.Module):
         budget and the implicit gradient is the gradient of a true fixed point.  Called by the training
         loop after each optimiser step (projected gradient descent); a no-op when max_gain is None.
         """
+        if self.hardware is not None and self.hardware.active:  # bound the non-ideal map's gain
+            return self.hardware.project_(self)
         if self.max_gain is None:
             return
         gain = self.beta.detach().abs() * torch.linalg.matrix_norm(self.W.detach(), ord=2)  # (cells,)
@@ -80,6 +85,8 @@ class _EquilibriumCore(nn.Module):
             self._quant_mode = old
 
     def equilibrium(self, x: torch.Tensor) -> torch.Tensor:
+        if self.hardware is not None and self.hardware.active:  # non-ideal twin (aoc/hardware.py)
+            return self.hardware.equilibrium(self, x)
         B = x.shape[0]
         beff = self.ip(x) + self.b
         if self.clamp is not None:
