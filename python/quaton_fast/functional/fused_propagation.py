@@ -24,6 +24,9 @@ from .propagation import propagate
 __all__ = ["modulate_propagate", "modulate_propagate_array", "fused_sizes", "fused_available"]
 
 
+_FIELD_DTYPES = (torch.complex64, torch.complex128, torch.float32, torch.float64)
+
+
 @functools.lru_cache(maxsize=1)
 def fused_sizes() -> tuple[int, ...]:
     """Padded sizes P the fused kernels were compiled for (empty without CUDA + cuFFTDx)."""
@@ -124,14 +127,31 @@ def modulate_propagate(u: torch.Tensor, phase: torch.Tensor | None, transfer: to
     device query per call (what depends on the device is cached per device; H^T and conj(H)^T per
     transfer tensor), so a training step can run under ``torch.cuda.set_sync_debug_mode("error")``
     and be captured in a CUDA graph. ``check_finite=True`` adds a value check of ``u`` without a
-    sync (see :func:`quaton_fast.functional._checks.finite`): for where data enters, not per layer.
+    sync (see :func:`quaton_fast.functional._checks.finite`) of ``u`` and ``phase``: for where data
+    enters, not per layer. Raises TypeError/ValueError naming the argument for a non-tensor, a wrong
+    dtype, a non-square field, a phase of another shape or device, a transfer function that is not
+    (P, P) with P >= N or lives on another device.
     """
-    _checks.square_field("modulate_propagate", "u", u, check_finite=check_finite)
-    if phase is not None and tuple(phase.shape) != tuple(u.shape[-2:]):
-        fail("modulate_propagate", "phase", f"of shape {tuple(u.shape[-2:])}", f"shape {tuple(phase.shape)}")
-    if u.is_cuda and u.is_complex() and transfer.dim() == 2 and transfer.shape[-1] >= u.shape[-1]:
+    func = "modulate_propagate"
+    _checks.square_field(func, "u", u, check_finite=check_finite)
+    if u.dtype not in _FIELD_DTYPES:
+        fail(func, "u", "complex64, complex128, float32 or float64", f"dtype {u.dtype}", TypeError)
+    if phase is not None:
+        _checks.tensor(func, "phase", phase, complex_ok=False, check_finite=check_finite)
+        if phase.dtype not in (torch.float32, torch.float64):
+            fail(func, "phase", "float32 or float64 (radians)", f"dtype {phase.dtype}", TypeError)
+        if tuple(phase.shape) != tuple(u.shape[-2:]):
+            fail(func, "phase", f"of shape {tuple(u.shape[-2:])}", f"shape {tuple(phase.shape)}")
+        _checks.same_device(func, "phase", phase, u, "u")
+    _checks.square_field(func, "transfer", transfer)
+    if transfer.dim() != 2:
+        fail(func, "transfer", "of shape (P, P)", f"shape {tuple(transfer.shape)}")
+    if transfer.shape[-1] < u.shape[-1]:
+        fail(func, "transfer", f"at least as large as the field (P >= N = {u.shape[-1]})", f"P = {transfer.shape[-1]}")
+    _checks.same_device(func, "transfer", transfer, u, "u")
+    if u.is_cuda and u.is_complex():
         reason = _fused_reason(u, transfer)
-        if reason is None and transfer.device == u.device:
+        if reason is None:
             lead = u.shape[:-2]
             flat = u.reshape(-1, u.shape[-2], u.shape[-1])
             ph = phase.to(torch.float32) if phase is not None else None
