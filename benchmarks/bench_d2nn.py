@@ -265,6 +265,16 @@ def _graph_timing(fn, model, device, repeats, warmup, what, ref):
     try:
         want = ref()
         want = want.detach().clone() if what == "forward" else [g.detach().clone() for g in latent_grads(model)]
+        torch.cuda.synchronize(device)
+        # a step that synchronises cannot be captured (and a failed capture can leave the process in a
+        # bad state): try it once under the sync debugger first
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            fn()
+        except RuntimeError as exc:
+            return None, None, "not capturable, the step synchronises: " + _error_text(exc)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
         replay, static_out, peak = capture_graph(fn, device)
         replay()
         torch.cuda.synchronize(device)
