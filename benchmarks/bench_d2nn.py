@@ -27,7 +27,9 @@ against ours (relative error < ``CHECK_RTOL``), and every CUDA graph's replay ag
 step: a disagreement stops the run. Timing: CUDA events around each call after warm-up, median of
 ``--repeats`` calls (perf_counter on the CPU); peak memory: ``torch.cuda.max_memory_allocated``
 above what was allocated before one call (for a CUDA graph, the peak while capturing it, which
-is what its private pool keeps).
+is what its private pool keeps). On a GPU each row also gives ``fused_bytes`` (what the fused
+design must move, :func:`fused_bytes`), ``floor_ms_at_copy_bw`` (those bytes at the
+device-to-device copy bandwidth measured in the same run) and ours' achieved GB/s on them.
 
     python benchmarks/bench_d2nn.py --out docs/results/bench_d2nn.json     # GPU, the four sizes
     python benchmarks/bench_d2nn.py --device cpu --quick                      # CPU smoke run
@@ -324,17 +326,31 @@ def _try_compile(case: Case, device: torch.device, state: dict, checks: dict):
 
 
 # ------------------------------------------------------------------------------- records
+def fused_bytes(n: int, pad: int, batch: int, layers: int) -> dict:
+    """Bytes the three-pass fused design must move through device memory per call (the floor).
+
+    One propagation (complex64, 8 bytes, P = pad·N): the row pass reads u (B·N²) and writes X
+    (B·N·P), the column pass reads and writes X and reads H (P²), the inverse row pass reads X and
+    writes the output (B·N²): 8·(2·B·N² + 4·B·N·P + P²). A network makes L + 1 propagations
+    (z_in, then one per layer). The backward makes the same passes with conj(H) and, for the L
+    modulated layers, also reads the saved input (8·B·N²) and writes and reduces the per-sample
+    phase gradient (2 × 4·B·N²). The quantizer's own reads (N² per layer) are ignored."""
+    P = pad * n
+    prop = 8 * (2 * batch * n * n + 4 * batch * n * P + P * P)
+    fwd = (layers + 1) * prop
+    bwd = (layers + 1) * prop + layers * batch * n * n * (8 + 4 + 4)
+    return {"forward": fwd, "forward+backward": fwd + bwd}
+
+
 def records_for(case: Case, results: list[dict], device_name: str, command: str, copy_gbs) -> list[dict]:
     rows = []
     config = {"N": case.n, "pad": case.pad, "batch": case.batch, "layers": case.layers, "levels": LEVELS,
               "quantizer": "psq-ft", "sharpness": SHARPNESS}
-    P = case.pad * case.n
-    field_bytes = case.batch * P * P * 8
+    moved = fused_bytes(case.n, case.pad, case.batch, case.layers)
     for entry in results:
         what = entry["what"]
         careful = {k: v for k, v in entry["base"].items() if k in CAREFUL and v[0] is not None}
         best = min(careful, key=lambda k: careful[k][0]) if careful else None
-        factor = 4 if what == "forward" else 12  # fused-design bytes: see the docstring of the old bench
         for variant, (ours_ms, ours_mem, ours_err) in entry["ours"].items():
             targets = list(entry["base"].items()) + ([("best", careful[best])] if best else [])
             for name, (base_ms, base_mem, base_err) in targets:
@@ -349,9 +365,12 @@ def records_for(case: Case, results: list[dict], device_name: str, command: str,
                     row["extra_row"] = True
                 errors = {k: v for k, v in (("ours_error", ours_err), ("baseline_error", base_err)) if v}
                 row.update(errors)
-                if ours_ms and copy_gbs:
-                    row["achieved_gbs_on_fused_bytes"] = factor * case.layers * field_bytes / (ours_ms * 1e-3) / 1e9
+                if copy_gbs:
+                    row["fused_bytes"] = moved[what]
+                    row["floor_ms_at_copy_bw"] = moved[what] / (copy_gbs * 1e9) * 1e3
                     row["copy_gbs"] = copy_gbs
+                    if ours_ms:
+                        row["achieved_gbs_on_fused_bytes"] = moved[what] / (ours_ms * 1e-3) / 1e9
                 row["check_rel_err"] = entry["checks"].get(name if name != "best" else best)
                 rows.append(row)
     return rows

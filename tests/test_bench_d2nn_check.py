@@ -78,3 +78,11 @@ def test_quick_cpu_run_writes_records_with_the_issue_fields(bench, tmp_path):
     assert all(r["baseline_ms"] is None and r["baseline_error"] == "needs CUDA" for r in graph)
     best = [r for r in saved if r["baseline"] == "best"]
     assert all(r["best_baseline"] == "careful-eager" and r["speedup"] > 0 for r in best)
+
+
+def test_fused_bytes_model_by_hand(bench):
+    # N=2, pad=2 (P=4), B=1, L=1: one propagation moves 8·(2·4 + 4·8 + 16) = 448 bytes; two of them
+    # forward; backward the same plus 16 bytes per neuron of the one modulated layer (4 neurons)
+    assert bench.fused_bytes(2, 2, 1, 1) == {"forward": 896, "forward+backward": 896 + 896 + 64}
+    # the issue's estimate at N=200, B=64, L=5: about 2.5 GB per training step
+    assert 2.4e9 < bench.fused_bytes(200, 2, 64, 5)["forward+backward"] < 2.8e9
