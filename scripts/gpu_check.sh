@@ -11,8 +11,13 @@
 # docs/results/bench_d2nn.json in the working tree.
 #
 # Uses the machine's own torch/pybind11/scikit-build-core (no build isolation). nvidia-mathdx
-# (cuFFTDx headers, not on the device image) is taken from the environment or from wheels in .whl/
-# (see the device tool's notes on carrying wheels).
+# (cuFFTDx headers, not on the device image) is taken from the environment or from wheels in .whl/.
+# Before the device call, on the machine that has a network (23 MB, pure-Python wheel):
+#   echo /.whl/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: -d .whl nvidia-mathdx==25.6.0
+# then run `bash scripts/gpu_check.sh` with carry [".whl"] and a timeout of about 560 s (the budget
+# below plus the tarball); without the wheel the fused kernels are not built and their tests skip.
+# GPU_CHECK_BUDGET_S sets the budget (default 470 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-gpu_out}"
