@@ -301,7 +301,8 @@ def _try_compile(case: Case, device: torch.device, state: dict, checks: dict):
         return None, "skipped: --compile-budget-s exhausted"
     t0 = time.perf_counter()
     try:
-        compiled = torch.compile(case.models["careful-eager"])
+        torch._dynamo.reset()  # each size compiled afresh, static shapes (no dynamic-shape kernels)
+        compiled = torch.compile(case.models["careful-eager"], dynamic=False)
         # compile both graphs (forward under no_grad and the training step) inside the budget
         params = list(case.models["careful-eager"].parameters())
         forward_fn(compiled, case.u)()

@@ -224,7 +224,7 @@ def test_whole_training_step_captured_in_a_cuda_graph(name):
     torch.cuda.current_stream().wait_stream(side)
     twin = copy.deepcopy(net)
     twin_opt = torch.optim.Adam(twin.parameters(), lr=1e-2, capturable=True)
-    twin_opt.load_state_dict(opt.state_dict())
+    twin_opt.load_state_dict(copy.deepcopy(opt.state_dict()))  # load_state_dict aliases same-device state
     graph = torch.cuda.CUDAGraph()
     opt.zero_grad(set_to_none=True)
     with torch.cuda.graph(graph):
