@@ -101,6 +101,26 @@ def test_guard_catches_the_old_per_call_finite_check():
     assert {h.op for h in guard.hits} >= {"torch.isfinite", "aten::_local_scalar_dense"}
 
 
+def test_guard_sees_syncs_inside_backward():
+    """A sync hidden in an autograd Function's backward (run by the autograd engine) is caught."""
+    class _SyncingBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            if float(g.abs().max()) > 0:  # a value read, as the old per-call checks did
+                return g * 2
+            return g
+
+    x = torch.randn(4, requires_grad=True)
+    y = _SyncingBackward.apply(x).sum()
+    with SyncGuard() as guard:
+        y.backward()
+    assert any(h.op == "aten::_local_scalar_dense" for h in guard.hits), guard.report()
+
+
 def test_guard_lets_plain_math_through():
     u = torch.randn(2, 8, 8, dtype=torch.complex64, requires_grad=True)
     with SyncGuard() as guard:
