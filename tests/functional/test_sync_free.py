@@ -161,6 +161,23 @@ def test_finite_check_is_opt_in_and_names_the_argument():
         net(bad, check_finite=True)
 
 
+def test_finite_check_on_an_accelerator_tensor_is_queued_not_read(monkeypatch):
+    """Off the CPU, the value check is handed to torch._assert_async (a device-side assertion)
+    with the project's message, and nothing is read to the host. A meta tensor stands in for a
+    CUDA one (same code path: device type is not 'cpu')."""
+    from quaton_fast.functional import _checks
+    queued = []
+    monkeypatch.setattr(torch, "_assert_async", lambda ok, msg: queued.append((ok, msg)))
+    u = torch.empty(2, 8, 8, dtype=torch.complex64, device="meta")
+    with SyncGuard() as guard:
+        assert _checks.finite("propagate", "u", u) is u
+    assert [h for h in guard.hits if h.op != "torch.isfinite"] == [], guard.report()
+    assert len(queued) == 1
+    ok, msg = queued[0]
+    assert ok.device.type == "meta" and ok.dtype == torch.bool and ok.dim() == 0
+    assert msg == "propagate(): argument 'u' must be finite (no NaN or Inf), got non-finite values"
+
+
 def test_transfer_derivatives_are_computed_once_per_transfer():
     """conj(H) (adjoint) is made once per transfer tensor, not once per backward call."""
     from quaton_fast.functional import _derived
