@@ -5,6 +5,7 @@
 
 #include <cufftdx.hpp>
 
+#include <atomic>
 #include <cstdint>
 
 #include "quaton/propagate_fused.h"
@@ -178,16 +179,29 @@ row_ifft_crop_kernel(FusedPropagateParams p) {
   }
 }
 
+// Per-device one-time work, cached so that a launch makes no device query and no attribute call
+// (issue 13: nothing per call on the hot path but the launches). One bit per device ordinal < 64;
+// higher ordinals are simply not cached.
+using DeviceBits = std::atomic<std::uint64_t>;
+
+inline std::uint64_t device_bit(int device) { return device >= 0 && device < 64 ? (1ull << device) : 0ull; }
+
+// Raise `kernel`'s dynamic shared-memory limit to `bytes` once per device (`done` is one flag set
+// per kernel instantiation).
 template <class Kernel>
-int prepare_smem(Kernel kernel, unsigned bytes) {
-  if (bytes > 48u * 1024u)
-    return static_cast<int>(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                 static_cast<int>(bytes)));
-  return 0;
+int prepare_smem(DeviceBits& done, int device, Kernel kernel, unsigned bytes) {
+  if (bytes <= 48u * 1024u) return 0;
+  const std::uint64_t bit = device_bit(device);
+  if (bit && (done.load(std::memory_order_acquire) & bit)) return 0;
+  const int err = static_cast<int>(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                        static_cast<int>(bytes)));
+  if (err == 0 && bit) done.fetch_or(bit, std::memory_order_acq_rel);
+  return err;
 }
 
 template <unsigned P>
-int run_size(const FusedPropagateParams& p, cudaStream_t stream) {
+int run_size(const FusedPropagateParams& p, cudaStream_t stream, int device) {
+  static DeviceBits smem_row{0}, smem_col{0}, smem_row_inv{0};
   using Row = RowFFT<P, fft_direction::forward>;
   using RowInv = RowFFT<P, fft_direction::inverse>;
   using Col = BlockFFT<P, fft_direction::forward, kColumnsPerBlock>;
@@ -197,32 +211,40 @@ int run_size(const FusedPropagateParams& p, cudaStream_t stream) {
   int err;
 
   const unsigned grid1 = static_cast<unsigned>((rows + Row::ffts_per_block - 1) / Row::ffts_per_block);
-  if ((err = prepare_smem(row_modulate_fft_kernel<Row>, Row::shared_memory_size))) return err;
+  if ((err = prepare_smem(smem_row, device, row_modulate_fft_kernel<Row>, Row::shared_memory_size))) return err;
   row_modulate_fft_kernel<Row><<<grid1, Row::block_dim, Row::shared_memory_size, stream>>>(p);
   if ((err = static_cast<int>(cudaGetLastError()))) return err;
 
   const unsigned col_fft_smem = Col::shared_memory_size > ColInv::shared_memory_size ? Col::shared_memory_size
                                                                                       : ColInv::shared_memory_size;
   const unsigned col_smem = (col_fft_smem + 15u) / 16u * 16u + static_cast<unsigned>(p.n) * kColumnsPerBlock * 8u;
-  if ((err = prepare_smem(column_transfer_kernel<Col, ColInv>, col_smem))) return err;
+  if ((err = prepare_smem(smem_col, device, column_transfer_kernel<Col, ColInv>, col_smem))) return err;
   const dim3 grid2((P + kColumnsPerBlock - 1) / kColumnsPerBlock, static_cast<unsigned>(p.batch));
   column_transfer_kernel<Col, ColInv><<<grid2, Col::block_dim, col_smem, stream>>>(p);
   if ((err = static_cast<int>(cudaGetLastError()))) return err;
 
   const unsigned grid3 = static_cast<unsigned>((rows + RowInv::ffts_per_block - 1) / RowInv::ffts_per_block);
-  if ((err = prepare_smem(row_ifft_crop_kernel<RowInv>, RowInv::shared_memory_size))) return err;
+  if ((err = prepare_smem(smem_row_inv, device, row_ifft_crop_kernel<RowInv>, RowInv::shared_memory_size))) return err;
   row_ifft_crop_kernel<RowInv><<<grid3, RowInv::block_dim, RowInv::shared_memory_size, stream>>>(p);
   return static_cast<int>(cudaGetLastError());
 }
 
 constexpr int kSizes[] = {256, 400, 512, 1024};
 
-bool device_is_sm90() {
-  int device = 0, major = 0, minor = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) return false;
+// Whether `device` is sm_90, asked of the driver once per device ordinal (< 64) and cached.
+bool device_is_sm90(int device) {
+  static DeviceBits known{0}, is_sm90{0};
+  const std::uint64_t bit = device_bit(device);
+  if (bit && (known.load(std::memory_order_acquire) & bit)) return (is_sm90.load(std::memory_order_acquire) & bit) != 0;
+  int major = 0, minor = 0;
   if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) return false;
   if (cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) return false;
-  return major == 9 && minor == 0;
+  const bool yes = major == 9 && minor == 0;
+  if (bit) {
+    if (yes) is_sm90.fetch_or(bit, std::memory_order_acq_rel);
+    known.fetch_or(bit, std::memory_order_acq_rel);
+  }
+  return yes;
 }
 
 }  // namespace
@@ -237,13 +259,15 @@ int fused_propagate_cuda(const FusedPropagateParams& p, void* stream_ptr) {
   if (p.dphi && !p.saved_u) return -1;
   if (p.batch == 0) return 0;
   if (p.batch > 65535) return -1;  // column pass: one grid row per sample
-  if (!device_is_sm90()) return -1;
+  int device = 0;  // the calling thread's current device: a host-side read, no driver round trip
+  if (cudaGetDevice(&device) != cudaSuccess) return -1;
+  if (!device_is_sm90(device)) return -1;
   const cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
   switch (p.p) {
-    case 256: return run_size<256>(p, stream);
-    case 400: return run_size<400>(p, stream);
-    case 512: return run_size<512>(p, stream);
-    case 1024: return run_size<1024>(p, stream);
+    case 256: return run_size<256>(p, stream, device);
+    case 400: return run_size<400>(p, stream, device);
+    case 512: return run_size<512>(p, stream, device);
+    case 1024: return run_size<1024>(p, stream, device);
     default: return -1;
   }
 }

@@ -18,3 +18,41 @@ def test_cpu_tensors_are_refused():
     h = torch.ones((16, 16), dtype=torch.complex64)
     with pytest.raises(ValueError, match="'u'.*on a CUDA device"):
         modulate_propagate_array(u, None, h)
+
+
+class _FakeCudaField:
+    """Just the metadata _fused_reason reads (device, dtype, shape, numel) of a CUDA field."""
+
+    def __init__(self, batch, n, dtype=torch.complex64, index=0):
+        self.device, self.dtype, self.shape = torch.device("cuda", index), dtype, (batch, n, n)
+
+    def numel(self):
+        return self.shape[0] * self.shape[1] * self.shape[2]
+
+
+def test_fused_path_decision_queries_each_device_once(monkeypatch):
+    """The fused-or-fallback decision reads metadata only; the device capability is asked once
+    per device, however many calls (issue 13: no per-call device queries)."""
+    from quaton_fast.functional import fused_propagation as fp
+    calls = []
+
+    def capability(device):
+        calls.append(device)
+        return (9, 0) if device.index == 0 else (8, 0)
+
+    monkeypatch.setattr(fp, "fused_sizes", lambda: (256, 400))
+    monkeypatch.setattr(torch.cuda, "get_device_capability", capability)
+    fp._static_reason.cache_clear()
+    fp._device_capability.cache_clear()
+    try:
+        h256, h512 = torch.empty(256, 256), torch.empty(512, 512)
+        for _ in range(50):
+            assert fp._fused_reason(_FakeCudaField(3, 128), h256) is None
+        assert "sm_80" in fp._fused_reason(_FakeCudaField(3, 128, index=1), h256)
+        assert "P = 512 is not compiled" in fp._fused_reason(_FakeCudaField(3, 128), h512)
+        assert "complex64" in fp._fused_reason(_FakeCudaField(3, 128, dtype=torch.complex128), h256)
+        assert "65535" in fp._fused_reason(_FakeCudaField(70000, 128), h256)
+        assert sorted(d.index for d in calls) == [0, 1]
+    finally:
+        fp._static_reason.cache_clear()
+        fp._device_capability.cache_clear()

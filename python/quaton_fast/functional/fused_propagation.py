@@ -12,16 +12,19 @@ CUDA kernel); reading it costs N²·4 bytes against the B·N·P·8 bytes of each
 from __future__ import annotations
 
 import functools
-import weakref
 
 import torch
 
 from .._backend import native, notice_once
 from .._validation import fail
 from . import _checks
+from ._derived import transposed_transfers
 from .propagation import propagate
 
 __all__ = ["modulate_propagate", "modulate_propagate_array", "fused_sizes", "fused_available"]
+
+
+_FIELD_DTYPES = (torch.complex64, torch.complex128, torch.float32, torch.float64)
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,39 +36,48 @@ def fused_sizes() -> tuple[int, ...]:
     return tuple(int(p) for p in mod.fused_propagate_sizes())
 
 
-def _fused_reason(u: torch.Tensor, transfer: torch.Tensor) -> str | None:
-    """None when the fused kernels can run these tensors, else why not."""
+@functools.lru_cache(maxsize=None)
+def _device_capability(device: torch.device) -> tuple[int, int]:
+    """Compute capability of a CUDA device, queried once per device (not per call)."""
+    return tuple(torch.cuda.get_device_capability(device))  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=None)
+def _static_reason(device: torch.device, dtype: torch.dtype, p: int) -> str | None:
+    """Why the fused kernels cannot run (device, dtype, padded size), or None; cached per key so
+    a training step makes no device query and builds no string on the hot path."""
     if not fused_sizes():
         return "this build of quaton_fast has no fused propagation kernels (needs CUDA + nvidia-mathdx)"
-    if torch.cuda.get_device_capability(u.device) != (9, 0):
-        return f"the fused kernels are compiled for sm_90 only, this GPU is sm_{''.join(map(str, torch.cuda.get_device_capability(u.device)))}"
-    if u.dtype != torch.complex64:
-        return f"the fused kernels take complex64 fields, got {u.dtype}"
-    if transfer.shape[-1] not in fused_sizes():
-        return f"padded size P = {transfer.shape[-1]} is not compiled in (have {fused_sizes()})"
-    if u.numel() // (u.shape[-1] ** 2) > 65535:
-        return "batch larger than 65535"
+    cap = _device_capability(device)
+    if cap != (9, 0):
+        return f"the fused kernels are compiled for sm_90 only, this GPU is sm_{cap[0]}{cap[1]}"
+    if dtype != torch.complex64:
+        return f"the fused kernels take complex64 fields, got {dtype}"
+    if p not in fused_sizes():
+        return f"padded size P = {p} is not compiled in (have {fused_sizes()})"
     return None
+
+
+def _device_key(device: torch.device) -> torch.device:
+    return device if device.index is not None else torch.device("cuda", torch.cuda.current_device())
+
+
+def _fused_reason(u: torch.Tensor, transfer: torch.Tensor) -> str | None:
+    """None when the fused kernels can run these tensors, else why not (metadata only)."""
+    reason = _static_reason(_device_key(u.device), u.dtype, int(transfer.shape[-1]))
+    if reason is None and u.numel() // (u.shape[-1] ** 2) > 65535:
+        return "batch larger than 65535"
+    return reason
 
 
 def fused_available(u: torch.Tensor, transfer: torch.Tensor) -> bool:
     return u.is_cuda and _fused_reason(u, transfer) is None
 
 
-_TRANSPOSED: dict[int, tuple] = {}
-
-
-def transposed_transfers(transfer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(H^T, conj(H)^T) contiguous, as the column pass reads them; computed once per transfer
-    tensor (and again if it is modified in place) instead of on every forward and backward."""
-    key = id(transfer)
-    hit = _TRANSPOSED.get(key)
-    if hit is not None and hit[0]() is transfer and hit[1] == transfer._version:
-        return hit[2], hit[3]
-    ht = transfer.transpose(0, 1).contiguous()
-    pair = (ht, ht.conj().resolve_conj())
-    _TRANSPOSED[key] = (weakref.ref(transfer, lambda _, k=key: _TRANSPOSED.pop(k, None)), transfer._version) + pair
-    return pair
+@functools.lru_cache(maxsize=None)
+def _notice_fallback(reason: str) -> None:
+    """Say once per reason that the torch path runs on CUDA (cached: nothing built per call)."""
+    notice_once("fused_propagation:" + reason, f"modulate_propagate: torch.fft path ({reason})")
 
 
 def _launch(u, modulation_in, transfer_t, modulation_out=None, saved_u=None, dphi=None):
@@ -104,25 +116,49 @@ class _ModulatePropagateFused(torch.autograd.Function):
         return (grad_u if need_u else None), grad_phase, None
 
 
-def modulate_propagate(u: torch.Tensor, phase: torch.Tensor | None, transfer: torch.Tensor) -> torch.Tensor:
+def modulate_propagate(u: torch.Tensor, phase: torch.Tensor | None, transfer: torch.Tensor, *,
+                       check_finite: bool = False) -> torch.Tensor:
     """``propagate(u · exp(i·phase), transfer)``; fused on sm_90 GPUs, torch ops elsewhere.
 
     u: (..., N, N) complex field; phase: (N, N) real, radians (None: no modulation);
     transfer: (P, P) complex, P >= N, unshifted FFT order. Differentiable in u and phase.
+
+    Hot path: checks metadata only (shape, dtype, device), makes no host synchronisation and no
+    device query per call (what depends on the device is cached per device; H^T and conj(H)^T per
+    transfer tensor), so a training step can run under ``torch.cuda.set_sync_debug_mode("error")``
+    and be captured in a CUDA graph. ``check_finite=True`` adds a value check of ``u`` without a
+    sync (see :func:`quaton_fast.functional._checks.finite`) of ``u`` and ``phase``: for where data
+    enters, not per layer. Raises TypeError/ValueError naming the argument for a non-tensor, a wrong
+    dtype, a non-square field, a phase of another shape or device, a transfer function that is not
+    (P, P) with P >= N or lives on another device.
     """
-    _checks.square_field("modulate_propagate", "u", u)
-    if phase is not None and tuple(phase.shape) != tuple(u.shape[-2:]):
-        fail("modulate_propagate", "phase", f"of shape {tuple(u.shape[-2:])}", f"shape {tuple(phase.shape)}")
-    if u.is_cuda and u.is_complex() and transfer.dim() == 2 and transfer.shape[-1] >= u.shape[-1]:
+    func = "modulate_propagate"
+    _checks.square_field(func, "u", u, check_finite=check_finite)
+    if u.dtype not in _FIELD_DTYPES:
+        fail(func, "u", "complex64, complex128, float32 or float64", f"dtype {u.dtype}", TypeError)
+    if phase is not None:
+        _checks.tensor(func, "phase", phase, complex_ok=False, check_finite=check_finite)
+        if phase.dtype not in (torch.float32, torch.float64):
+            fail(func, "phase", "float32 or float64 (radians)", f"dtype {phase.dtype}", TypeError)
+        if tuple(phase.shape) != tuple(u.shape[-2:]):
+            fail(func, "phase", f"of shape {tuple(u.shape[-2:])}", f"shape {tuple(phase.shape)}")
+        _checks.same_device(func, "phase", phase, u, "u")
+    _checks.square_field(func, "transfer", transfer)
+    if transfer.dim() != 2:
+        fail(func, "transfer", "of shape (P, P)", f"shape {tuple(transfer.shape)}")
+    if transfer.shape[-1] < u.shape[-1]:
+        fail(func, "transfer", f"at least as large as the field (P >= N = {u.shape[-1]})", f"P = {transfer.shape[-1]}")
+    _checks.same_device(func, "transfer", transfer, u, "u")
+    if u.is_cuda and u.is_complex():
         reason = _fused_reason(u, transfer)
-        if reason is None and transfer.device == u.device:
+        if reason is None:
             lead = u.shape[:-2]
             flat = u.reshape(-1, u.shape[-2], u.shape[-1])
             ph = phase.to(torch.float32) if phase is not None else None
             out = _ModulatePropagateFused.apply(flat, ph, transfer.to(torch.complex64))
             return out.reshape(*lead, u.shape[-2], u.shape[-1])
         if reason is not None:
-            notice_once("fused_propagation:" + reason, f"modulate_propagate: torch.fft path ({reason})")
+            _notice_fallback(reason)
     if phase is not None:
         u = u * torch.polar(torch.ones_like(phase), phase).to(u.dtype if u.is_complex() else torch.complex64)
     return propagate(u, transfer)

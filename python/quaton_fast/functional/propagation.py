@@ -13,6 +13,7 @@ import torch
 from .._validation import fail
 from ..reference import propagation as ref_prop
 from . import _checks
+from ._derived import conj_transfer
 
 
 def angular_spectrum_transfer(n_pad: int, dx: float, wavelength: float, z: float, *,
@@ -34,8 +35,7 @@ def _propagate_fft(u: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
     if p == n:
         return torch.fft.ifft2(torch.fft.fft2(u) * transfer)
     o = _pad_offset(n, p)
-    padded = u.new_zeros(u.shape[:-2] + (p, p))
-    padded[..., o:o + n, o:o + n] = u
+    padded = torch.nn.functional.pad(u, (o, p - n - o, o, p - n - o))  # one kernel, not zeros + copy
     out = torch.fft.ifft2(torch.fft.fft2(padded) * transfer)
     return out[..., o:o + n, o:o + n]
 
@@ -49,14 +49,18 @@ class _Propagate(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
         (transfer,) = ctx.saved_tensors
-        grad_u = _propagate_fft(grad_out, transfer.conj()) if ctx.needs_input_grad[0] else None
+        grad_u = _propagate_fft(grad_out, conj_transfer(transfer)) if ctx.needs_input_grad[0] else None
         return grad_u, None
 
 
-def propagate(u: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
+def propagate(u: torch.Tensor, transfer: torch.Tensor, *, check_finite: bool = False) -> torch.Tensor:
     """Propagate fields ``u`` (..., N, N) complex by the transfer function ``transfer`` (P, P)
-    complex, P ≥ N (linear convolution through centred zero-padding). Differentiable in ``u``."""
-    _checks.square_field("propagate", "u", u)
+    complex, P ≥ N (linear convolution through centred zero-padding). Differentiable in ``u``.
+
+    Checks shape, dtype and device on every call (free); ``check_finite=True`` also checks that
+    ``u`` holds no NaN/Inf, without a host synchronisation (see
+    :func:`quaton_fast.functional._checks.finite`): use it where your data enters, not per layer."""
+    _checks.square_field("propagate", "u", u, check_finite=check_finite)
     _checks.square_field("propagate", "transfer", transfer)
     if not u.is_complex():
         u = u.to(torch.complex64 if u.dtype != torch.float64 else torch.complex128)
@@ -72,9 +76,10 @@ def propagate(u: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
 
 
 def propagate_free_space(u: torch.Tensor, *, dx: float, wavelength: float, z: float, pad: int = 2,
-                         band_limited: bool = False) -> torch.Tensor:
-    """Convenience: build H for ``pad``·N and propagate ``u`` (..., N, N) by ``z`` metres."""
-    _checks.square_field("propagate_free_space", "u", u)
+                         band_limited: bool = False, check_finite: bool = False) -> torch.Tensor:
+    """Convenience: build H for ``pad``·N and propagate ``u`` (..., N, N) by ``z`` metres
+    (``check_finite`` as in :func:`propagate`)."""
+    _checks.square_field("propagate_free_space", "u", u, check_finite=check_finite)
     if isinstance(pad, bool) or not isinstance(pad, int) or pad < 1:
         fail("propagate_free_space", "pad", "an integer >= 1", repr(pad))
     dtype = torch.complex128 if u.dtype in (torch.float64, torch.complex128) else torch.complex64

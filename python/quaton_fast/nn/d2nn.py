@@ -14,6 +14,7 @@ from torch import nn
 from .._validation import finite_real, positive_int
 from .._atomic import atomic_path
 from .. import encode as _encode
+from ..functional import _checks
 from ..functional.fused_propagation import modulate_propagate
 from ..quant.base import Quantizer
 from .phase_layer import PhaseLayer
@@ -78,23 +79,28 @@ class D2NN(nn.Module):
         fn = _encode.phase if self.encoding == "phase" else _encode.amplitude
         return fn(images, self.n, object_size=self.object_size)
 
-    def output_field(self, u: torch.Tensor) -> torch.Tensor:
-        """``u`` (B, N, N) complex input field → detector-plane field (B, N, N) complex."""
+    def output_field(self, u: torch.Tensor, *, check_finite: bool = False) -> torch.Tensor:
+        """``u`` (B, N, N) complex input field → detector-plane field (B, N, N) complex.
+        ``check_finite=True`` checks ``u`` for NaN/Inf once, without a host synchronisation
+        (see :func:`quaton_fast.functional._checks.finite`); the layers check metadata only."""
         # one op per layer, modulation + propagation: the fused cuFFTDx kernels on sm_90 GPUs,
         # the same torch ops as PhaseLayer then FreeSpace everywhere else
         if u.shape[-2:] != (self.n, self.n):
             raise ValueError(f"D2NN.output_field(): argument 'u' must have shape (..., {self.n}, {self.n}), "
                              f"got {tuple(u.shape)}")
         last = len(self.layers) - 1
+        if check_finite:
+            _checks.finite("D2NN.output_field", "u", u)
         u = modulate_propagate(u, None, self.to_first.transfer_like(u))
         for i, layer in enumerate(self.layers):
             prop = self.to_detector if i == last else self.between
             u = modulate_propagate(u, layer.phase(), prop.transfer_like(u))
         return u
 
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        """``u`` (B, N, N) complex → logits (B, C) / QPI prediction (B, N, N) / field."""
-        out = self.output_field(u)
+    def forward(self, u: torch.Tensor, *, check_finite: bool = False) -> torch.Tensor:
+        """``u`` (B, N, N) complex → logits (B, C) / QPI prediction (B, N, N) / field.
+        ``check_finite`` as in :meth:`output_field`."""
+        out = self.output_field(u, check_finite=check_finite)
         return out if self.readout is None else self.readout(out)
 
     # -- quantization-aware training -------------------------------------------------------
