@@ -24,7 +24,10 @@ from ..reference.fixed_point import (FixedPointAdjointResult, FixedPointResult, 
                                      _prepare_adjoint)
 
 __all__ = ["fixed_point_forward", "fixed_point_adjoint", "FixedPointResult",
-           "FixedPointAdjointResult"]
+           "FixedPointAdjointResult", "DIRECT_MAX_N"]
+
+#: largest n for which method='auto' solves the adjoint directly (hardware size 16; n <= 64 cheap)
+DIRECT_MAX_N = 64
 
 
 def _threads(func: str, threads: Optional[int]) -> int:
@@ -55,9 +58,7 @@ def fixed_point_forward(W: np.ndarray, b: np.ndarray, *, s0: Optional[np.ndarray
     state, iterations, residual = C.fixed_point_forward_cpu(
         p.W, p.b, p.s0, p.alpha_start, p.alpha_end, p.beta, p.gamma, p.codes, p.clamp,
         p.noise_std, p.seed, p.tol, p.max_iter, nthreads)
-    converged = (residual <= p.tol) if p.tol > 0.0 else np.zeros(p.S, dtype=bool)
-    # the kernel's test is dn <= tol*sn; residual = dn/sn can differ from it in the last ulp
-    converged |= (iterations < p.max_iter)
+    converged = residual <= p.tol  # the kernel's own test, on the same float64 value
     return FixedPointResult(state=state, iterations=iterations, residual=residual,
                             converged=converged)
 
@@ -65,25 +66,36 @@ def fixed_point_forward(W: np.ndarray, b: np.ndarray, *, s0: Optional[np.ndarray
 def fixed_point_adjoint(W: np.ndarray, b: np.ndarray, state: np.ndarray, grad_state: np.ndarray, *,
                         alpha: Any = 0.5, beta: Any = 1.0, nonlinearity: Any = "tanh",
                         clamp: Optional[Tuple[float, float]] = None, tol: float = 1e-10,
-                        max_iter: int = 1000, threads: Optional[int] = None
-                        ) -> FixedPointAdjointResult:
-    """Implicit backward at a converged state with the C++ CPU kernel (iterative adjoint).
+                        max_iter: int = 1000, threads: Optional[int] = None,
+                        method: str = "auto") -> FixedPointAdjointResult:
+    """Implicit backward at a converged state: direct solve or the C++ adjoint iteration.
 
     W, b, alpha (constant scalar | (S,)), beta, nonlinearity, clamp: as in the forward;
     state: (S, n) converged s*; grad_state: (S, n) dL/ds*; tol, max_iter: adjoint iteration.
+    method: 'direct' solves (I - J^T) v = g per system (NumPy LU, float64: valid wherever I - J is
+    non-singular, also where the plain iteration diverges, e.g. a momentum forward with spectral
+    radius of J > 1); 'iterate' runs v <- J^T v + g on the C++ kernel; 'auto' (default) = 'direct'
+    for n <= 64 (cheap), else 'iterate'.  Check ``converged`` (residual at the returned v <= tol):
+    gradients of a non-converged adjoint are not valid.
     Returns FixedPointAdjointResult with grad_b, grad_W, grad_beta, grad_alpha shaped like the
     forward inputs (summed over systems for shared ones).
     """
     func = "fixed_point_adjoint"
     nthreads = _threads(func, threads)
+    if method not in ("auto", "direct", "iterate"):
+        V.fail(func, "method", "'auto', 'direct' or 'iterate'", repr(method))
     p = _prepare_adjoint(func, W, b, state, grad_state, alpha=alpha, beta=beta,
                          nonlinearity=nonlinearity, clamp=clamp, tol=tol, max_iter=max_iter)
+    if method == "direct" or (method == "auto" and p.n <= DIRECT_MAX_N):
+        from ..reference.fixed_point import fixed_point_adjoint as _reference_adjoint
+        return _reference_adjoint(W, b, state, grad_state, alpha=alpha, beta=beta,
+                                  nonlinearity=nonlinearity, clamp=clamp, tol=tol,
+                                  max_iter=max_iter, method="direct")
     C = require_native("quaton_fast.aoc.fixed_point_adjoint")
     v, grad_b, grad_W, grad_beta, grad_alpha, iterations, residual = C.fixed_point_adjoint_cpu(
         p.W, p.b, p.s0, p.grad, p.alpha_start, p.beta, p.codes, p.clamp, p.tol, p.max_iter,
         nthreads)  # type: ignore[attr-defined]
-    converged = (residual <= p.tol) if p.tol > 0.0 else np.zeros(p.S, dtype=bool)
-    converged |= (iterations < p.max_iter)
+    converged = residual <= p.tol
     return FixedPointAdjointResult(
         v=v, grad_b=grad_b.sum(axis=0) if p.b_shared else grad_b, grad_W=grad_W,
         grad_beta=np.asarray(grad_beta.sum()) if p.beta_scalar else grad_beta,
