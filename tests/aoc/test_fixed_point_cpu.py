@@ -114,7 +114,7 @@ def test_bad_input_raises_before_kernel(arg, override, monkeypatch):
 
     def boom(*a, **k):  # the kernel must not be reached
         raise AssertionError("C++ kernel called with bad input")
-    monkeypatch.setattr(mod, "require_native", boom)
+    monkeypatch.setattr(mod, "native_forward", boom)
     kw = {"W": np.eye(4) * 0.1, "b": np.zeros((2, 4)), **override}
     W, b = kw.pop("W"), kw.pop("b")
     with pytest.raises((ValueError, TypeError), match=f"argument '{arg}'"):

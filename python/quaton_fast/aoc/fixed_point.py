@@ -4,7 +4,8 @@ Same semantics, arguments and result types as the NumPy reference
 ``quaton_fast.reference.fixed_point`` (read its docstring for the iteration, the stopping rule,
 the annealing schedule, the counter-based noise recipe and the implicit adjoint).  Inputs are
 validated in Python (same checks and messages as the reference) before the kernel
-``quaton_fast._C.fixed_point_forward_cpu`` / ``fixed_point_adjoint_cpu`` runs with the GIL
+``quaton_fast._C.fixed_point_forward_cpu`` / ``fixed_point_adjoint_cpu`` (called through the kernel
+layer, :mod:`quaton_fast.functional._fixed_point_cpu`) runs with the GIL
 released on ``threads`` worker threads (default: all hardware threads).
 
 For an autograd Function: call ``fixed_point_forward`` in forward (keep ``state``), and in
@@ -19,7 +20,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from .. import _validation as V
-from .._backend import require_native
+from ..functional._fixed_point_cpu import native_adjoint, native_forward
 from ..reference.fixed_point import (FixedPointAdjointResult, FixedPointResult, _prepare,
                                      _prepare_adjoint)
 
@@ -54,8 +55,7 @@ def fixed_point_forward(W: np.ndarray, b: np.ndarray, *, s0: Optional[np.ndarray
     p = _prepare(func, W, b, s0=s0, alpha=alpha, beta=beta, gamma=gamma, nonlinearity=nonlinearity,
                  clamp=clamp, noise_std=noise_std, seed=seed, tol=tol, max_iter=max_iter,
                  systems=systems)
-    C = require_native("quaton_fast.aoc.fixed_point_forward")
-    state, iterations, residual = C.fixed_point_forward_cpu(
+    state, iterations, residual = native_forward(
         p.W, p.b, p.s0, p.alpha_start, p.alpha_end, p.beta, p.gamma, p.codes, p.clamp,
         p.noise_std, p.seed, p.tol, p.max_iter, nthreads)
     converged = residual <= p.tol  # the kernel's own test, on the same float64 value
@@ -91,8 +91,7 @@ def fixed_point_adjoint(W: np.ndarray, b: np.ndarray, state: np.ndarray, grad_st
         return _reference_adjoint(W, b, state, grad_state, alpha=alpha, beta=beta,
                                   nonlinearity=nonlinearity, clamp=clamp, tol=tol,
                                   max_iter=max_iter, method="direct")
-    C = require_native("quaton_fast.aoc.fixed_point_adjoint")
-    v, grad_b, grad_W, grad_beta, grad_alpha, iterations, residual = C.fixed_point_adjoint_cpu(
+    v, grad_b, grad_W, grad_beta, grad_alpha, iterations, residual = native_adjoint(
         p.W, p.b, p.s0, p.grad, p.alpha_start, p.beta, p.codes, p.clamp, p.tol, p.max_iter,
         nthreads)  # type: ignore[attr-defined]
     converged = residual <= p.tol
