@@ -65,8 +65,9 @@ def cuda_unsupported_reason(W: torch.Tensor, b: torch.Tensor, s0: Optional[torch
 
     W: (S, n, n) | (n, n); b: (S, n); s0: (S, n) | None.
     """
+    from . import fixed_point as _api  # _is_cuda: the dispatch's one device test
     tensors = [W, b] + ([s0] if s0 is not None else [])
-    if not all(t.is_cuda for t in tensors):
+    if not all(_api._is_cuda(t) for t in tensors):
         return "the tensors are not all on a CUDA device"
     if not has_cuda():
         return "this build of quaton_fast has no CUDA kernels"
