@@ -30,7 +30,7 @@ from .. import _validation as V
 from .._backend import has_cuda, require_native
 from ..reference.fixed_point import MAX_ITER, nonlinearity_codes
 
-__all__ = ["fixed_point_forward_cuda", "fixed_point_adjoint_cuda", "CudaFixedPointResult",
+__all__ = ["on_cuda", "fixed_point_forward_cuda", "fixed_point_adjoint_cuda", "CudaFixedPointResult",
            "CudaFixedPointAdjoint", "MAX_N_CUDA", "cuda_unsupported_reason", "launch_forward",
            "launch_adjoint"]
 
@@ -60,14 +60,18 @@ class CudaFixedPointAdjoint:
 
 
 # ----------------------------------------------------------------------------- dispatch support
+def on_cuda(t: torch.Tensor) -> bool:
+    """Whether ``t`` lives on a CUDA device (the dispatch's one device test; CPU tests patch it)."""
+    return t.is_cuda
+
+
 def cuda_unsupported_reason(W: torch.Tensor, b: torch.Tensor, s0: Optional[torch.Tensor]) -> Optional[str]:
     """None when the CUDA kernels can run these tensors, else why not (metadata only, no sync).
 
     W: (S, n, n) | (n, n); b: (S, n); s0: (S, n) | None.
     """
-    from . import fixed_point as _api  # _is_cuda: the dispatch's one device test
     tensors = [W, b] + ([s0] if s0 is not None else [])
-    if not all(_api._is_cuda(t) for t in tensors):
+    if not all(on_cuda(t) for t in tensors):
         return "the tensors are not all on a CUDA device"
     if not has_cuda():
         return "this build of quaton_fast has no CUDA kernels"

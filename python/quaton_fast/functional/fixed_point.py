@@ -84,11 +84,6 @@ def _flat(x, S: int, like: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- backend choice
-def _is_cuda(t: torch.Tensor) -> bool:
-    """Whether ``t`` lives on a CUDA device (one place, so CPU tests can exercise the CUDA dispatch)."""
-    return t.is_cuda
-
-
 def choose_backend(backend: str, W: torch.Tensor, b: torch.Tensor, s0: Optional[torch.Tensor]) -> str:
     """The path a call takes: 'cuda', 'cpp' or 'torch' (metadata only, no host sync).
 
@@ -96,7 +91,7 @@ def choose_backend(backend: str, W: torch.Tensor, b: torch.Tensor, s0: Optional[
     per reason), C++ kernels for CPU float32/float64 tensors when built, else the torch loop.
     Raises RuntimeError when an explicit 'cpp' / 'cuda' cannot run these tensors.
     """
-    on_cuda = _is_cuda(b)
+    on_cuda = _cuda.on_cuda(b)
     if backend == "torch":
         return "torch"
     if backend == "cuda" or (backend == "auto" and on_cuda):
