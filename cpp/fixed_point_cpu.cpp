@@ -310,8 +310,9 @@ void forward_block(const FixedPointParams& p, std::int64_t first, int lanes, con
     }
     for (int l = 0; l < kLanes; ++l) {
       if (!act[l]) continue;
-      double rel = std::sqrt(r2[l]) / std::max(std::sqrt(F2[l]), kFixedPointTiny);
-      if (!std::isfinite(rel)) rel = HUGE_VAL;
+      const double sc = std::max(std::sqrt(F2[l]), kFixedPointTiny);
+      double rel = std::sqrt(r2[l]) / sc;
+      if (!std::isfinite(rel) || !std::isfinite(sc)) rel = HUGE_VAL;
       const std::int64_t i = first + l;
       p.iterations[i] = t;
       p.residual[i] = rel;
@@ -406,8 +407,9 @@ void adjoint_one(const FixedPointAdjointParams& p, const NonlinInfo& info, std::
       s2 += x * x;
       vn[k] = x;
     }
-    double rel = std::sqrt(d2) / std::max(std::sqrt(s2), kFixedPointTiny);
-    if (!std::isfinite(rel)) rel = HUGE_VAL;
+    const double sc = std::max(std::sqrt(s2), kFixedPointTiny);
+    double rel = std::sqrt(d2) / sc;
+    if (!std::isfinite(rel) || !std::isfinite(sc)) rel = HUGE_VAL;
     steps = t;
     res = rel;
     if (rel == HUGE_VAL || (p.tol > 0.0 && rel <= p.tol) || t == p.max_iter) break;

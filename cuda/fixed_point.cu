@@ -175,7 +175,7 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_forward_kernel(FixedPo
     if (active) {
       const T norm = sqrt(F2) > T(1e-30) ? sqrt(F2) : T(1e-30);
       T rel = sqrt(r2) / norm;
-      if (!isfinite(rel)) rel = T(INFINITY);
+      if (!isfinite(rel) || !isfinite(norm)) rel = T(INFINITY);
       iterations = t;
       residual = rel;
       if (isinf(rel) || (tol > T(0) && rel <= tol) || t == T_max) active = false;
@@ -269,7 +269,7 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_adjoint_kernel(FixedPo
     if (active) {
       const T norm = sqrt(y2) > T(1e-30) ? sqrt(y2) : T(1e-30);
       T rel = sqrt(d2) / norm;
-      if (!isfinite(rel)) rel = T(INFINITY);
+      if (!isfinite(rel) || !isfinite(norm)) rel = T(INFINITY);
       iterations = t;
       residual = rel;
       if (isinf(rel) || (tol > T(0) && rel <= tol) || t == p.max_iter) active = false;

@@ -48,8 +48,9 @@ def matvec_T(W: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 def relative_residual(mapped: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``||mapped - x|| / max(||mapped||, 1e-30)`` per row, ``+inf`` where not finite: (S,)."""
-    rel = (mapped - x).norm(dim=1) / mapped.norm(dim=1).clamp_min(TINY)
-    return torch.where(torch.isfinite(rel), rel, torch.full_like(rel, float("inf")))
+    sc = mapped.norm(dim=1).clamp_min(TINY)
+    rel = (mapped - x).norm(dim=1) / sc
+    return torch.where(torch.isfinite(rel) & torch.isfinite(sc), rel, torch.full_like(rel, float("inf")))
 
 
 def _clamp(y: torch.Tensor, clamp) -> torch.Tensor:

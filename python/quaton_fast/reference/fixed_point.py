@@ -436,7 +436,7 @@ def relative_residual(mapped: np.ndarray, state: np.ndarray) -> np.ndarray:
         r = np.sqrt(np.sum((mapped - state) ** 2, axis=1))
         sc = np.maximum(np.sqrt(np.sum(mapped * mapped, axis=1)), TINY)
         rel = r / sc
-    return np.where(np.isfinite(rel), rel, np.inf)
+    return np.where(np.isfinite(rel) & np.isfinite(sc), rel, np.inf)
 
 
 def _forward_prepared(p: _Prepared) -> FixedPointResult:
