@@ -1,6 +1,8 @@
 """AOC entry points answer bad input with an error naming the argument (cases rel08, rel09, rel18)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -103,3 +105,16 @@ def test_fixed_point_entry_points_blame_the_argument():
         fixed_point(Wt.float(), bt)
     with pytest.raises(TypeError, match="argument 'b'"):
         fixed_point(Wt, bt.long())
+
+
+def test_equilibrium_inference_warns_when_not_converged():
+    m = EquilibriumClassifier(in_features=8, width=4, max_gain=None, max_iter=3)
+    with torch.no_grad():
+        m.W.mul_(20.0)
+        with pytest.warns(RuntimeWarning, match="did not converge"):
+            m(torch.rand(5, 8))
+    assert m.last_residual.shape == (5,) and not bool((m.last_residual <= m.tol).all())
+    m2 = EquilibriumClassifier(in_features=8, width=4)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m2(torch.rand(5, 8))  # contractive: converges, no warning

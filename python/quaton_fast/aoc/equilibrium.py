@@ -80,7 +80,8 @@ class _EquilibriumCore(nn.Module):
         self.beta = nn.Parameter(torch.tensor(float(beta_init)))
         self.op = nn.Linear(width * cells, out_features)
         self._quant_mode: Optional[str] = None
-        self.last_iterations: Optional[torch.Tensor] = None
+        self.last_iterations: Optional[torch.Tensor] = None  # (B*cells,) updates of the last forward
+        self.last_residual: Optional[torch.Tensor] = None    # (B*cells,) residual at the returned state
 
     @torch.no_grad()
     def project_(self) -> None:
@@ -140,9 +141,16 @@ class _EquilibriumCore(nn.Module):
         beff = beff.reshape(B * self.cells, self.width)
         W = self.effective_W().to(beff.dtype)
         Wb = W.unsqueeze(0).expand(B, -1, -1, -1).reshape(B * self.cells, self.width, self.width)
-        z, it, _ = fixed_point(Wb, beff, alpha=self.alpha, beta=self.beta, tol=self.tol,
-                               max_iter=self.max_iter)
-        self.last_iterations = it
+        z, it, res = fixed_point(Wb, beff, alpha=self.alpha, beta=self.beta, tol=self.tol,
+                                 max_iter=self.max_iter)
+        self.last_iterations, self.last_residual = it, res
+        if not torch.is_grad_enabled() and self.tol > 0:
+            # inference: say when an equilibrium was not reached (training: the backward says it)
+            bad = int((~(res <= self.tol)).sum())
+            if bad:
+                warnings.warn(f"{type(self).__name__}: the fixed point did not converge (residual > tol = "
+                              f"{self.tol:g}) for {bad} of {res.numel()} cell systems; the outputs of those "
+                              "inputs are not equilibria", RuntimeWarning, stacklevel=2)
         return z.reshape(B, self.cells * self.width)
 
     def forward(self, x):
