@@ -77,7 +77,8 @@ def test_schedule_gradient_uses_the_alpha_of_the_returned_state(system, backend)
     W, b = system
     T = 400
     bt = torch.from_numpy(b).requires_grad_()
-    s, it, res = fixed_point(torch.from_numpy(W), bt, alpha=(0.2, 0.5), tol=2e-3, max_iter=T, backend=backend)
+    s, it, res = fixed_point(torch.from_numpy(W), bt, alpha=(0.2, 0.5), tol=2e-3, max_iter=T, backend=backend,
+                             backward_tol=1e-14, backward_max_iter=5000)
     assert (res <= 2e-3).all() and (it < T).all()
     s.sum().backward()
     sn = s.detach().numpy()

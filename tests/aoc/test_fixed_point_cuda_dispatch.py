@@ -75,7 +75,7 @@ def test_auto_picks_cuda_kernels_for_supported_cuda_tensors(fake_gpu):
     assert it.dtype == torch.int64 and torch.equal(it, it_t)
 
 
-def test_cuda_path_backward_direct_by_default_iterate_on_request(fake_gpu):
+def test_cuda_path_backward_iterates_on_the_kernel(fake_gpu):
     W, b = _system()
     grads = []
     for method in ("auto", "iterate"):
@@ -84,7 +84,7 @@ def test_cuda_path_backward_direct_by_default_iterate_on_request(fake_gpu):
                                   backward_method=method)
         grads.append(torch.autograd.grad((s ** 2).sum(), (Wp, bp)))
     kinds = [c[0] for c in fake_gpu]
-    assert kinds == ["forward", "forward", "adjoint"]  # 'auto' (n <= 64) solves directly, no kernel call
+    assert kinds == ["forward", "adjoint", "forward", "adjoint"]  # both iterate on the kernel first
     for a, c in zip(*grads):
         torch.testing.assert_close(a, c, rtol=1e-8, atol=1e-10)
 
@@ -128,3 +128,16 @@ def test_equilibrium_model_uses_the_cuda_kernels(fake_gpu):
     assert out.shape == (5, 3)
     assert [c[0] for c in fake_gpu] == ["forward"]
     assert fake_gpu[0][1]["max_iter"] == m.max_iter and fake_gpu[0][1]["tol"] == m.tol
+
+
+def test_cuda_path_auto_backward_patches_failed_systems_directly(fake_gpu):
+    """A system whose plain adjoint diverges (J = -1.5 at the fixed point) next to one where it converges:
+    'auto' takes the kernel's iteration and solves only the failed system directly."""
+    W = torch.tensor([[[-2.0]], [[-0.3]]], dtype=D)
+    b = torch.tensor([[0.7], [0.7]], dtype=D, requires_grad=True)
+    s, _, res = api.fixed_point(W, b, alpha=0.5, beta=1.0, gamma=0.6, nonlinearity="identity", tol=1e-12,
+                                max_iter=5000, backward_tol=1e-13, backward_max_iter=300)
+    assert (res <= 1e-12).all()
+    s.sum().backward()
+    torch.testing.assert_close(b.grad, torch.tensor([[1 / 2.5], [1 / 0.8]], dtype=D), rtol=1e-10, atol=0)
+    assert [c[0] for c in fake_gpu] == ["forward", "adjoint"]

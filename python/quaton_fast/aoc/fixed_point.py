@@ -21,14 +21,12 @@ import numpy as np
 
 from .. import _validation as V
 from ..functional._fixed_point_cpu import native_adjoint, native_forward
-from ..reference.fixed_point import (FixedPointAdjointResult, FixedPointResult, _prepare,
-                                     _prepare_adjoint)
+from ..reference.fixed_point import (FixedPointAdjointResult, FixedPointResult, _adjoint_grads,
+                                     _jacobian_parts, _prepare, _prepare_adjoint)
+from ..reference.fixed_point import fixed_point_adjoint as _reference_adjoint
 
 __all__ = ["fixed_point_forward", "fixed_point_adjoint", "FixedPointResult",
-           "FixedPointAdjointResult", "DIRECT_MAX_N"]
-
-#: largest n for which method='auto' solves the adjoint directly (hardware size 16; n <= 64 cheap)
-DIRECT_MAX_N = 64
+           "FixedPointAdjointResult"]
 
 
 def _threads(func: str, threads: Optional[int]) -> int:
@@ -74,8 +72,9 @@ def fixed_point_adjoint(W: np.ndarray, b: np.ndarray, state: np.ndarray, grad_st
     state: (S, n) converged s*; grad_state: (S, n) dL/ds*; tol, max_iter: adjoint iteration.
     method: 'direct' solves (I - J^T) v = g per system (NumPy LU, float64: valid wherever I - J is
     non-singular, also where the plain iteration diverges, e.g. a momentum forward with spectral
-    radius of J > 1); 'iterate' runs v <- J^T v + g on the C++ kernel; 'auto' (default) = 'direct'
-    for n <= 64 (cheap), else 'iterate'.  Check ``converged`` (residual at the returned v <= tol):
+    radius of J > 1); 'iterate' runs v <- J^T v + g on the C++ kernel; 'auto' (default) iterates
+    and solves directly the systems the iteration did not solve (their ``iterations`` keep the
+    count of the failed iteration).  Check ``converged`` (residual at the returned v <= tol):
     gradients of a non-converged adjoint are not valid.
     Returns FixedPointAdjointResult with grad_b, grad_W, grad_beta, grad_alpha shaped like the
     forward inputs (summed over systems for shared ones).
@@ -86,8 +85,7 @@ def fixed_point_adjoint(W: np.ndarray, b: np.ndarray, state: np.ndarray, grad_st
         V.fail(func, "method", "'auto', 'direct' or 'iterate'", repr(method))
     p = _prepare_adjoint(func, W, b, state, grad_state, alpha=alpha, beta=beta,
                          nonlinearity=nonlinearity, clamp=clamp, tol=tol, max_iter=max_iter)
-    if method == "direct" or (method == "auto" and p.n <= DIRECT_MAX_N):
-        from ..reference.fixed_point import fixed_point_adjoint as _reference_adjoint
+    if method == "direct":
         return _reference_adjoint(W, b, state, grad_state, alpha=alpha, beta=beta,
                                   nonlinearity=nonlinearity, clamp=clamp, tol=tol,
                                   max_iter=max_iter, method="direct")
@@ -95,8 +93,28 @@ def fixed_point_adjoint(W: np.ndarray, b: np.ndarray, state: np.ndarray, grad_st
         p.W, p.b, p.s0, p.grad, p.alpha_start, p.beta, p.codes, p.clamp, p.tol, p.max_iter,
         nthreads)  # type: ignore[attr-defined]
     converged = residual <= p.tol
+    if method == "auto" and not converged.all():
+        return _patch_failed(W, b, state, grad_state, alpha, beta, nonlinearity, clamp, tol, max_iter, p,
+                             v, iterations, residual, converged)
     return FixedPointAdjointResult(
         v=v, grad_b=grad_b.sum(axis=0) if p.b_shared else grad_b, grad_W=grad_W,
         grad_beta=np.asarray(grad_beta.sum()) if p.beta_scalar else grad_beta,
         grad_alpha=np.asarray(grad_alpha.sum()) if p.alpha_scalar else grad_alpha,
         iterations=iterations, residual=residual, converged=converged)
+
+
+def _patch_failed(W, b, state, grad_state, alpha, beta, nonlinearity, clamp, tol, max_iter, p, v, iterations,
+                  residual, converged) -> FixedPointAdjointResult:
+    """method='auto': replace the systems the iteration did not solve by the direct solve, then
+    recompute the gradients (NumPy, float64) from the patched adjoint v."""
+    d = _reference_adjoint(W, b, state, grad_state, alpha=alpha, beta=beta, nonlinearity=nonlinearity,
+                           clamp=clamp, tol=tol, max_iter=max_iter, method="direct")
+    bad = ~converged
+    v = v.copy()
+    v[bad] = d.v[bad]
+    residual = np.where(bad, d.residual, residual)
+    fs, _fp, D = _jacobian_parts(p)
+    grad_b, grad_W, grad_beta, grad_alpha = _adjoint_grads(p, v, fs, D)
+    return FixedPointAdjointResult(v=v, grad_b=grad_b, grad_W=grad_W, grad_beta=grad_beta,
+                                   grad_alpha=grad_alpha, iterations=iterations, residual=residual,
+                                   converged=residual <= p.tol)

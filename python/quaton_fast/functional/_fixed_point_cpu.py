@@ -113,14 +113,14 @@ def adjoint_cpu(W: torch.Tensor, b: torch.Tensor, state64: torch.Tensor, grad: t
     """Implicit backward (adjoint iteration) on the C++ kernel at the float64 fixed point ``state64``.
 
     grad: (S,n) dL/ds*. Returns float64 (grad_W (S,n,n) or (n,n) summed for a shared W,
-    grad_b (S,n), grad_beta (S,), grad_alpha (S,), residual (S,)) -- per system; the caller
-    reduces scalars and checks the residual.
+    grad_b (S,n), grad_beta (S,), grad_alpha (S,), residual (S,), v (S,n)) -- per system; the
+    caller reduces scalars and checks the residual.
     """
     S, n = state64.shape
     C = native()
-    _v, gb, gW, gbe, ga, _it, res = C.fixed_point_adjoint_cpu(
+    v, gb, gW, gbe, ga, _it, res = C.fixed_point_adjoint_cpu(
         _f64(W), _f64(b), _f64(state64), _f64(grad), _per_system(alpha, S), _per_system(beta, S),
         _codes(nl, n), None if clamp is None else (float(clamp[0]), float(clamp[1])),
         float(btol), int(bmax), _threads())
     return (torch.from_numpy(gW), torch.from_numpy(gb), torch.from_numpy(gbe), torch.from_numpy(ga),
-            torch.from_numpy(res))
+            torch.from_numpy(res), torch.from_numpy(v))
