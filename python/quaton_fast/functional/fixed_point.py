@@ -344,6 +344,8 @@ def fixed_point(W: torch.Tensor, b: torch.Tensor, *, alpha=0.5, beta=1.0, gamma=
 def fixed_point_unrolled(W, b, *, alpha=0.5, beta=1.0, gamma=0.0, nonlinearity="tanh", clamp=None,
                          max_iter=100, s0=None) -> torch.Tensor:
     """Plain autograd through ``max_iter`` steps (no early stop, constant alpha); for tests."""
+    if isinstance(alpha, tuple):
+        V.fail("fixed_point_unrolled", "alpha", "a constant (number or (S,) tensor)", "a schedule tuple", TypeError)
     b, a0, _a1, beta, gamma, clamp, _tol, T = _check(W, b, s0, alpha, beta, gamma, clamp, 0.0, max_iter)
     nl = _nl_name(nonlinearity)
     a = a0.reshape(-1, 1) if isinstance(a0, torch.Tensor) else a0
