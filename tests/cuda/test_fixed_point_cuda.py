@@ -167,7 +167,7 @@ def test_auto_backend_uses_the_cuda_kernels(monkeypatch):
 
 
 @pytest.mark.cuda
-def test_cuda_backward_direct_default_and_iterate_refuses_when_divergent():
+def test_cuda_backward_auto_solves_and_iterate_refuses_when_divergent():
     from quaton_fast.functional.fixed_point import fixed_point
     W = torch.tensor([[-2.0]], dtype=torch.float64, device="cuda")
     for method, ok in (("auto", True), ("iterate", False)):
