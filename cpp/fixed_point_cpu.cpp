@@ -275,13 +275,15 @@ void forward_block(const FixedPointParams& p, std::int64_t first, int lanes, con
   int active = lanes;
   bool act[kLanes];
   for (int l = 0; l < kLanes; ++l) act[l] = l < lanes;
-  for (int t = 0; t < T && active > 0; ++t) {
-    const vd at = T > 1 ? a0 + da * static_cast<double>(t) / denom : a0;
+  // Step t = 0 .. T: F_t(s_t) and the residual at s_t; stop there, or update (header: convergence).
+  for (int t = 0; t <= T && active > 0; ++t) {
+    const int ta = t < T ? t : T - 1;  // alpha of the last step for the final check
+    const vd at = T > 1 ? a0 + da * static_cast<double>(ta) / denom : a0;
     for (int j = 0; j < n; ++j) {
       const vd x = s[j];
       f[j] = codes[j] == kFpTanh ? vtanh(x) : codes[j] == kFpSign ? (x >= 0.0 ? splat(1.0) : splat(-1.0)) : x;
     }
-    vd d2 = {}, s2 = {};
+    vd r2 = {}, F2 = {};
     // y = W f, accumulated over j in order; n independent accumulators (no FMA latency chain)
     for (int k = 0; k < n; ++k) y[k] = vd{};
     for (int j = 0; j < n; ++j) {
@@ -295,10 +297,34 @@ void forward_block(const FixedPointParams& p, std::int64_t first, int lanes, con
       }
     }
     for (int k = 0; k < n; ++k) {
-      vd yk = at * s[k] + be * y[k] + bb[k];
-      if (any_gamma) yk += ga * (s[k] - sp[k]);
-      y[k] = yk;
+      const vd pre = at * s[k] + be * y[k] + bb[k];  // pre-clamp F_t(s_t)
+      vd Fk = pre;
+      if (p.has_clamp) {
+        Fk = Fk > lo ? Fk : splat(lo);
+        Fk = Fk < hi ? Fk : splat(hi);
+      }
+      const vd d = Fk - s[k];
+      r2 += d * d;
+      F2 += Fk * Fk;
+      y[k] = pre;
     }
+    for (int l = 0; l < kLanes; ++l) {
+      if (!act[l]) continue;
+      const double sc = std::max(std::sqrt(F2[l]), kFixedPointTiny);
+      double rel = std::sqrt(r2[l]) / sc;
+      if (!std::isfinite(rel) || !std::isfinite(sc)) rel = HUGE_VAL;
+      const std::int64_t i = first + l;
+      p.iterations[i] = t;
+      p.residual[i] = rel;
+      if (rel == HUGE_VAL || (p.tol > 0.0 && rel <= p.tol) || t == T) {
+        act[l] = false;
+        mask[l] = 0;
+        --active;
+      }
+    }
+    if (active == 0) break;
+    if (any_gamma)
+      for (int k = 0; k < n; ++k) y[k] += ga * (s[k] - sp[k]);
     if (noise) {
       for (int l = 0; l < kLanes; ++l) {
         if (!act[l]) continue;
@@ -312,24 +338,8 @@ void forward_block(const FixedPointParams& p, std::int64_t first, int lanes, con
         yk = yk > lo ? yk : splat(lo);
         yk = yk < hi ? yk : splat(hi);
       }
-      const vd d = yk - s[k];
-      d2 += d * d;
-      s2 += yk * yk;
       sp[k] = (vd)(((vi)s[k] & mask) | ((vi)sp[k] & ~mask));
       s[k] = (vd)(((vi)yk & mask) | ((vi)s[k] & ~mask));
-    }
-    for (int l = 0; l < kLanes; ++l) {
-      if (!act[l]) continue;
-      const double dn = std::sqrt(d2[l]);
-      const double sn = std::max(std::sqrt(s2[l]), kFixedPointTiny);
-      const std::int64_t i = first + l;
-      p.iterations[i] = t + 1;
-      p.residual[i] = dn / sn;
-      if (p.tol > 0.0 && dn <= p.tol * sn) {
-        act[l] = false;
-        mask[l] = 0;
-        --active;
-      }
     }
   }
   for (int l = 0; l < lanes; ++l)
@@ -377,8 +387,9 @@ void adjoint_one(const FixedPointAdjointParams& p, const NonlinInfo& info, std::
   }
   std::memcpy(v, g, sizeof(double) * n);
   int steps = 0;
-  double res = 0.0;
-  for (int t = 0; t < p.max_iter; ++t) {
+  double res = HUGE_VAL;
+  // t = 0 .. max_iter: G(v_t) = J^T v_t + g, residual at v_t; stop there or take v_{t+1} = G(v_t).
+  for (int t = 0; t <= p.max_iter; ++t) {
     for (int k = 0; k < n; ++k) u[k] = D[k] * v[k];
     // (W^T u)_k = sum_j W[j,k] u_j : rows of W are unit stride in k
     double* __restrict wtu = vn;
@@ -396,12 +407,13 @@ void adjoint_one(const FixedPointAdjointParams& p, const NonlinInfo& info, std::
       s2 += x * x;
       vn[k] = x;
     }
+    const double sc = std::max(std::sqrt(s2), kFixedPointTiny);
+    double rel = std::sqrt(d2) / sc;
+    if (!std::isfinite(rel) || !std::isfinite(sc)) rel = HUGE_VAL;
+    steps = t;
+    res = rel;
+    if (rel == HUGE_VAL || (p.tol > 0.0 && rel <= p.tol) || t == p.max_iter) break;
     std::swap(v, vn);
-    const double dn = std::sqrt(d2);
-    const double sn = std::max(std::sqrt(s2), kFixedPointTiny);
-    steps = t + 1;
-    res = dn / sn;
-    if (p.tol > 0.0 && dn <= p.tol * sn) break;
   }
   for (int k = 0; k < n; ++k) u[k] = D[k] * v[k];
   double gbeta = 0.0, galpha = 0.0;
@@ -484,7 +496,7 @@ void fixed_point_forward_cpu(const FixedPointParams& p) {
   const char* fn = "fixed_point_forward_cpu";
   require(p.systems >= 0, fn, "systems must be >= 0");
   require(p.n >= 1 && p.n <= kFixedPointMaxN, fn, "n must be in [1, 256]");
-  require(p.max_iter >= 1, fn, "max_iter must be >= 1");
+  require(p.max_iter >= 1 && p.max_iter < 2147483647, fn, "max_iter must be in [1, 2**31 - 2]");
   require(p.tol >= 0.0, fn, "tol must be >= 0");
   require(p.noise_std >= 0.0, fn, "noise_std must be >= 0");
   require(!p.has_clamp || p.clamp_lo < p.clamp_hi, fn, "clamp needs lo < hi");
@@ -511,7 +523,7 @@ void fixed_point_adjoint_cpu(const FixedPointAdjointParams& p) {
   const char* fn = "fixed_point_adjoint_cpu";
   require(p.systems >= 0, fn, "systems must be >= 0");
   require(p.n >= 1 && p.n <= kFixedPointMaxN, fn, "n must be in [1, 256]");
-  require(p.max_iter >= 1, fn, "max_iter must be >= 1");
+  require(p.max_iter >= 1 && p.max_iter < 2147483647, fn, "max_iter must be in [1, 2**31 - 2]");
   require(p.tol >= 0.0, fn, "tol must be >= 0");
   require(!p.has_clamp || p.clamp_lo < p.clamp_hi, fn, "clamp needs lo < hi");
   require(p.W && (p.b || !p.has_clamp) && p.state && p.grad_state && p.alpha && p.beta && p.v &&

@@ -145,47 +145,55 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_forward_kernel(FixedPo
 
   bool active = place.valid;
   int iterations = 0;
-  T residual = T(0);
+  T residual = T(INFINITY);
   const int T_max = p.max_iter;
-  for (int t = 0; t < T_max; ++t) {
+  // t = 0 .. T: F_t(s_t) and the residual AT s_t (header: convergence); stop there or update.
+  for (int t = 0; t <= T_max; ++t) {
     if (!__any_sync(kFullMask, active)) break;
     T f[VPT], acc[VPT];
 #pragma unroll
     for (int v = 0; v < VPT; ++v) f[v] = own[v] ? apply_f(s[v], code[v]) : T(0);
     group_matvec<T, G, VPT>(w, f, acc);
-    // alpha(t) in float64, in the reference's order of operations
+    // alpha(t) in float64, in the reference's order of operations; the final check uses alpha(T-1)
+    const int ta = t < T_max ? t : T_max - 1;
     const double alpha_t =
-        T_max == 1 ? alpha_start : alpha_start + ((alpha_end - alpha_start) * t) / (T_max - 1);
-    T y[VPT];
-    T d2 = T(0), y2 = T(0);
+        T_max == 1 ? alpha_start : alpha_start + ((alpha_end - alpha_start) * ta) / (T_max - 1);
+    T pre[VPT];
+    T r2 = T(0), F2 = T(0);
 #pragma unroll
     for (int v = 0; v < VPT; ++v) {
-      T yv = static_cast<T>(alpha_t) * s[v] + beta * acc[v] + bias[v];
-      if (gamma != T(0)) yv += gamma * (s[v] - prev[v]);
-      if (p.noise_std > 0.0 && own[v] && active)
-        yv += static_cast<T>(p.noise_std * counter_normal(p.seed, static_cast<std::uint64_t>(sys),
-                                                          static_cast<std::uint64_t>(t),
-                                                          static_cast<std::uint64_t>(v * G + place.sub)));
-      if (p.has_clamp) yv = yv < lo ? lo : (yv > hi ? hi : yv);
-      if (!own[v]) yv = T(0);
-      const T dv = yv - s[v];
-      d2 += dv * dv;
-      y2 += yv * yv;
-      y[v] = yv;
+      T pv = static_cast<T>(alpha_t) * s[v] + beta * acc[v] + bias[v];
+      T Fv = p.has_clamp ? (pv < lo ? lo : (pv > hi ? hi : pv)) : pv;
+      if (!own[v]) pv = Fv = T(0);
+      const T dv = Fv - s[v];
+      r2 += dv * dv;
+      F2 += Fv * Fv;
+      pre[v] = pv;
     }
-    d2 = group_sum<T, G>(d2);
-    y2 = group_sum<T, G>(y2);
+    r2 = group_sum<T, G>(r2);
+    F2 = group_sum<T, G>(F2);
     if (active) {
-      const T d = sqrt(d2);
-      const T norm = sqrt(y2) > T(1e-30) ? sqrt(y2) : T(1e-30);
+      const T norm = sqrt(F2) > T(1e-30) ? sqrt(F2) : T(1e-30);
+      T rel = sqrt(r2) / norm;
+      if (!isfinite(rel) || !isfinite(norm)) rel = T(INFINITY);
+      iterations = t;
+      residual = rel;
+      if (isinf(rel) || (tol > T(0) && rel <= tol) || t == T_max) active = false;
+    }
+    if (active) {
 #pragma unroll
       for (int v = 0; v < VPT; ++v) {
+        T yv = pre[v];
+        if (gamma != T(0)) yv += gamma * (s[v] - prev[v]);
+        if (p.noise_std > 0.0 && own[v])
+          yv += static_cast<T>(p.noise_std * counter_normal(p.seed, static_cast<std::uint64_t>(sys),
+                                                            static_cast<std::uint64_t>(t),
+                                                            static_cast<std::uint64_t>(v * G + place.sub)));
+        if (p.has_clamp) yv = yv < lo ? lo : (yv > hi ? hi : yv);
+        if (!own[v]) yv = T(0);
         prev[v] = s[v];
-        s[v] = y[v];
+        s[v] = yv;
       }
-      iterations = t + 1;
-      residual = d / norm;
-      if (tol > T(0) && d <= tol * norm) active = false;
     }
   }
   if (!place.valid) return;
@@ -240,8 +248,9 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_adjoint_kernel(FixedPo
   for (int v = 0; v < VPT; ++v) vcur[v] = g[v];
   bool active = place.valid;
   int iterations = 0;
-  T residual = T(0);
-  for (int t = 0; t < p.max_iter; ++t) {
+  T residual = T(INFINITY);
+  // t = 0 .. max_iter: G(v_t) = J^T v_t + g and the residual AT v_t; stop there or take G(v_t).
+  for (int t = 0; t <= p.max_iter; ++t) {
     if (!__any_sync(kFullMask, active)) break;
     T u[VPT], acc[VPT], vn[VPT];
 #pragma unroll
@@ -258,13 +267,16 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_adjoint_kernel(FixedPo
     d2 = group_sum<T, G>(d2);
     y2 = group_sum<T, G>(y2);
     if (active) {
-      const T d = sqrt(d2);
       const T norm = sqrt(y2) > T(1e-30) ? sqrt(y2) : T(1e-30);
+      T rel = sqrt(d2) / norm;
+      if (!isfinite(rel) || !isfinite(norm)) rel = T(INFINITY);
+      iterations = t;
+      residual = rel;
+      if (isinf(rel) || (tol > T(0) && rel <= tol) || t == p.max_iter) active = false;
+    }
+    if (active) {
 #pragma unroll
       for (int v = 0; v < VPT; ++v) vcur[v] = vn[v];
-      iterations = t + 1;
-      residual = d / norm;
-      if (tol > T(0) && d <= tol * norm) active = false;
     }
   }
   if (!place.valid) return;
@@ -332,7 +344,7 @@ struct LaunchAdjoint {
 int fixed_point_forward_cuda(const FixedPointCudaParams& params, void* stream) {
   if (!params.W || !params.b || !params.alpha_start || !params.alpha_end || !params.beta ||
       !params.gamma || !params.nonlinearity || !params.state || !params.iterations || !params.residual ||
-      params.max_iter < 1)
+      params.max_iter < 1 || params.max_iter == 2147483647)
     return -1;
   return dispatch<FixedPointCudaParams, LaunchForward>(params, static_cast<cudaStream_t>(stream));
 }
@@ -340,7 +352,7 @@ int fixed_point_forward_cuda(const FixedPointCudaParams& params, void* stream) {
 int fixed_point_adjoint_cuda(const FixedPointAdjointCudaParams& params, void* stream) {
   if (!params.W || !params.b || !params.state || !params.grad_state || !params.alpha || !params.beta ||
       !params.nonlinearity || !params.u || !params.W_f || !params.iterations || !params.residual ||
-      params.max_iter < 1)
+      params.max_iter < 1 || params.max_iter == 2147483647)
     return -1;
   return dispatch<FixedPointAdjointCudaParams, LaunchAdjoint>(params, static_cast<cudaStream_t>(stream));
 }

@@ -78,7 +78,7 @@ def test_adjoint_matches_reference(shared, clamp, n):
     s = ref.fixed_point_forward(W, b, tol=1e-13, max_iter=2000, systems=S, **kw).state
     g = rng.normal(size=(S, n))
     r = ref.fixed_point_adjoint(W, b, s, g, tol=1e-12, max_iter=2000, **kw)
-    c = cpu.fixed_point_adjoint(W, b, s, g, tol=1e-12, max_iter=2000, threads=3, **kw)
+    c = cpu.fixed_point_adjoint(W, b, s, g, tol=1e-12, max_iter=2000, threads=3, method="iterate", **kw)
     d = ref.fixed_point_adjoint(W, b, s, g, method="direct", **kw)
     np.testing.assert_array_equal(c.iterations, r.iterations)
     for name in ("v", "grad_b", "grad_W", "grad_beta", "grad_alpha"):
@@ -114,7 +114,7 @@ def test_bad_input_raises_before_kernel(arg, override, monkeypatch):
 
     def boom(*a, **k):  # the kernel must not be reached
         raise AssertionError("C++ kernel called with bad input")
-    monkeypatch.setattr(mod, "require_native", boom)
+    monkeypatch.setattr(mod, "native_forward", boom)
     kw = {"W": np.eye(4) * 0.1, "b": np.zeros((2, 4)), **override}
     W, b = kw.pop("W"), kw.pop("b")
     with pytest.raises((ValueError, TypeError), match=f"argument '{arg}'"):

@@ -127,7 +127,7 @@ def test_auto_uses_cpp_on_cpu_and_falls_back_without_extension(monkeypatch):
     W, b = _system(3, 5, False, seed=1)
     calls = []
     real = _fixed_point_cpu.forward_cpu
-    monkeypatch.setattr(_fixed_point_cpu, "forward_cpu", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(_fixed_point_cpu, "forward_cpu", lambda *a, **k: calls.append(1) or real(*a, **k))
     s_auto = fixed_point(W, b)[0]
     assert calls == [1]
     monkeypatch.setattr(_fixed_point_cpu, "native", lambda: None)

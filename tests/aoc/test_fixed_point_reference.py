@@ -24,20 +24,24 @@ def naive_forward(W, b, s0, alpha, beta, gamma, codes, clamp, noise_std, seed, t
     out, its, res = np.zeros((S, n)), np.zeros(S, int), np.zeros(S)
     for i in range(S):
         s, sp = s0[i].copy(), s0[i].copy()
-        for t in range(T):
-            a = a0[i] + (a1[i] - a0[i]) * t / (T - 1) if T > 1 else a0[i]
+        for t in range(T + 1):  # t = T only checks the last state
+            ta = min(t, T - 1)
+            a = a0[i] + (a1[i] - a0[i]) * ta / (T - 1) if T > 1 else a0[i]
             f = np.array([math.tanh(x) if c == 0 else (1.0 if x >= 0 else -1.0) if c == 1 else x
                           for x, c in zip(s, codes)])
-            y = a * s + beta[i] * (W[i] @ f) + b[i] + gamma[i] * (s - sp)
+            pre = a * s + beta[i] * (W[i] @ f) + b[i]
+            F = np.clip(pre, *clamp) if clamp is not None else pre
+            rel = np.linalg.norm(F - s) / max(np.linalg.norm(F), fp.TINY)  # residual AT s
+            rel = rel if math.isfinite(rel) else math.inf
+            its[i], res[i] = t, rel
+            if not math.isfinite(rel) or (tol > 0 and rel <= tol) or t == T:
+                break
+            y = pre + gamma[i] * (s - sp)
             if noise_std > 0:
                 y = y + noise_std * fp.counter_normal(seed, np.array([i]), t, n)[0]
             if clamp is not None:
                 y = np.clip(y, *clamp)
-            d, sn = np.linalg.norm(y - s), max(np.linalg.norm(y), fp.TINY)
             sp, s = s, y
-            its[i], res[i] = t + 1, d / sn
-            if tol > 0 and d <= tol * sn:
-                break
         out[i] = s
     return out, its, res
 
@@ -96,11 +100,12 @@ def test_vectorised_reference_matches_naive_loop(rng):
     codes = np.array([0, 1, 2, 0, 2, 1, 0], dtype=np.int8)
     beta = rng.uniform(0.5, 1.0, size=S)
     gamma = np.array([0.0, 0.3, 0.5, 0.1, 0.0])
-    kw = dict(alpha=(0.1, 0.6), beta=beta, gamma=gamma, clamp=(-1.0, 1.0), noise_std=0.01,
-              seed=99, tol=2e-3, max_iter=T)
+    # noise small enough that noisy states come within tol of the noise-free map's fixed point
+    kw = dict(alpha=(0.1, 0.6), beta=beta, gamma=gamma, clamp=(-1.0, 1.0), noise_std=2e-4,
+              seed=99, tol=5e-3, max_iter=T)
     r = fp.fixed_point_forward(W, b, s0=s0, nonlinearity=codes, **kw)
-    s, its, res = naive_forward(W, b, s0, kw["alpha"], beta, gamma, codes, (-1.0, 1.0), 0.01, 99,
-                                2e-3, T)
+    s, its, res = naive_forward(W, b, s0, kw["alpha"], beta, gamma, codes, (-1.0, 1.0), 2e-4, 99,
+                                5e-3, T)
     np.testing.assert_array_equal(r.iterations, its)
     assert len(set(its.tolist())) > 1, "want systems stopping at different steps"
     np.testing.assert_allclose(r.state, s, rtol=0, atol=1e-13)

@@ -127,3 +127,56 @@ def test_autograd_backend_cuda_matches_cpu(shared):
         outs.append([x.detach().cpu().numpy() for x in (s, W.grad, b.grad, beta.grad)] + [it.cpu().numpy()])
     for a, e in zip(outs[1], outs[0]):
         np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_convergence_is_judged_at_the_returned_state(dtype):
+    """bug01 (divergence) and bug02 (momentum) on the GPU: converged <=> residual at the state <= tol."""
+    cu = lambda x: torch.as_tensor(np.asarray(x), dtype=dtype, device="cuda")  # noqa: E731
+    r = fpc.fixed_point_forward_cuda(cu(np.eye(4)), cu(np.ones(4)), alpha=0.5, beta=10.0, nonlinearity="identity",
+                                     tol=1e-3, max_iter=1000, systems=1)
+    assert not bool(r.converged[0]) and torch.isinf(r.residual[0])
+    for Wv in np.linspace(-1.45, 0.45, 20):
+        for g in (0.3, 0.9):
+            c = fpc.fixed_point_forward_cuda(cu([[Wv]]), cu([1.0]), alpha=0.5, beta=1.0, gamma=g,
+                                             nonlinearity="identity", tol=1e-3, max_iter=1000, systems=1)
+            rr = ref.fixed_point_forward(np.array([[Wv]]), np.array([1.0]), alpha=0.5, beta=1.0, gamma=g,
+                                         nonlinearity="identity", tol=1e-3, max_iter=1000, systems=1)
+            if dtype == torch.float64:
+                assert int(c.iterations[0]) == int(rr.iterations[0])
+            if bool(c.converged[0]):
+                x = float(c.state[0, 0])
+                assert abs(x - 1.0 / (1 - (0.5 + Wv))) <= 1e-3 / (1 - (0.5 + Wv)) * abs(0.5 * x + Wv * x + 1) * 1.01
+
+
+@pytest.mark.cuda
+def test_auto_backend_uses_the_cuda_kernels(monkeypatch):
+    from quaton_fast.functional import _fixed_point_cuda as kern
+    from quaton_fast.functional.fixed_point import fixed_point
+    calls = []
+    real = kern.launch_forward
+    monkeypatch.setattr(kern, "launch_forward", lambda *a: calls.append(1) or real(*a))
+    W = torch.randn(8, 16, 16, device="cuda", dtype=torch.float64) * 0.05
+    b = torch.randn(8, 16, device="cuda", dtype=torch.float64)
+    s, it, res = fixed_point(W, b, tol=1e-10, max_iter=500)
+    assert calls == [1] and (res <= 1e-10).all()
+    s_t, it_t, _ = fixed_point(W, b, tol=1e-10, max_iter=500, backend="torch")
+    torch.testing.assert_close(s, s_t, rtol=0, atol=1e-12)
+    assert torch.equal(it, it_t)
+
+
+@pytest.mark.cuda
+def test_cuda_backward_auto_solves_and_iterate_refuses_when_divergent():
+    from quaton_fast.functional.fixed_point import fixed_point
+    W = torch.tensor([[-2.0]], dtype=torch.float64, device="cuda")
+    for method, ok in (("auto", True), ("iterate", False)):
+        b = torch.tensor([[0.7]], dtype=torch.float64, device="cuda", requires_grad=True)
+        s, _, _ = fixed_point(W, b, alpha=0.5, beta=1.0, gamma=0.6, nonlinearity="identity", tol=1e-12,
+                              max_iter=5000, backward_method=method)
+        if ok:
+            s.sum().backward()
+            assert abs(float(b.grad) - 0.4) < 1e-10
+        else:
+            with pytest.raises(FloatingPointError):
+                s.sum().backward()

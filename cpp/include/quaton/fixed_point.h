@@ -5,8 +5,12 @@
 //   s_{t+1} = clamp(y, lo, hi)                       (s_{-1} = s_0)
 //   alpha(t) = alpha_start + (alpha_end - alpha_start) * t / (T - 1)   (alpha_start if T == 1)
 // f per variable: code 0 = tanh, 1 = sign (sign(0) = +1), 2 = identity.
-// Stop after the first step with ||s_{t+1}-s_t||_2 <= tol*max(||s_{t+1}||_2, 1e-30) (tol > 0) or
-// t+1 == max_iter; iterations[i] = steps taken, residual[i] = ||s_{t+1}-s_t|| / max(||s_{t+1}||,1e-30).
+// Convergence (same in the NumPy reference, CUDA and torch): F_t(s) = clamp(alpha(min(t,T-1))*s +
+// beta*W*f(s) + b) is the step's map WITHOUT momentum and noise; rho(s) = ||F_t(s)-s||_2 /
+// max(||F_t(s)||_2, 1e-30), +inf when not finite. At t = 0 .. T the kernel computes F_t(s_t) (the
+// same matvec feeds the update) and stops at s_t when (tol > 0 and rho <= tol), rho = +inf
+// (diverged) or t == T; otherwise s_{t+1} = clamp(y). Outputs at the RETURNED state:
+// iterations[i] = t (updates applied, 0..T), residual[i] = rho(s_t); converged := residual <= tol.
 // Convergence needs a contractive map, e.g. |alpha| + |beta|*||W||_2*max|f'| < 1 and gamma = 0.
 //
 // Counter-based noise (identical recipe in python/quaton_fast/reference/fixed_point.py and CUDA),
@@ -20,7 +24,8 @@
 //
 // Adjoint (implicit backward at a converged state s*): J = D(alpha I + beta W diag(f'(s*))),
 // D = diag(lo < y < hi) for y = alpha s* + beta W f(s*) + b (D = I without clamp). Iterate
-// v <- J^T v + g from v = g with the forward's stopping rule; then u = D v and
+// v <- G(v) = J^T v + g from v = g with the forward's stopping rule (residual ||G(v)-v||/
+// max(||G(v)||,1e-30) at the returned v, iterations = updates applied); then u = D v and
 //   grad_b = u, grad_W = beta u f(s*)^T, grad_beta = u.(W f(s*)), grad_alpha = u.s*.
 #pragma once
 
@@ -51,7 +56,7 @@ struct FixedPointParams {
   double noise_std = 0.0;
   std::uint64_t seed = 0;
   double tol = 0.0;
-  int max_iter = 1;
+  int max_iter = 1;                     // <= INT_MAX - 1 (t runs to max_iter inclusive)
   int threads = 0;                      // <= 0: std::thread::hardware_concurrency()
   double* state = nullptr;              // out (S,n)
   std::int32_t* iterations = nullptr;   // out (S,)

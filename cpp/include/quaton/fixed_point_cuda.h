@@ -6,7 +6,10 @@
 // (G = the next power of two >= n, at most 32; n in (32, 64] uses a full warp with two variables per
 // lane). Lane i keeps row i of W and its state in registers; W f(s) gathers f(s_j) with warp
 // shuffles; norms are reduced with xor-shuffles; a system that meets the tolerance is frozen and
-// the warp leaves the loop when all its systems have stopped.
+// the warp leaves the loop when all its systems have stopped. Convergence is judged AT the returned
+// state (residual ||F(s)-s||/max(||F(s)||,1e-30) with F the step's map without momentum and noise,
+// +inf when not finite = diverged; iterations = updates applied; see fixed_point.h); the adjoint
+// likewise at the returned v. max_iter must be < INT_MAX (the loop checks after the last update).
 //
 // The adjoint kernel returns u = D v (the gradient w.r.t. b of each system) and W f(s*); the caller
 // forms grad_W = beta u f(s*)^T, grad_beta = u.(W f(s*)) and grad_alpha = u.s* with dense ops.

@@ -18,11 +18,14 @@ parametrisations are equivalent up to a rescaling of beta by ``width``.
 from __future__ import annotations
 
 import contextlib
+import numbers
+import warnings
 from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn
 
+from .. import _validation as V
 from ..functional.fixed_point import fixed_point
 from .quantize import quantize_int_9bit, quantize_weights_9bit
 
@@ -37,8 +40,37 @@ class _EquilibriumCore(nn.Module):
                  clamp=(-1.0, 1.0), tol=1e-4, max_iter=100, seed: Optional[int] = None,
                  max_gain: Optional[float] = 0.4):
         super().__init__()
-        if max_gain is not None and not 0.0 < max_gain:
-            raise ValueError(f"{type(self).__name__}(): argument 'max_gain' must be > 0 or None, got {max_gain!r}")
+        func = type(self).__name__
+        in_features = V.positive_int(func, "in_features", in_features)
+        out_features = V.positive_int(func, "num_classes" if isinstance(self, EquilibriumClassifier)
+                                      else "out_features", out_features)
+        width = V.positive_int(func, "width", width)
+        cells = V.positive_int(func, "cells", cells)
+        alpha = V.finite_real(func, "alpha", alpha)
+        if not -1.0 < alpha < 1.0:
+            # J = alpha I + beta W diag(tanh'): where tanh saturates J -> alpha I, so |alpha| >= 1 is
+            # never a contraction and the fixed point / implicit gradient are not defined
+            V.fail(func, "alpha", "in (-1, 1) (|alpha| >= 1 makes the cell map non-contractive)", alpha)
+        beta_init = V.finite_real(func, "beta_init", beta_init)
+        if clamp is not None:
+            if not isinstance(clamp, (tuple, list)) or len(clamp) != 2:
+                V.fail(func, "clamp", "None or a pair (lo, hi)", repr(clamp), TypeError)
+            lo, hi = (V.finite_real(func, "clamp", c) for c in clamp)
+            if not lo < hi:
+                V.fail(func, "clamp", "a pair (lo, hi) with lo < hi", (lo, hi))
+            clamp = (lo, hi)
+        tol = V.finite_real(func, "tol", tol, nonnegative=True)
+        max_iter = V.positive_int(func, "max_iter", max_iter)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+            V.fail(func, "seed", "None or an integer >= 0", repr(seed), TypeError)
+        if max_gain is not None:
+            max_gain = V.finite_real(func, "max_gain", max_gain)
+            if not 0.0 < max_gain:
+                V.fail(func, "max_gain", "> 0 or None", max_gain)
+            if abs(alpha) + max_gain >= 1.0:
+                warnings.warn(f"{func}(): |alpha| + max_gain = {abs(alpha) + max_gain:g} >= 1: the projection "
+                              "does not make the cell map a contraction; the forward may not converge",
+                              RuntimeWarning, stacklevel=3)
         self.max_gain = max_gain
         g = torch.Generator().manual_seed(0 if seed is None else seed)
         self.width, self.cells, self.alpha, self.clamp = width, cells, float(alpha), clamp
@@ -51,7 +83,8 @@ class _EquilibriumCore(nn.Module):
         self.beta = nn.Parameter(torch.tensor(float(beta_init)))
         self.op = nn.Linear(width * cells, out_features)
         self._quant_mode: Optional[str] = None
-        self.last_iterations: Optional[torch.Tensor] = None
+        self.last_iterations: Optional[torch.Tensor] = None  # (B*cells,) updates of the last forward
+        self.last_residual: Optional[torch.Tensor] = None    # (B*cells,) residual at the returned state
 
     @torch.no_grad()
     def project_(self) -> None:
@@ -84,7 +117,28 @@ class _EquilibriumCore(nn.Module):
         finally:
             self._quant_mode = old
 
+    def _check_x(self, x) -> torch.Tensor:
+        """x: (B, in_features) or (B, ...) flattening to in_features, in the model's dtype/device."""
+        func = f"{type(self).__name__}.forward"
+        if not isinstance(x, torch.Tensor):
+            V.fail(func, "x", "a torch.Tensor", type(x).__name__, TypeError)
+        w = self.ip.weight
+        if x.dtype != w.dtype:
+            V.fail(func, "x", f"of the model's dtype {w.dtype} (convert the model or x)", f"dtype of x {x.dtype}",
+                   TypeError)
+        if x.device != w.device:
+            V.fail(func, "x", f"on the model's device {w.device}", f"a tensor on {x.device}")
+        if x.dim() < 1 or x.shape[0] < 1:
+            V.fail(func, "x", "a non-empty batch (B, in_features) with B >= 1", f"shape {tuple(x.shape)}")
+        feats = x[0].numel()
+        if feats != self.ip.in_features:
+            V.fail(func, "x", f"of shape (B, {self.ip.in_features}) (in_features = {self.ip.in_features})",
+                   f"shape {tuple(x.shape)}")
+        return x.reshape(x.shape[0], -1)
+
     def equilibrium(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, in_features) -> z* (B, cells*width) (checks x's shape, dtype and device)."""
+        x = self._check_x(x)
         if self.hardware is not None and self.hardware.active:  # non-ideal twin (aoc/hardware.py)
             return self.hardware.equilibrium(self, x)
         B = x.shape[0]
@@ -94,13 +148,21 @@ class _EquilibriumCore(nn.Module):
         beff = beff.reshape(B * self.cells, self.width)
         W = self.effective_W().to(beff.dtype)
         Wb = W.unsqueeze(0).expand(B, -1, -1, -1).reshape(B * self.cells, self.width, self.width)
-        z, it, _ = fixed_point(Wb, beff, alpha=self.alpha, beta=self.beta, tol=self.tol,
-                               max_iter=self.max_iter)
-        self.last_iterations = it
+        z, it, res = fixed_point(Wb, beff, alpha=self.alpha, beta=self.beta, tol=self.tol,
+                                 max_iter=self.max_iter)
+        self.last_iterations, self.last_residual = it, res
+        if not torch.is_grad_enabled() and self.tol > 0:
+            # inference: say when an equilibrium was not reached (training: the backward says it)
+            bad = int((~(res <= self.tol)).sum())
+            if bad:
+                warnings.warn(f"{type(self).__name__}: the fixed point did not converge (residual > tol = "
+                              f"{self.tol:g}) for {bad} of {res.numel()} cell systems; the outputs of those "
+                              "inputs are not equilibria", RuntimeWarning, stacklevel=2)
         return z.reshape(B, self.cells * self.width)
 
     def forward(self, x):
-        return self.op(self.equilibrium(x.reshape(x.shape[0], -1)))
+        """x: (B, in_features) (or (B, ...) flattening to it) -> (B, out_features)."""
+        return self.op(self.equilibrium(x))
 
 
 class EquilibriumClassifier(_EquilibriumCore):
@@ -122,7 +184,13 @@ class EquilibriumRegressor(_EquilibriumCore):
 
 def quantize_for_hardware(model: _EquilibriumCore, mode: str = "maxabs") -> Dict[str, object]:
     """Export per cell: W_Q+ / W_Q- (non-negative int, W_Q = W_Q+ - W_Q-), beta_hw = beta*max/255
-    (so beta_hw*W_Q == beta*W_quantized), alpha, and the clamp range for b_AOC = clamp(b + IP x)."""
+    (so beta_hw*W_Q == beta*W_quantized), alpha, and the clamp range for b_AOC = clamp(b + IP x).
+
+    model: an EquilibriumClassifier / EquilibriumRegressor; mode: 'maxabs' | 'paper' (quantize.py).
+    Raises TypeError naming 'model' for anything else."""
+    if not isinstance(model, _EquilibriumCore):
+        V.fail("quantize_for_hardware", "model", "an EquilibriumClassifier or EquilibriumRegressor",
+               type(model).__name__, TypeError)
     q, m = quantize_int_9bit(model.W, mode)
     beta = float(model.beta.detach())
     return {

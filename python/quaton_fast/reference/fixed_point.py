@@ -21,15 +21,37 @@ Conventions
   evaluated in float64 in exactly this order (``((end - start) * t) / (T - 1)``); ``alpha(0)``
   for ``T = 1``.  The optimiser's ``alpha(t) = 1 - a(t)`` with ``a`` decreasing linearly to 0 is
   ``(1 - a0, 1.0)``.  A list or array (not a tuple) is a per-system constant.
-* Stopping: system ``i`` stops after the first step with
-  ``||s_{t+1} - s_t||_2 <= tol * max(||s_{t+1}||_2, TINY)`` (``TINY = 1e-30``; ``tol = 0``
-  disables the test) or when ``t + 1 == max_iter``.  A stopped system stays frozen (it draws no
-  more noise).  ``iterations[i]`` is the number of steps taken, ``residual[i]`` the last
-  ``||s_{t+1} - s_t|| / max(||s_{t+1}||, TINY)``.
+* Convergence (the same definition in every backend: this reference, the C++ and CUDA kernels
+  and the torch loop).  ``F`` is the deterministic map of the step, *without* momentum and noise,
+  at the step's ``alpha``::
+
+      F_t(s) = clamp(alpha(min(t, T-1))*s + beta*W f(s) + b)           (T = max_iter)
+
+  The *residual* of a state is ``rho(s) = ||F(s) - s||_2 / scale(s)`` with the **scale**
+  ``scale(s) = max(||F(s)||_2, TINY)`` (``TINY = 1e-30``), i.e. the fixed-point residual relative
+  to the norm of the mapped state; ``rho = +inf`` when it is not a finite number (a NaN/Inf state
+  or an overflowing norm).  A state is **converged** when ``rho(s) <= tol`` (so ``tol = 0`` means
+  an exact fixed point).  For ``gamma = 0`` and no noise this is the old step test
+  ``||s_{t+1} - s_t|| <= tol*||s_{t+1}||`` read as a statement about ``s_t``; with momentum the step
+  ``s_{t+1} - s_t = F(s_t) - s_t + gamma*(s_t - s_{t-1})`` can be small at a point that is not a
+  fixed point, so the step is never used as the test.
+* Step ``t = 0, 1, ..., T``: compute ``F_t(s_t)`` (one matrix-vector product, shared with the
+  update) and ``rho(s_t)``.  System ``i`` stops at ``s_t`` when ``tol > 0`` and ``rho <= tol``, when
+  ``rho`` is not finite (diverged: reported as a failure, never as converged), or when ``t = T``
+  (budget spent: after ``T`` updates the last state is checked, never returned unchecked).
+  Otherwise it is updated (``s_{t+1} = clamp(y_t)`` above).  ``state[i]`` is that ``s_t``,
+  ``iterations[i] = t`` the number of updates applied to ``s_0`` (``0 .. max_iter``; the number of
+  map evaluations is ``t + 1``), ``residual[i] = rho(state[i])`` and ``converged[i] =
+  residual[i] <= tol`` -- all evaluated AT the returned state.  A stopped system stays frozen (it
+  draws no more noise).  With an annealing schedule a converged state is a fixed point of the map
+  at ``alpha(min(iterations, T-1))`` -- the final ``alpha`` when the budget was spent.  With noise
+  the test is on the noise-free map: a noisy iteration converges only if it comes within ``tol``
+  of a fixed point of ``F``.
 * Convergence is only guaranteed for contractive maps, e.g. when
   ``|alpha| + |beta| * ||W||_2 * max|f'| < 1`` (``max|f'| = 1`` for tanh and identity; sign is
   piecewise constant) and ``gamma = 0``.  Nothing here pretends: look at ``converged`` /
-  ``residual``.
+  ``residual``.  Near a fixed point at 0 the relative test needs an exact zero: use an ``s0`` or a
+  ``b`` that keeps the fixed point away from 0, or read ``residual``.
 
 Counter-based noise (reproduced bit-for-bit in the uniforms by C++ and CUDA)
 ---------------------------------------------------------------------------
@@ -52,7 +74,11 @@ Implicit backward
 At a converged state ``s*`` (momentum and noise play no role at the fixed point) the Jacobian of
 the map is ``J = D (alpha I + beta W diag(f'(s*)))`` with ``D = diag(lo < y < hi)`` for the
 pre-clamp value ``y = alpha s* + beta W f(s*) + b`` (``D = I`` without clamp).  The adjoint
-``v = J^T v + g`` is solved by the same kind of iteration (or directly), then with ``u = D v``::
+``v = J^T v + g`` is solved directly (``method='direct'``: ``(I - J^T) v = g``) or by the plain
+iteration ``v <- G(v) = J^T v + g`` from ``v_0 = g`` (``method='iterate'``), which converges only
+when the spectral radius of ``J`` is < 1 -- a momentum forward can converge where it cannot.  Both
+report the residual ``||G(v) - v|| / max(||G(v)||, TINY)`` AT the returned ``v`` and ``converged =
+residual <= tol`` (the forward's definition with ``F`` replaced by ``G``).  Then with ``u = D v``::
 
     grad_b = u,  grad_W = beta u f(s*)^T,  grad_beta = u^T W f(s*),  grad_alpha = u^T s*
 
@@ -69,7 +95,7 @@ import numpy as np
 from .. import _validation as V
 
 __all__ = [
-    "NONLINEARITY_CODES", "TINY", "FixedPointResult", "FixedPointAdjointResult",
+    "NONLINEARITY_CODES", "TINY", "relative_residual", "FixedPointResult", "FixedPointAdjointResult",
     "fixed_point_forward", "fixed_point_adjoint", "alpha_schedule", "counter_normal",
     "counter_uniforms", "mix64", "nonlinearity_codes", "apply_nonlinearity",
     "nonlinearity_derivative",
@@ -79,6 +105,7 @@ NONLINEARITY_CODES = {"tanh": 0, "sign": 1, "identity": 2}
 _ALIASES = {"linear": "identity", "id": "identity"}
 TINY = 1e-30
 MAX_N = 256  # hardware size is 16; the CPU kernel supports n <= 256
+MAX_ITER = 2 ** 31 - 2  # steps are counted in a C int (t runs to max_iter inclusive)
 
 _G = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -280,12 +307,12 @@ def _infer_S(func: str, candidates: Sequence[Tuple[str, Optional[int]]], systems
 
 def _prepare(func: str, W: Any, b: Any, *, s0: Any, alpha: Any, beta: Any, gamma: Any,
              nonlinearity: Any, clamp: Any, noise_std: Any, seed: Any, tol: Any, max_iter: Any,
-             systems: Optional[int] = None) -> _Prepared:
+             systems: Optional[int] = None, s0_name: str = "s0") -> _Prepared:
     W, b, n = _system_matrix(func, W, b)
     if s0 is not None:
-        s0 = _real_array(func, "s0", s0)
+        s0 = _real_array(func, s0_name, s0)
         if s0.ndim != 2 or s0.shape[1] != n:
-            V.fail(func, "s0", f"of shape (S, {n})", f"shape {V._fmt_shape(s0.shape)}")
+            V.fail(func, s0_name, f"of shape (S, {n})", f"shape {V._fmt_shape(s0.shape)}")
     # alpha: tuple -> schedule
     is_sched = isinstance(alpha, tuple)
     if is_sched:
@@ -305,7 +332,7 @@ def _prepare(func: str, W: Any, b: Any, *, s0: Any, alpha: Any, beta: Any, gamma
     gamma_a, gamma_scalar = _per_system(func, "gamma", gamma, None)
     S = _infer_S(func, [("W", W.shape[0] if W.ndim == 3 else None),
                         ("b", b.shape[0] if b.ndim == 2 else None),
-                        ("s0", s0.shape[0] if s0 is not None else None),
+                        (s0_name, s0.shape[0] if s0 is not None else None),
                         *alpha_sizes,
                         ("beta", None if beta_scalar else beta_a.shape[0]),
                         ("gamma", None if gamma_scalar else gamma_a.shape[0])], systems)
@@ -317,6 +344,8 @@ def _prepare(func: str, W: Any, b: Any, *, s0: Any, alpha: Any, beta: Any, gamma
             seed, numbers.Integral) else ValueError)
     tol_f = V.finite_real(func, "tol", tol, nonnegative=True)
     T = V.positive_int(func, "max_iter", max_iter)
+    if T > MAX_ITER:
+        V.fail(func, "max_iter", f"an integer <= {MAX_ITER} (the kernels count steps in a C int)", T)
     if s0 is None:
         s0 = np.zeros((S, n), dtype=np.float64)
     full = lambda a: np.ascontiguousarray(np.broadcast_to(a, (S,)), dtype=np.float64)  # noqa: E731
@@ -332,10 +361,10 @@ def _prepare(func: str, W: Any, b: Any, *, s0: Any, alpha: Any, beta: Any, gamma
 class FixedPointResult:
     """Output of ``fixed_point_forward``.
 
-    state:      (S, n) float64 final state s_T (frozen at the stopping step)
-    iterations: (S,) int32 number of steps taken (1 .. max_iter)
-    residual:   (S,) float64 last ||s_{t+1} - s_t|| / max(||s_{t+1}||, TINY)
-    converged:  (S,) bool, tol > 0 and the stopping test passed
+    state:      (S, n) float64 returned state s (frozen at the stopping step)
+    iterations: (S,) int32 number of updates applied to s0 (0 .. max_iter)
+    residual:   (S,) float64 ||F(s) - s|| / max(||F(s)||, TINY) AT the returned s (+inf if not finite)
+    converged:  (S,) bool, residual <= tol (module docstring: "Convergence")
     """
     state: np.ndarray
     iterations: np.ndarray
@@ -352,8 +381,10 @@ class FixedPointAdjointResult:
     grad_W:     (S, n, n) or (n, n)
     grad_beta:  (S,) or scalar float64 array
     grad_alpha: (S,) or scalar float64 array (None for an annealing schedule)
-    iterations, residual, converged: as in FixedPointResult (for method='direct': 0, the
-                residual of the linear solve, True)
+    iterations: (S,) int32 iterations applied (0 for method='direct')
+    residual:   (S,) ||G(v) - v|| / max(||G(v)||, TINY) at the returned v, G(v) = J^T v + g
+                (+inf if not finite)
+    converged:  (S,) bool, residual <= tol
     """
     v: np.ndarray
     grad_b: np.ndarray
@@ -399,46 +430,54 @@ def fixed_point_forward(W: np.ndarray, b: np.ndarray, *, s0: Optional[np.ndarray
     return _forward_prepared(p)
 
 
+def relative_residual(mapped: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """``||mapped - state|| / max(||mapped||, TINY)`` per row, ``+inf`` where not finite: (S,)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        r = np.sqrt(np.sum((mapped - state) ** 2, axis=1))
+        sc = np.maximum(np.sqrt(np.sum(mapped * mapped, axis=1)), TINY)
+        rel = r / sc
+    return np.where(np.isfinite(rel) & np.isfinite(sc), rel, np.inf)
+
+
 def _forward_prepared(p: _Prepared) -> FixedPointResult:
     S, n, T = p.S, p.n, p.max_iter
     s = p.s0.copy()
     s_prev = s.copy()
     iters = np.zeros(S, dtype=np.int32)
-    resid = np.zeros(S, dtype=np.float64)
-    conv = np.zeros(S, dtype=bool)
+    resid = np.full(S, np.inf, dtype=np.float64)
     active = np.ones(S, dtype=bool)
     codes = p.codes
     has_gamma = bool(np.any(p.gamma != 0.0))
-    for t in range(T):
+    for t in range(T + 1):
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
-        every = idx.size == S
-        sl = slice(None) if every else idx
-        st = s if every else s[idx]
-        Wt = p.W if p.W_shared else (p.W if every else p.W[idx])
-        bt = p.b if p.b_shared else (p.b if every else p.b[idx])
-        a_t = alpha_schedule(p.alpha_start[sl], p.alpha_end[sl], t, T)
-        y = a_t[:, None] * st + p.beta[sl][:, None] * _matvec(Wt, apply_nonlinearity(st, codes)) + bt
-        if has_gamma:
-            y = y + p.gamma[sl][:, None] * (st - (s_prev if every else s_prev[idx]))
-        if p.noise_std > 0.0:
-            y = y + p.noise_std * counter_normal(p.seed, idx, t, n)
+        st = s[idx]
+        Wt = p.W if p.W_shared else p.W[idx]
+        bt = p.b if p.b_shared else p.b[idx]
+        a_t = alpha_schedule(p.alpha_start[idx], p.alpha_end[idx], min(t, T - 1), T)
+        with np.errstate(over="ignore", invalid="ignore"):
+            pre = a_t[:, None] * st + p.beta[idx][:, None] * _matvec(Wt, apply_nonlinearity(st, codes)) + bt
+        mapped = pre if p.clamp is None else np.minimum(np.maximum(pre, p.clamp[0]), p.clamp[1])
+        rel = relative_residual(mapped, st)
+        iters[idx] = t
+        resid[idx] = rel
+        stop = ~np.isfinite(rel) | ((rel <= p.tol) if p.tol > 0.0 else False) | (t == T)
+        active[idx[stop]] = False
+        keep = ~stop
+        if not keep.any():
+            continue
+        idx, st, y = idx[keep], st[keep], pre[keep]
+        with np.errstate(over="ignore", invalid="ignore"):
+            if has_gamma:
+                y = y + p.gamma[idx][:, None] * (st - s_prev[idx])
+            if p.noise_std > 0.0:
+                y = y + p.noise_std * counter_normal(p.seed, idx, t, n)
         if p.clamp is not None:
             y = np.minimum(np.maximum(y, p.clamp[0]), p.clamp[1])
-        d = np.sqrt(np.sum((y - st) ** 2, axis=1))
-        sn = np.maximum(np.sqrt(np.sum(y * y, axis=1)), TINY)
-        stop = (d <= p.tol * sn) if p.tol > 0.0 else np.zeros(idx.size, dtype=bool)
-        if every:
-            s_prev = s
-            s = y
-        else:
-            s_prev[idx] = st
-            s[idx] = y
-        iters[idx] = t + 1
-        resid[idx] = d / sn
-        conv[idx] = stop
-        active[idx[stop]] = False
+        s_prev[idx] = st
+        s[idx] = y
+    conv = resid <= p.tol
     return FixedPointResult(state=s, iterations=iters, residual=resid, converged=conv)
 
 
@@ -452,7 +491,7 @@ def _prepare_adjoint(func: str, W: Any, b: Any, state: Any, grad_state: Any, *, 
     if st.ndim != 2:
         V.fail(func, "state", "of shape (S, n)", f"shape {V._fmt_shape(st.shape)}")
     p = _prepare(func, W, b, s0=st, alpha=alpha, beta=beta, gamma=0.0, nonlinearity=nonlinearity,
-                 clamp=clamp, noise_std=0.0, seed=0, tol=tol, max_iter=max_iter)
+                 clamp=clamp, noise_std=0.0, seed=0, tol=tol, max_iter=max_iter, s0_name="state")
     g = _real_array(func, "grad_state", grad_state)
     V.same_shape(func, "grad_state", g, (p.S, p.n))
     p.grad = g  # type: ignore[attr-defined]
@@ -486,6 +525,13 @@ def _adjoint_grads(p: _Prepared, v: np.ndarray, fs: np.ndarray, D: np.ndarray):
     return grad_b, grad_W, grad_beta, grad_alpha
 
 
+def _adjoint_map(a, bt, fp, D, W, v, g):
+    """G(v) = J^T v + g = a*(D v) + bt*f' * W^T (D v) + g, all (S, n)."""
+    u = D * v
+    with np.errstate(over="ignore", invalid="ignore"):
+        return a * u + bt * fp * _matvec_T(W, u) + g
+
+
 def fixed_point_adjoint(W: np.ndarray, b: np.ndarray, state: np.ndarray, grad_state: np.ndarray, *,
                         alpha: Any = 0.5, beta: Any = 1.0, nonlinearity: Any = "tanh",
                         clamp: Optional[Tuple[float, float]] = None, tol: float = 1e-10,
@@ -494,9 +540,11 @@ def fixed_point_adjoint(W: np.ndarray, b: np.ndarray, state: np.ndarray, grad_st
 
     W, b, alpha (constant), beta, nonlinearity, clamp: as in the forward;
     state: (S, n) converged s*; grad_state: (S, n) dL/ds*.
-    method='iterate': v <- J^T v + g from v_0 = g with the forward's stopping rule (tol, max_iter);
-    method='direct': solve (I - J^T) v = g with numpy.linalg.solve.
-    Convergence of the iteration needs spectral radius of J < 1 (see module docstring).
+    method='iterate': v <- G(v) = J^T v + g from v_0 = g with the forward's stopping rule (tol,
+    max_iter; the residual is checked at the returned v); method='direct': solve (I - J^T) v = g
+    with numpy.linalg.solve (a singular I - J^T gives NaN, converged False).
+    Convergence of the iteration needs spectral radius of J < 1 (see module docstring); the
+    result's ``converged`` says whether the returned gradients are valid.
     """
     func = "fixed_point_adjoint"
     p = _prepare_adjoint(func, W, b, state, grad_state, alpha=alpha, beta=beta,
@@ -513,33 +561,34 @@ def fixed_point_adjoint(W: np.ndarray, b: np.ndarray, state: np.ndarray, grad_st
         # J^T = (alpha I + beta diag(f') W^T) D
         JT = (a[:, :, None] * np.eye(n)[None] + bt[:, :, None] * fp[:, :, None]
               * np.swapaxes(Wb, 1, 2)) * D[:, None, :]
-        v = np.linalg.solve(np.eye(n)[None] - JT, g[:, :, None])[:, :, 0]
-        r = np.matmul(np.eye(n)[None] - JT, v[:, :, None])[:, :, 0] - g
-        resid = np.linalg.norm(r, axis=1) / np.maximum(np.linalg.norm(g, axis=1), TINY)
+        try:
+            v = np.linalg.solve(np.eye(n)[None] - JT, g[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # I - J^T singular: no implicit gradient exists
+            v = np.full((S, n), np.nan)
+        Wt = p.W
+        resid = relative_residual(_adjoint_map(a, bt, fp, D, Wt, v, g), v)
         iters = np.zeros(S, dtype=np.int32)
-        conv = np.ones(S, dtype=bool)
+        conv = resid <= p.tol
     else:
         v = g.copy()
         iters = np.zeros(S, dtype=np.int32)
-        resid = np.zeros(S, dtype=np.float64)
-        conv = np.zeros(S, dtype=bool)
+        resid = np.full(S, np.inf, dtype=np.float64)
         active = np.ones(S, dtype=bool)
-        for t in range(p.max_iter):
+        for t in range(p.max_iter + 1):
             idx = np.flatnonzero(active)
             if idx.size == 0:
                 break
             vt = v[idx]
-            u = D[idx] * vt
             Wt = p.W if p.W_shared else p.W[idx]
-            vn = a[idx] * u + bt[idx] * fp[idx] * _matvec_T(Wt, u) + g[idx]
-            d = np.sqrt(np.sum((vn - vt) ** 2, axis=1))
-            sn = np.maximum(np.sqrt(np.sum(vn * vn, axis=1)), TINY)
-            stop = (d <= p.tol * sn) if p.tol > 0.0 else np.zeros(idx.size, dtype=bool)
-            v[idx] = vn
-            iters[idx] = t + 1
-            resid[idx] = d / sn
-            conv[idx] = stop
+            vn = _adjoint_map(a[idx], bt[idx], fp[idx], D[idx], Wt, vt, g[idx])
+            rel = relative_residual(vn, vt)
+            iters[idx] = t
+            resid[idx] = rel
+            stop = ~np.isfinite(rel) | ((rel <= p.tol) if p.tol > 0.0 else False) | (t == p.max_iter)
             active[idx[stop]] = False
+            keep = idx[~stop]
+            v[keep] = vn[~stop]
+        conv = resid <= p.tol
     grad_b, grad_W, grad_beta, grad_alpha = _adjoint_grads(p, v, fs, D)
     return FixedPointAdjointResult(v=v, grad_b=grad_b, grad_W=grad_W, grad_beta=grad_beta,
                                    grad_alpha=grad_alpha, iterations=iters, residual=resid,
