@@ -378,7 +378,8 @@ def gumbel_softmax_phase(logits: torch.Tensor, levels: torch.Tensor, tau: float,
                  f"shape {tuple(noise.shape)}")
     z = logits if noise is None else logits + noise
     y_soft = torch.softmax(z / t, dim=-1)
-    y_hard = torch.nn.functional.one_hot(z.argmax(dim=-1), levels.numel()).to(y_soft.dtype)
+    # one-hot by scatter (F.one_hot checks the index range on the host: a sync on CUDA)
+    y_hard = torch.zeros_like(y_soft).scatter_(-1, z.argmax(dim=-1, keepdim=True), 1.0)
     y = y_hard - y_soft.detach() + y_soft
     out = (y * lv).sum(dim=-1)
     return torch.where(torch.isfinite(logits).all(dim=-1), out, torch.full_like(out, float("nan")))
