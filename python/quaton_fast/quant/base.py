@@ -114,6 +114,7 @@ class Quantizer(nn.Module):
     def hard_phase(self, latent: torch.Tensor) -> torch.Tensor:
         """The level a fab makes for each neuron (always one of the levels, radians). Raises
         ValueError naming 'latent' if it holds NaN/Inf (never exports a made-up level)."""
+        _checks.tensor(f"{type(self).__name__}.hard_phase", "latent", latent, complex_ok=False)
         idx = self.level_indices(latent)
         return self.levels.to(latent.dtype)[idx]
 

@@ -172,6 +172,7 @@ class GumbelSoftmax(Quantizer):
 
     def hard_phase(self, latent: torch.Tensor) -> torch.Tensor:
         """The level of argmax(logits) per neuron; raises ValueError naming 'latent' for NaN/Inf."""
+        _checks.tensor("GumbelSoftmax.hard_phase", "latent", latent, complex_ok=False, min_ndim=1)
         return self.levels.to(latent.dtype)[self.level_indices(latent)]
 
     def level_indices(self, latent: torch.Tensor) -> torch.Tensor:
