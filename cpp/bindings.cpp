@@ -75,9 +75,9 @@ void check_launch(int code, const char* what) {
 }
 
 quaton::LevelThresholds make_table(std::uintptr_t thresholds, std::uintptr_t steps, int num_steps,
-                                   float base) {
+                                   float base, float period) {
   return {reinterpret_cast<const float*>(thresholds), reinterpret_cast<const float*>(steps),
-          num_steps, base};
+          num_steps, base, period};
 }
 #endif
 
@@ -99,29 +99,33 @@ PYBIND11_MODULE(_C, m) {
   m.def(
       "psq_forward_cuda",
       [](std::uintptr_t latent, std::uintptr_t phase, std::int64_t count, std::uintptr_t thresholds,
-         std::uintptr_t steps, int num_steps, float base, float sharpness, bool hard, std::uintptr_t stream) {
+         std::uintptr_t steps, int num_steps, float base, float sharpness, std::uintptr_t sharpness_ptr,
+         float period, bool hard, std::uintptr_t stream) {
         quaton::PsqForwardParams p{reinterpret_cast<const float*>(latent), reinterpret_cast<float*>(phase),
-                                   count, make_table(thresholds, steps, num_steps, base), sharpness,
-                                   hard ? 1 : 0};
+                                   count, make_table(thresholds, steps, num_steps, base, period), sharpness,
+                                   reinterpret_cast<const float*>(sharpness_ptr), hard ? 1 : 0};
         check_launch(quaton::psq_forward_cuda(p, reinterpret_cast<void*>(stream)), "psq_forward_cuda");
       },
       py::arg("latent"), py::arg("phase"), py::arg("count"), py::arg("thresholds"), py::arg("steps"),
-      py::arg("num_steps"), py::arg("base"), py::arg("sharpness"), py::arg("hard"), py::arg("stream"));
+      py::arg("num_steps"), py::arg("base"), py::arg("sharpness"), py::arg("sharpness_ptr"), py::arg("period"),
+      py::arg("hard"), py::arg("stream"));
   m.def(
       "psq_backward_cuda",
       [](std::uintptr_t latent, std::uintptr_t grad_phase, std::uintptr_t grad_latent,
          std::uintptr_t grad_sharpness, std::int64_t count, std::uintptr_t thresholds, std::uintptr_t steps,
-         int num_steps, float base, float sharpness, std::uintptr_t stream) {
+         int num_steps, float base, float sharpness, std::uintptr_t sharpness_ptr, float period,
+         std::uintptr_t stream) {
         quaton::PsqBackwardParams p{reinterpret_cast<const float*>(latent),
                                     reinterpret_cast<const float*>(grad_phase),
                                     reinterpret_cast<float*>(grad_latent),
                                     reinterpret_cast<float*>(grad_sharpness), count,
-                                    make_table(thresholds, steps, num_steps, base), sharpness};
+                                    make_table(thresholds, steps, num_steps, base, period), sharpness,
+                                    reinterpret_cast<const float*>(sharpness_ptr)};
         check_launch(quaton::psq_backward_cuda(p, reinterpret_cast<void*>(stream)), "psq_backward_cuda");
       },
       py::arg("latent"), py::arg("grad_phase"), py::arg("grad_latent"), py::arg("grad_sharpness"),
       py::arg("count"), py::arg("thresholds"), py::arg("steps"), py::arg("num_steps"), py::arg("base"),
-      py::arg("sharpness"), py::arg("stream"));
+      py::arg("sharpness"), py::arg("sharpness_ptr"), py::arg("period"), py::arg("stream"));
 #endif
 
   quaton::bind_fixed_point(m);

@@ -55,8 +55,17 @@ def fd(f, x, h=1e-6):
     return g
 
 
-def away_from(w, points, margin):
-    return w[np.all(np.abs(w[:, None] - points[None, :]) > margin, axis=1)]
+def away_from(w, points, margin, period=None):
+    """The entries of ``w`` farther than ``margin`` from every point (modulo ``period`` if given)."""
+    d = w[:, None] - points[None, :]
+    if period is not None:
+        d = np.mod(d + period / 2, period) - period / 2
+    return w[np.all(np.abs(d) > margin, axis=1)]
+
+
+def same_phase(a, b, atol):
+    """exp(i·a) == exp(i·b) within ``atol``."""
+    np.testing.assert_allclose(np.exp(1j * np.asarray(a)), np.exp(1j * np.asarray(b)), rtol=0, atol=atol)
 
 
 # ---------------------------------------------------------------- staircase
@@ -156,7 +165,12 @@ def test_psq_large_k_no_overflow_warnings():
         y = Q.psq_forward(w, t, 1e300)
         gw, gk = Q.psq_backward(np.ones(3), w, t, 1e300)
     assert np.all(np.isfinite(y)) and np.all(np.isfinite(gw)) and math.isfinite(gk)
-    np.testing.assert_array_equal(y, [0.0, 0.0, TWO_PI])
+    # periodic table: the latent counts modulo 2π: -1e3 ≡ 5.310 -> 3π/2 and 1e3 ≡ 0.973 -> π/2
+    # (the clamped old behaviour gave 0 and 2π), k = 1e300 being the hard limit
+    same_phase(y, brute_nearest(w, t)[0], atol=1e-12)
+    # the open table still clamps at its ends
+    t_open = level_table(NONUNIFORM)
+    np.testing.assert_array_equal(Q.psq_forward(w, t_open, 1e300), [0.0, 0.0, 4.5])
 
 
 @pytest.mark.parametrize("name", list(TABLES))
@@ -188,9 +202,11 @@ def test_psq_backward_fd_random_tables(t, k, seed):
 @pytest.mark.parametrize("name", list(TABLES))
 def test_dsq_soft_approaches_staircase_as_alpha_to_zero(name, rng):
     t = TABLES[name]
-    w = away_from(rng.uniform(t.base - 0.5, t.top + 0.5, size=2000), t.thresholds, 0.05)
+    w = away_from(rng.uniform(t.base - 0.5, t.top + 0.5, size=2000), t.thresholds, 0.05, t.period)
+    if t.periodic:  # and from the fold point q_0 ≡ q_0 + period, where the value may read either
+        w = away_from(w, np.array([t.base]), 1e-9, t.period)
     ref = Q.staircase(w, t)
-    errs = [np.max(np.abs(Q.dsq_forward(w, t, a, hard_forward=False) - ref))
+    errs = [np.max(np.abs(np.angle(np.exp(1j * (Q.dsq_forward(w, t, a, hard_forward=False) - ref)))))
             for a in (0.5, 0.2, 0.05, 1e-3, 1e-10, 1e-40, 1e-150, 1e-300)]
     # strictly decreasing until it reaches rounding level
     assert all(b < a or a < 1e-14 for a, b in zip(errs, errs[1:])), errs
@@ -212,17 +228,21 @@ def test_dsq_hard_forward_is_staircase(name, rng):
 def test_dsq_soft_continuous_at_interval_ends(name, alpha):
     t = TABLES[name]
     ext = t.extended_levels
-    # at every interval end the soft curve equals the level, from both sides
-    np.testing.assert_allclose(Q.dsq_soft(ext, t, alpha), ext, atol=1e-12)
+    # at every interval end the soft curve equals the level, from both sides (as a phase: for a
+    # periodic table q_0 + period and q_0 are the same point)
+    same_phase(Q.dsq_soft(ext, t, alpha), ext, atol=1e-12)
     for h in (1e-9, 1e-7):
         left = Q.dsq_soft(ext - h, t, alpha)
         right = Q.dsq_soft(ext + h, t, alpha)
         # the curve's slope is at most log(2/α − 1)/(2(1 − α)) < 10: no jump at interval ends
-        np.testing.assert_allclose(left, ext, rtol=0, atol=10 * h)
-        np.testing.assert_allclose(right, ext, rtol=0, atol=10 * h)
-    # monotone non-decreasing on a fine grid
+        same_phase(left, ext, atol=10 * h)
+        same_phase(right, ext, atol=10 * h)
+    # monotone non-decreasing on a fine grid (periodic: once the period count is added back)
     x = np.linspace(ext[0] - 0.2, ext[-1] + 0.2, 5001)
-    assert np.all(np.diff(Q.dsq_soft(x, t, alpha)) >= -1e-14)
+    y = Q.dsq_soft(x, t, alpha)
+    if t.periodic:
+        y = y + t.period * np.floor((x - t.base) / t.period)
+    assert np.all(np.diff(y) >= -1e-12)
 
 
 def test_dsq_soft_matches_gong_formula_uniform():
@@ -241,7 +261,7 @@ def test_dsq_soft_matches_gong_formula_uniform():
 def test_dsq_backward_fd(name, alpha, rng):
     t = TABLES[name]
     # keep away from the clip ends and interval ends, where the soft curve has kinks
-    w = away_from(rng.uniform(t.base - 0.5, t.top + 0.5, size=40), t.extended_levels, 1e-3)[:12]
+    w = away_from(rng.uniform(t.base - 0.5, t.top + 0.5, size=40), t.extended_levels, 1e-3, t.period)[:12]
     g = rng.standard_normal(w.shape)
     gw, ga = Q.dsq_backward(g, w, t, alpha)
     fd_w = fd(lambda x: np.sum(g * Q.dsq_forward(x, t, alpha, hard_forward=False)), w, h=1e-7)
@@ -250,7 +270,10 @@ def test_dsq_backward_fd(name, alpha, rng):
     assert isinstance(ga, float)
     np.testing.assert_allclose(ga, fd_a, rtol=1e-5, atol=1e-6)
     outside = (w < t.base) | (w > t.top)
-    assert np.all(gw[outside] == 0)
+    if t.periodic:  # the periodic extension: no dead zone outside one period
+        assert np.all(gw[outside] != 0) and np.any(outside)
+    else:
+        assert np.all(gw[outside] == 0)
 
 
 # ---------------------------------------------------------------- Gumbel-softmax

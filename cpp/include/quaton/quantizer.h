@@ -7,12 +7,16 @@ namespace quaton {
 
 // A level table in threshold form: Q(w) = base + sum_i steps[i] * step_i(w - thresholds[i]),
 // where step_i is the logistic sigmoid sigma(k * x) (PSQ) or the Heaviside step (hard quantizer).
-// Periodic tables carry the wrap-around threshold as their last entry (see reference/levels.py).
+// Periodic tables carry the wrap-around threshold as their last entry (see reference/levels.py)
+// and a period > 0: the latent w is first folded into [base, base + period)
+// (x = base + ((w - base) mod period)), so forward and backward are periodic in w. period == 0:
+// a table that does not span a full period (clamped ends, no fold). A non-finite w gives NaN.
 struct LevelThresholds {
   const float* thresholds;  // (num_steps,) device pointer, increasing
   const float* steps;       // (num_steps,) device pointer, > 0
   int num_steps;            // n - 1 (open table) or n (periodic table)
   float base;               // q_0, radians
+  float period;             // > 0: periodic table (radians); 0: not periodic
 };
 
 struct PsqForwardParams {
@@ -20,7 +24,8 @@ struct PsqForwardParams {
   float* phase;         // (count,) quantized phase, radians
   int64_t count;
   LevelThresholds table;
-  float sharpness;      // k > 0; ignored when hard != 0
+  float sharpness;      // k > 0; ignored when hard != 0 or sharpness_device != nullptr
+  const float* sharpness_device;  // (1,) k in device memory (learnable k: no host read), or nullptr
   int hard;             // 1: Heaviside staircase (evaluation), 0: sigmoid (PSQ)
 };
 
@@ -31,7 +36,8 @@ struct PsqBackwardParams {
   float* grad_sharpness;     // (1,) dL/dk accumulated (must be zeroed by the caller), or nullptr
   int64_t count;
   LevelThresholds table;
-  float sharpness;
+  float sharpness;                // k, used when sharpness_device == nullptr
+  const float* sharpness_device;  // (1,) k in device memory, or nullptr
 };
 
 #ifdef QF_WITH_CUDA

@@ -9,20 +9,50 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..reference.levels import LevelTable, level_table, uniform_levels
+from .._validation import fail, finite_real
+from ..functional import _checks
+from ..functional import quantizers as F
+from ..reference.levels import MAX_LEVELS, LevelTable, level_table, uniform_levels
 
 TWO_PI = 2.0 * math.pi
 
 
 def make_level_table(levels: int | Sequence[float] | LevelTable, period: float | None = TWO_PI) -> LevelTable:
-    """``levels``: a count n (uniform over one period, q_i = period·i/n), an increasing sequence
-    of phases (radians; periodic only if ``period`` is given and they fit in one period), or a
-    ready :class:`LevelTable`."""
+    """``levels``: a count n (2 <= n <= MAX_LEVELS = 2^20; uniform over one period,
+    q_i = period·i/n), an increasing sequence of phases (radians; periodic only if ``period`` is
+    given and they fit in one period), or a ready :class:`LevelTable`. ``period``: the phase
+    period (radians, default 2π) or None for a table that does not span a full period (its
+    quantizers clamp at the end levels instead of wrapping). Errors name 'levels' or 'period'."""
+    func = "make_level_table"
     if isinstance(levels, LevelTable):
         return levels
-    if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool):
-        return uniform_levels(int(levels), period=TWO_PI if period is None else period)
-    return level_table(np.asarray(levels, dtype=np.float64), period=period)
+    if period is not None:
+        period = finite_real(func, "period", period, positive=True)
+    if isinstance(levels, bool):
+        fail(func, "levels", "a level count (int), a sequence of phases or a LevelTable", repr(levels), TypeError)
+    if isinstance(levels, (int, np.integer)):
+        n = int(levels)
+        if not 2 <= n <= MAX_LEVELS:
+            fail(func, "levels", f"a level count in [2, MAX_LEVELS = {MAX_LEVELS}]", n)
+        return uniform_levels(n, period=TWO_PI if period is None else period)
+    if isinstance(levels, (list, tuple)):
+        return level_table(list(levels), period=period)
+    if isinstance(levels, np.ndarray):
+        return level_table(levels, period=period)
+    fail(func, "levels", "a level count (int), a sequence of phases or a LevelTable",
+         type(levels).__name__, TypeError)
+    raise AssertionError  # unreachable (fail raises)
+
+
+def _check_float32(func: str, table: LevelTable) -> None:
+    """The torch/CUDA paths hold the table in float32: its levels and thresholds must stay
+    strictly increasing there (else two levels would be one)."""
+    for name, v in (("levels", table.levels), ("thresholds", table.thresholds)):
+        d = np.diff(np.asarray(v, dtype=np.float32))
+        if d.size and not np.all(d > 0):
+            i = int(np.flatnonzero(~(d > 0))[0]) + 1
+            fail(func, "levels", "levels far enough apart to stay distinct in float32 (the "
+                 "torch/CUDA precision)", f"{name}[{i - 1}] and {name}[{i}] equal in float32")
 
 
 class Quantizer(nn.Module):
@@ -30,7 +60,18 @@ class Quantizer(nn.Module):
 
     Subclasses implement :meth:`quantize_train` (training forward) and may override
     :meth:`latent_from_phase`. Evaluation (``module.eval()``) always uses hard quantization.
-    The current epoch is a buffer, so schedules resume from checkpoints.
+    The current epoch is a buffer, so schedules resume from checkpoints; a host copy of it
+    (refreshed by :meth:`set_epoch` and when a state dict is loaded) feeds the schedules, so a
+    training step never reads a device value on the host.
+
+    Periodicity: for a periodic table (the default, period 2π) every path — training forward and
+    backward, :meth:`hard`, :meth:`hard_phase`, :meth:`level_indices` — treats the latent modulo
+    the period (:func:`quaton_fast.functional.quantizers.fold_latent`); a table with
+    ``period=None`` clamps at its end levels.
+
+    Non-finite latents: the training forward and :meth:`hard` give NaN for them (no host sync);
+    :meth:`hard_phase` / :meth:`level_indices` (export) and :meth:`latent_from_phase` (data
+    handed in) raise ValueError naming the argument.
     """
 
     #: latent values per neuron (1, or the number of levels for Gumbel-softmax logits)
@@ -38,12 +79,15 @@ class Quantizer(nn.Module):
 
     def __init__(self, levels: int | Sequence[float] | LevelTable | None = 4, period: float | None = TWO_PI):
         super().__init__()
+        name = type(self).__name__
         self.table: LevelTable | None = None if levels is None else make_level_table(levels, period)
         if self.table is not None:
+            _check_float32(name, self.table)
             self.register_buffer("thresholds", torch.tensor(np.array(self.table.thresholds), dtype=torch.float32))
             self.register_buffer("steps", torch.tensor(np.array(self.table.steps), dtype=torch.float32))
             self.register_buffer("levels", torch.tensor(np.array(self.table.levels), dtype=torch.float32))
         self.register_buffer("epoch", torch.zeros((), dtype=torch.long))
+        self._epoch_host = 0
 
     # -- interface -------------------------------------------------------------------------
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
@@ -53,33 +97,56 @@ class Quantizer(nn.Module):
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    @property
+    def period(self) -> float | None:
+        """The level table's period (radians), None if not periodic (or no table)."""
+        return None if self.table is None else self.table.period
+
+    def _table_args(self, latent: torch.Tensor):
+        return self.thresholds.to(latent.dtype), self.steps.to(latent.dtype), self.base
+
     def hard(self, latent: torch.Tensor) -> torch.Tensor:
-        """Hard-quantized phase (the staircase; may equal q_0 + period ≡ q_0)."""
-        from ..functional.quantizers import staircase
-        return staircase(latent, self.thresholds.to(latent.dtype), self.steps.to(latent.dtype), self.base)
+        """Hard-quantized phase: the staircase of the latent taken modulo the period (periodic
+        table; may equal q_0 + period ≡ q_0), NaN for a non-finite latent; no host sync."""
+        thr, steps, base = self._table_args(latent)
+        return F.staircase(latent, thr, steps, base, period=self.period)
 
     def hard_phase(self, latent: torch.Tensor) -> torch.Tensor:
-        """The level a fab makes for each neuron, wrapped into the table's range (radians)."""
+        """The level a fab makes for each neuron (always one of the levels, radians). Raises
+        ValueError naming 'latent' if it holds NaN/Inf (never exports a made-up level)."""
+        _checks.tensor(f"{type(self).__name__}.hard_phase", "latent", latent, complex_ok=False)
         idx = self.level_indices(latent)
         return self.levels.to(latent.dtype)[idx]
 
     def level_indices(self, latent: torch.Tensor) -> torch.Tensor:
-        """Index of the hard level of each neuron, (N, N) int64."""
-        from ..functional.quantizers import staircase
-        n = self.levels.numel()
-        count = staircase(latent, self.thresholds.to(latent.dtype),
-                          torch.ones_like(self.steps, dtype=latent.dtype), 0.0)
-        return count.round().long() % n
+        """Index of the hard level of each neuron, (N, N) int64 (the wrap step maps to level 0).
+        Raises ValueError naming 'latent' for NaN/Inf (reads the latent on the host: export only)."""
+        _checks.tensor(f"{type(self).__name__}.level_indices", "latent", latent, complex_ok=False)
+        return F.level_index(latent, self.thresholds.to(latent.dtype), int(self.levels.numel()), self.base,
+                             period=self.period)
 
     def latent_from_phase(self, phase: torch.Tensor) -> torch.Tensor:
         """Latent weights that start QAT from a full-precision ``phase`` (N, N): wrapped into
-        [q_0, q_0 + period) for periodic tables (the paper's key step), unchanged otherwise."""
-        if self.table is not None and self.table.period is not None:
-            return torch.remainder(phase - self.base, self.table.period) + self.base
+        [q_0, q_0 + period) for periodic tables (the paper's key step), unchanged otherwise.
+        Raises ValueError naming 'phase' if it is not a finite real tensor."""
+        _checks.tensor(f"{type(self).__name__}.latent_from_phase", "phase", phase, complex_ok=False)
+        if self.period is not None:
+            return F.fold_latent(phase, self.base, self.period)
         return phase.clone()
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch.fill_(int(epoch))
+        """Set the (0-based) QAT epoch of the schedules (buffer and host copy)."""
+        e = int(epoch)
+        if e < 0:
+            fail(f"{type(self).__name__}.set_epoch", "epoch", "an integer >= 0", e)
+        self.epoch.fill_(e)
+        self._epoch_host = e
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        key = prefix + "epoch"
+        if key in state_dict:  # one host read per load, never per step
+            self._epoch_host = int(state_dict[key])
 
     def for_layer(self, index: int) -> "Quantizer":
         """An independent copy of this quantizer for layer ``index`` of a network (what

@@ -11,10 +11,11 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .._validation import finite_real
+from .._validation import fail, finite_real
+from ..functional import _checks
 from ..functional import quantizers as F
 from ..reference.levels import LevelTable
-from .base import TWO_PI, Quantizer
+from .base import TWO_PI, Quantizer, make_level_table
 from .schedules import FixedTemperature, LearnableTemperature, LinearTemperature
 
 Levels = int | Sequence[float] | LevelTable
@@ -33,6 +34,8 @@ class FullPrecision(Quantizer):
         return latent
 
     def hard_phase(self, latent: torch.Tensor) -> torch.Tensor:
+        """The latent phase wrapped into [0, 2π); raises ValueError naming 'latent' for NaN/Inf."""
+        _checks.tensor("FullPrecision.hard_phase", "latent", latent, complex_ok=False)
         return torch.remainder(latent, TWO_PI)
 
     def level_indices(self, latent: torch.Tensor) -> torch.Tensor:
@@ -50,7 +53,8 @@ class STE(Quantizer):
     """STE: forward = nearest level (staircase), backward = identity."""
 
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
-        return F.ste(latent, self.thresholds.to(latent.dtype), self.steps.to(latent.dtype), self.base)
+        thr, steps, base = self._table_args(latent)
+        return F.ste(latent, thr, steps, base, period=self.period)
 
 
 class DSQ(Quantizer):
@@ -63,7 +67,9 @@ class DSQ(Quantizer):
         super().__init__(levels, period)
         a = finite_real("DSQ", "alpha", alpha)
         if not 0 < a < 1:
-            raise ValueError(f"DSQ(): argument 'alpha' must be in (0, 1), got {a}")
+            fail("DSQ", "alpha", "in the open interval (0, 1)", a)
+        if not isinstance(hard_forward, bool):
+            fail("DSQ", "hard_forward", "a bool", f"{type(hard_forward).__name__} {hard_forward!r}", TypeError)
         value = torch.tensor(a, dtype=torch.float32)
         self.alpha = nn.Parameter(value) if learnable_alpha else None
         if not learnable_alpha:
@@ -76,7 +82,8 @@ class DSQ(Quantizer):
         return self.alpha.clamp(1e-4, 1 - 1e-4)
 
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
-        return F.dsq(latent, self.current_alpha(), self.thresholds, self.steps, self.base,
+        thr, steps, base = self._table_args(latent)
+        return F.dsq(latent, self.current_alpha(), thr, steps, base, period=self.period,
                      hard_forward=self.hard_forward)
 
 
@@ -102,9 +109,17 @@ class GumbelSoftmax(Quantizer):
     :meth:`for_layer` derives a distinct stream per layer."""
 
     latent_per_neuron = 0  # set per instance to the number of levels
+    #: most levels a Gumbel-softmax layer may have: its latent is one logit per level and neuron
+    #: ((N, N, n) floats, plus the optimiser's state), so 4096 levels at N = 128 are already
+    #: 67 M logits per layer
+    max_levels = 2 ** 12
 
     def __init__(self, levels: Levels = 4, tau0: float = 1.0, decay: float = 0.9, tau_min: float = 0.1,
                  init_sharpness: float = 4.0, period: float | None = TWO_PI, seed: int | None = None):
+        n = make_level_table(levels, period).n
+        if n > self.max_levels:
+            fail("GumbelSoftmax", "levels", f"at most GumbelSoftmax.max_levels = {self.max_levels} levels "
+                 "(one logit per level and neuron)", f"{n} levels")
         super().__init__(levels, period)
         self.latent_per_neuron = int(self.levels.numel())
         self.tau0 = finite_real("GumbelSoftmax", "tau0", tau0, positive=True)
@@ -114,30 +129,39 @@ class GumbelSoftmax(Quantizer):
         if seed is None:
             seed = int(torch.randint(0, 2 ** 62, ()))
         elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
-            raise ValueError(f"GumbelSoftmax(): argument 'seed' must be an integer in [0, 2**63) or None, "
-                             f"got {seed!r}")
+            fail("GumbelSoftmax", "seed", "an integer in [0, 2**63) or None", repr(seed),
+                 TypeError if not isinstance(seed, int) or isinstance(seed, bool) else ValueError)
         self.register_buffer("noise_state", torch.tensor([seed, 0], dtype=torch.int64))
+        self._noise_host = [int(seed), 0]  # host copy of noise_state: no device read per draw
 
     def for_layer(self, index: int) -> "GumbelSoftmax":
         """A copy whose noise stream (seed mixed with ``index``, draw counter 0) is its own."""
         q = super().for_layer(index)
-        seed = int(self.noise_state[0])
-        q.noise_state.copy_(torch.tensor([_mix64(seed, int(index) + 1) >> 1, 0]))
+        seed = _mix64(self._noise_host[0], int(index) + 1) >> 1
+        q.noise_state.copy_(torch.tensor([seed, 0]))
+        q._noise_host = [seed, 0]
         return q
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        key = prefix + "noise_state"
+        if key in state_dict:  # one host read per load, never per step
+            self._noise_host = [int(v) for v in state_dict[key].tolist()]
 
     def gumbel_noise(self, like: torch.Tensor) -> torch.Tensor:
         """The next Gumbel(0, 1) sample of this quantizer's stream, shaped like ``like``
         ((N, N, n) logits); advances the draw counter."""
-        seed, k = self.noise_state.tolist()
+        seed, k = self._noise_host
         g = torch.Generator(device=like.device)
         g.manual_seed(_mix64(seed, k))
-        self.noise_state[1] += 1
+        self._noise_host[1] = k + 1
+        self.noise_state[1] += 1  # device-side add: the checkpointed state, no host sync
         u = torch.rand(like.shape, generator=g, device=like.device, dtype=like.dtype)
         u = u.clamp_(1e-10, 1.0 - 1e-7)
         return -torch.log(-torch.log(u))
 
     def tau(self) -> float:
-        return max(self.tau_min, self.tau0 * self.decay ** int(self.epoch))
+        return max(self.tau_min, self.tau0 * self.decay ** self._epoch_host)
 
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
         noise = self.gumbel_noise(latent.detach())
@@ -147,13 +171,19 @@ class GumbelSoftmax(Quantizer):
         return F.gumbel_argmax_phase(latent, self.levels)
 
     def hard_phase(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.hard(latent)
+        """The level of argmax(logits) per neuron; raises ValueError naming 'latent' for NaN/Inf."""
+        _checks.tensor("GumbelSoftmax.hard_phase", "latent", latent, complex_ok=False, min_ndim=1)
+        return self.levels.to(latent.dtype)[self.level_indices(latent)]
 
     def level_indices(self, latent: torch.Tensor) -> torch.Tensor:
+        """argmax of the logits (N, N, n) → (N, N) int64; raises ValueError naming 'latent' for
+        NaN/Inf logits (export path: reads the latent on the host)."""
+        _checks.tensor("GumbelSoftmax.level_indices", "latent", latent, complex_ok=False, min_ndim=1)
         return latent.argmax(dim=-1)
 
     def latent_from_phase(self, phase: torch.Tensor) -> torch.Tensor:
         """Logits (N, N, n) = −sharpness·(periodic distance to each level)²."""
+        _checks.tensor("GumbelSoftmax.latent_from_phase", "phase", phase, complex_ok=False)
         d = phase.unsqueeze(-1) - self.levels.to(phase.dtype)
         if self.table.period is not None:
             p = self.table.period
@@ -171,26 +201,35 @@ class PSQ(Quantizer):
         super().__init__(levels, period)
         self.schedule = schedule if schedule is not None else FixedTemperature()
         if not isinstance(self.schedule, (FixedTemperature, LinearTemperature, LearnableTemperature)):
-            raise TypeError("PSQ(): argument 'schedule' must be FixedTemperature, LinearTemperature or "
-                            f"LearnableTemperature, got {type(schedule).__name__}")
+            fail("PSQ", "schedule", "a FixedTemperature, LinearTemperature or LearnableTemperature",
+                 type(schedule).__name__, TypeError)
         if isinstance(self.schedule, LearnableTemperature):
             self.kappa = nn.Parameter(torch.tensor(float(self.schedule.kappa_init)))
         else:
             self.kappa = None
 
-    def sharpness(self) -> torch.Tensor:
-        """Current k (1/rad) as a 0-d tensor; differentiable in κ for PSQ-LT."""
+    def _k(self) -> torch.Tensor | float:
+        """k for the training forward: a Python float (FT/LI, from the host epoch copy) or the
+        differentiable 0-d tensor 1/(|κ| + ε) (LT, > 0 by construction); never a host read."""
         if self.kappa is not None:
             return 1.0 / (self.kappa.abs() + self.schedule.eps)
-        return torch.tensor(self.schedule.sharpness(int(self.epoch)), device=self.epoch.device)
+        return float(self.schedule.sharpness(self._epoch_host))
+
+    def sharpness(self) -> torch.Tensor:
+        """Current k (1/rad) as a 0-d tensor; differentiable in κ for PSQ-LT."""
+        k = self._k()
+        return k if isinstance(k, torch.Tensor) else torch.tensor(k, device=self.epoch.device)
 
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
-        return F.psq(latent, self.sharpness().to(latent.dtype), self.thresholds, self.steps, self.base)
+        thr, steps, base = self._table_args(latent)
+        k = self._k()
+        return F.psq(latent, k.to(latent.dtype) if isinstance(k, torch.Tensor) else k, thr, steps, base,
+                     period=self.period)
 
     def regularization(self) -> torch.Tensor:
         if self.kappa is None:
             return super().regularization()
-        lam = self.schedule.regulariser_weight(int(self.epoch))
+        lam = self.schedule.regulariser_weight(self._epoch_host)
         return 0.5 * lam * self.kappa * self.kappa
 
     def extra_repr(self) -> str:
@@ -199,6 +238,8 @@ class PSQ(Quantizer):
 
 def make_quantizer(name: str, levels: Levels = 4, **options) -> Quantizer:
     """Build a quantizer from its CLI name: fp, pq, ste, dsq, gs, psq-ft, psq-li, psq-lt."""
+    if not isinstance(name, str):
+        fail("make_quantizer", "name", "a str", type(name).__name__, TypeError)
     key = name.lower()
     if key == "fp":
         return FullPrecision()
@@ -216,8 +257,8 @@ def make_quantizer(name: str, levels: Levels = 4, **options) -> Quantizer:
         return PSQ(levels, LinearTemperature(**options))
     if key == "psq-lt":
         return PSQ(levels, LearnableTemperature(**options))
-    raise ValueError("make_quantizer(): argument 'name' must be one of fp, pq, ste, dsq, gs, psq-ft, "
-                     f"psq-li, psq-lt, got {name!r}")
+    fail("make_quantizer", "name", "one of " + ", ".join(QUANTIZER_NAMES), repr(name))
+    raise AssertionError  # unreachable
 
 
 QUANTIZER_NAMES = ("fp", "pq", "ste", "dsq", "gs", "psq-ft", "psq-li", "psq-lt")

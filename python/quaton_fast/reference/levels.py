@@ -10,7 +10,26 @@ period. From them it derives the quantizer thresholds ``c_i`` and steps ``Δ_i``
 
 So ``m = len(thresholds) = n - 1`` (not periodic) or ``n`` (periodic), and every
 quantizer in :mod:`quaton_fast.reference.quantizers` writes its output as
-``q_0 + Σ_i Δ_i · step_i(w)``.
+``q_0 + Σ_i Δ_i · step_i(x)`` with ``x = fold_latent(w, table)``.
+
+Periodicity
+-----------
+Phase is only defined modulo the period: ``exp(iφ)`` does not change when φ moves by 2π. A
+**periodic** table therefore quantizes the latent ``w`` through its representative in the
+fundamental domain, ``x = q_0 + ((w − q_0) mod period)`` ∈ ``[q_0, q_0 + period)``
+(:func:`fold_latent`), in the forward pass, in the backward pass (the derivative of the fold is
+1, so gradients are the periodic extension of those inside one period and never vanish
+outside it) and at hard evaluation / export. A **non-periodic** table (``period=None``, a table
+that does not cover a full period, e.g. a measured range ``[0, 1.6π]``) keeps clamped ends:
+below ``c_0`` → ``q_0``, above ``c_{m-1}`` → ``q_{n-1}``; soft quantizers saturate there
+(zero gradient outside ``[q_0, q_{n-1}]`` for DSQ, vanishing sigmoid tails for PSQ).
+
+Size
+----
+At most :data:`MAX_LEVELS` = 2^20 levels. A fab makes 2^8–2^10; beyond 2^20 uniform levels the
+spacing 2π/2^20 ≈ 6e-6 rad is ~10 float32 ulps at 2π, so the float32 tables of the torch and
+CUDA paths could no longer keep the levels apart (and per-neuron costs that are O(n), as in PSQ
+or Gumbel-softmax, become absurd).
 """
 from __future__ import annotations
 
@@ -25,7 +44,10 @@ from .._validation import array, fail, finite_real, positive_int
 
 TWO_PI = 2.0 * math.pi
 
-__all__ = ["LevelTable", "uniform_levels", "level_table", "wrap_phase", "TWO_PI"]
+#: the largest number of levels a table may hold (see the module doc, "Size")
+MAX_LEVELS = 2 ** 20
+
+__all__ = ["LevelTable", "uniform_levels", "level_table", "wrap_phase", "fold_latent", "TWO_PI", "MAX_LEVELS"]
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -37,10 +59,13 @@ def _check_levels(func: str, levels: Any, period: Any) -> tuple[np.ndarray, floa
     """Validate a level table; return (float64 copy of levels, period as float or None)."""
     if not isinstance(levels, np.ndarray):
         if isinstance(levels, (list, tuple)):
-            try:
-                levels = np.asarray(levels, dtype=np.float64)
-            except (TypeError, ValueError):
-                fail(func, "levels", "a sequence of real numbers", repr(levels), TypeError)
+            if len(levels) > MAX_LEVELS:
+                fail(func, "levels", f"at most MAX_LEVELS = {MAX_LEVELS} levels", f"{len(levels)} levels")
+            if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in levels):
+                bad = next(v for v in levels if not (isinstance(v, numbers.Real) and not isinstance(v, bool)))
+                fail(func, "levels", "a sequence of real numbers",
+                     f"an element {type(bad).__name__} {bad!r}"[:200], TypeError)
+            levels = np.asarray(levels, dtype=np.float64)
         else:
             fail(func, "levels", "a numpy.ndarray or a sequence of real numbers",
                  type(levels).__name__, TypeError)
@@ -49,6 +74,8 @@ def _check_levels(func: str, levels: Any, period: Any) -> tuple[np.ndarray, floa
         fail(func, "levels", "a 1-D array", f"shape {tuple(levels.shape)}")
     if levels.shape[0] < 2:
         fail(func, "levels", "an array with at least 2 levels", f"{levels.shape[0]} level(s)")
+    if levels.shape[0] > MAX_LEVELS:
+        fail(func, "levels", f"at most MAX_LEVELS = {MAX_LEVELS} levels", f"{levels.shape[0]} levels")
     q = np.array(levels, dtype=np.float64, copy=True)
     d = np.diff(q)
     bad = np.flatnonzero(~(d > 0))
@@ -135,8 +162,10 @@ class LevelTable:
 
 
 def uniform_levels(n: int, period: float = TWO_PI) -> LevelTable:
-    """``n`` uniform periodic levels ``q_i = period·i/n`` (n >= 2)."""
+    """``n`` uniform periodic levels ``q_i = period·i/n`` (2 <= n <= MAX_LEVELS = 2^20)."""
     n = positive_int("uniform_levels", "n", n, minimum=2)
+    if n > MAX_LEVELS:
+        fail("uniform_levels", "n", f"an integer <= MAX_LEVELS = {MAX_LEVELS}", n)
     p = finite_real("uniform_levels", "period", period, positive=True)
     return LevelTable(p * np.arange(n, dtype=np.float64) / n, p)
 
@@ -161,6 +190,23 @@ def wrap_phase(w: Any, period: float = TWO_PI) -> np.ndarray:
     # np.mod of a tiny negative number rounds up to exactly p: that is 0 mod p.
     r = np.where(r >= p, 0.0, r) + 0.0  # "+ 0.0" turns -0.0 into 0.0
     return r
+
+
+def fold_latent(w: Any, table: LevelTable) -> np.ndarray:
+    """The latent's representative in the table's fundamental domain (float64, same shape).
+
+    Periodic table: ``x = q_0 + ((w − q_0) mod period)`` ∈ ``[q_0, q_0 + period)`` (exactly
+    ``q_0`` where the float ``mod`` rounds up to ``period``). Non-periodic: ``w`` itself (the
+    quantizers clamp). ``dx/dw = 1`` almost everywhere."""
+    if not isinstance(table, LevelTable):
+        fail("fold_latent", "table", "a LevelTable", type(table).__name__, TypeError)
+    w = _real_input("fold_latent", "w", w)
+    if table.period is None:
+        return w
+    p = table.period
+    r = np.mod(w - table.base, p)
+    r = np.where(r >= p, 0.0, r) + 0.0
+    return table.base + r
 
 
 def _real_input(func: str, arg: str, w: Any) -> np.ndarray:

@@ -7,17 +7,22 @@ exception: its latent is a logit vector per neuron, shape ``(..., n)``.
 
 Conventions
 -----------
-* **Staircase** (hard quantizer) ``S(w) = q_0 + Σ_i Δ_i·[w >= c_i]``: ties at a threshold
-  go up. Ends clamp: below ``c_0`` -> ``q_0``; above the last threshold -> ``q_{n-1}``
-  (not periodic) or ``q_0 + period`` (periodic, ≡ ``q_0`` under ``exp(iφ)``). The output is
-  NOT wrapped so that it is exactly the k -> ∞ limit of PSQ. For ``w`` in
-  ``[q_0, q_0 + period)`` this is nearest-level rounding with periodic distance. Wrap the
-  latent weights into that range first (:func:`~quaton_fast.reference.levels.wrap_phase`).
+* **Periodicity.** Every quantizer acts on ``x = fold_latent(w, table)``: for a periodic table
+  the latent's representative in ``[q_0, q_0 + period)``, for a non-periodic one ``w`` itself
+  (see :mod:`quaton_fast.reference.levels`). Forward, backward and hard evaluation are
+  therefore periodic in ``w`` (period 2π by default) for periodic tables; their gradients are
+  the periodic extension of those inside one period. Non-periodic tables clamp at their ends.
+* **Staircase** (hard quantizer) ``S(w) = q_0 + Σ_i Δ_i·[x >= c_i]``: ties at a threshold
+  go up. For a periodic table this is nearest-level rounding with periodic distance; its top
+  step gives ``q_0 + period`` (≡ ``q_0`` under ``exp(iφ)``), NOT wrapped, so that it is
+  exactly the k -> ∞ limit of PSQ. Non-periodic: below ``c_0`` -> ``q_0``, above the last
+  threshold -> ``q_{n-1}``.
 * :func:`level_index` / :func:`hard_phase` give the level a fab would make: the staircase
   index taken mod ``n``, i.e. the wrap step lands on level 0.
 * Backward functions take ``grad_out`` (same shape as the forward output) and return the
   vector-Jacobian products; gradients w.r.t. scalar hyper-parameters (k, α) are scalars
   summed over all elements.
+* Inputs must be finite (NaN/Inf raise ``ValueError`` naming the argument).
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import array, fail, finite_real
-from .levels import LevelTable, _real_input
+from .levels import LevelTable, _real_input, fold_latent
 
 __all__ = [
     "staircase", "level_index", "hard_phase",
@@ -83,12 +88,14 @@ def _sigmoid_and_slope(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # --------------------------------------------------------------------------- staircase
 def _stair_index(w: np.ndarray, t: LevelTable) -> np.ndarray:
-    """Number of thresholds ``c_i <= w`` (0..m): index into ``t.extended_levels``."""
-    return np.searchsorted(t.thresholds, w, side="right")
+    """Number of thresholds ``c_i <= x`` (0..m), ``x = fold_latent(w)``: index into
+    ``t.extended_levels``. Vectorised (binary search): O(log m) per element."""
+    return np.searchsorted(t.thresholds, fold_latent(w, t), side="right")
 
 
 def staircase(w: Any, table: LevelTable) -> np.ndarray:
-    """Hard quantizer ``q_0 + Σ_i Δ_i·[w >= c_i]`` (the k -> ∞ limit of PSQ), float64, same shape as w.
+    """Hard quantizer ``q_0 + Σ_i Δ_i·[x >= c_i]``, ``x = fold_latent(w)`` (the k -> ∞ limit of
+    PSQ), float64, same shape as w.
 
     Values are taken exactly from the levels (plus ``q_0 + period`` for the wrap step)."""
     t = _table("staircase", table)
@@ -148,13 +155,20 @@ def _psq_terms(func: str, w: Any, table: Any, k: Any):
     t = _table(func, table)
     w = _real_input(func, "w", w)
     k = finite_real(func, "k", k, positive=True)
-    u = w[..., None] - t.thresholds  # (..., m)
+    u = fold_latent(w, t)[..., None] - t.thresholds  # (..., m)
     s, slope = _sigmoid_and_slope(k * u)
     return t, w, k, u, s, slope
 
 
 def psq_forward(w: Any, table: LevelTable, k: float) -> np.ndarray:
-    """Progressive sigmoid quantization ``Q_k(w) = q_0 + Σ_i Δ_i·σ(k·(w − c_i))`` (k > 0)."""
+    """Progressive sigmoid quantization ``Q_k(w) = q_0 + Σ_i Δ_i·σ(k·(x − c_i))`` (k > 0),
+    ``x = fold_latent(w)``.
+
+    Periodic tables: ``Q_k`` is periodic in ``w``. At the fold point ``x = q_0`` (a level, the
+    farthest point from any threshold) the one-period sum jumps by its sigmoid tails,
+    ``≈ Δ_0·σ(−kΔ_0/2) + Δ_{n−1}·σ(−kΔ_{n−1}/2)`` (mod the period), e.g. 5e-7 rad at 4
+    levels and k = 20 rad⁻¹, 0.2 rad at 16 levels and k = 5: SPEC A2's formula has one
+    sigmoid per threshold of one period, and this is its periodic extension."""
     t, w, k, u, s, _ = _psq_terms("psq_forward", w, table, k)
     return t.base + s @ t.steps
 
@@ -162,7 +176,8 @@ def psq_forward(w: Any, table: LevelTable, k: float) -> np.ndarray:
 def psq_backward(grad_out: Any, w: Any, table: LevelTable, k: float) -> tuple[np.ndarray, float]:
     """VJP of :func:`psq_forward`: ``(grad_w, grad_k)``.
 
-    ``dQ/dw = Σ_i Δ_i·k·σ_i(1−σ_i)``, ``dQ/dk = Σ_i Δ_i·(w − c_i)·σ_i(1−σ_i)``;
+    ``dQ/dw = Σ_i Δ_i·k·σ_i(1−σ_i)``, ``dQ/dk = Σ_i Δ_i·(x − c_i)·σ_i(1−σ_i)`` (x = fold_latent(w),
+    dx/dw = 1, so the gradient never vanishes outside one period of a periodic table);
     ``grad_k = Σ_elements grad_out·dQ/dk`` (a float)."""
     t, w, k, u, s, slope = _psq_terms("psq_backward", w, table, k)
     g = _grad("psq_backward", grad_out, w.shape)
@@ -179,8 +194,12 @@ def _dsq_terms(func: str, w: Any, table: Any, alpha: Any):
     a = _alpha(func, alpha)
     ext = t.extended_levels  # (m+1,) interval ends
     lo, hi = float(ext[0]), float(ext[-1])
-    inside = (w >= lo) & (w <= hi)
-    x = np.clip(w, lo, hi)
+    if t.periodic:  # periodic extension: every w has an interval, the fold has slope 1
+        x = fold_latent(w, t)
+        inside = np.ones(w.shape, dtype=bool)
+    else:  # clamped ends
+        inside = (w >= lo) & (w <= hi)
+        x = np.clip(w, lo, hi)
     m = t.steps.shape[0]
     i = np.clip(np.searchsorted(ext, x, side="right") - 1, 0, m - 1)
     q_i = ext[i]
@@ -200,7 +219,8 @@ def _dsq_soft(func: str, w: Any, table: Any, alpha: Any) -> np.ndarray:
 
 
 def dsq_soft(w: Any, table: LevelTable, alpha: float) -> np.ndarray:
-    """The soft DSQ curve ``q_i + Δ_i·(φ(x)+1)/2`` with ``φ(x) = s·tanh(k_i(x − m_i))``, x = clip(w)."""
+    """The soft DSQ curve ``q_i + Δ_i·(φ(x)+1)/2`` with ``φ(x) = s·tanh(k_i(x − m_i))``,
+    x = fold_latent(w) (periodic table) or clip(w, q_0, q_{n−1})."""
     return _dsq_soft("dsq_soft", w, table, alpha)
 
 
@@ -211,7 +231,8 @@ def dsq_forward(w: Any, table: LevelTable, alpha: float, hard_forward: bool = Tr
     ``[q_{n−1}, q_0 + period]``) with midpoint ``m_i = c_i`` and width ``Δ_i``::
 
         φ(x) = s·tanh(k_i·(x − m_i)),  k_i = log(2/α − 1)/Δ_i,  s = 1/tanh(0.5·k_i·Δ_i) = 1/(1 − α)
-        soft(x) = q_i + Δ_i·(φ(x) + 1)/2,   x = clip(w, q_0, top)
+        soft(x) = q_i + Δ_i·(φ(x) + 1)/2,
+        x = fold_latent(w) (periodic table), x = clip(w, q_0, q_{n−1}) (non-periodic)
 
     ``hard_forward=True`` (Gong et al.'s training forward): ``q_i + Δ_i·(sgn φ + 1)/2``, which is
     the staircase; the backward is still that of the soft curve (:func:`dsq_backward`).
@@ -234,16 +255,17 @@ def dsq_forward(w: Any, table: LevelTable, alpha: float, hard_forward: bool = Tr
         t = _table("dsq_forward", table)
         w = _real_input("dsq_forward", "w", w)
         _alpha("dsq_forward", alpha)
-        return staircase(w, t)  # clip(w) and w have the same staircase value
+        return staircase(w, t)  # clip(w) and w (fold(w) and w) have the same staircase value
     return _dsq_soft("dsq_forward", w, table, alpha)
 
 
 def dsq_backward(grad_out: Any, w: Any, table: LevelTable, alpha: float) -> tuple[np.ndarray, float]:
     """VJP of the SOFT DSQ curve: ``(grad_w, grad_alpha)`` (grad_alpha summed to a float).
 
-    ``d soft/dx = Δ_i/2·s·k_i·(1 − tanh²)``; w -> x is the clip, whose derivative is 1 for
-    ``q_0 <= w <= top`` (inclusive, like ``torch.clamp``) and 0 outside, where also
-    ``d soft/dα = 0``. With ``L = log(2/α − 1)``: ``dk_i/dα = −2/(α(2−α)Δ_i)``,
+    ``d soft/dx = Δ_i/2·s·k_i·(1 − tanh²)``; w -> x is the fold (periodic table: derivative 1
+    everywhere, the gradient is periodic in w) or the clip (non-periodic: derivative 1 for
+    ``q_0 <= w <= q_{n−1}``, inclusive like ``torch.clamp``, and 0 outside, where also
+    ``d soft/dα = 0``). With ``L = log(2/α − 1)``: ``dk_i/dα = −2/(α(2−α)Δ_i)``,
     ``ds/dα = 1/(1−α)²`` and ``d soft/dα = Δ_i/2·(ds/dα·tanh + s·(1 − tanh²)·(x − m_i)·dk_i/dα)``."""
     _, w, a, inside, _, d, kk, s, u, th, _ = _dsq_terms("dsq_backward", w, table, alpha)
     g = _grad("dsq_backward", grad_out, w.shape)
