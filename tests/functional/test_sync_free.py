@@ -11,9 +11,7 @@ GPU (``cuda`` marker, skipped without one): the same step under
 ``torch.cuda.set_sync_debug_mode("error")``, and the whole step of ``qf.nn.D2NN`` captured in one
 CUDA graph and replayed, checked against the same steps run eagerly.
 
-Syncs in the quantizer files (``functional/quantizers.py``, ``quant/*.py``, owned by another
-helper) make that quantizer's cases xfail with the exact sites in the reason; a sync anywhere
-else (propagation, the D2NN, read-outs, checks) fails.
+Any recorded sync fails the test, with the op and the file:line that made it.
 """
 from __future__ import annotations
 
@@ -30,8 +28,6 @@ from quaton_fast.functional.fused_propagation import modulate_propagate
 from quaton_fast.quant.quantizers import QUANTIZER_NAMES, make_quantizer
 from sync_guard import SyncGuard
 
-#: files whose syncs are known and owned elsewhere (helper "quant"): those cases xfail, naming them
-ELSEWHERE = ("functional/quantizers.py", "quant/quantizers.py", "quant/base.py", "quant/schedules.py")
 WL, DX = 632.8e-9, 316.4e-9
 
 
@@ -69,14 +65,9 @@ def _cpu_hits(name: str) -> SyncGuard:
     return guard
 
 
-def _xfail_or_fail(guard: SyncGuard, what: str) -> None:
-    if not guard.hits:
-        return
-    ours = [h for h in guard.hits if not h.rel_path.startswith(ELSEWHERE)]
-    if ours:
+def _fail_on_hits(guard: SyncGuard, what: str) -> None:
+    if guard.hits:
         pytest.fail(f"{what}: host synchronisations in the hot path: {guard.report()}")
-    pytest.xfail(f"{what}: syncs only in the quantizer files of helper 'quant' (to be removed there): "
-                 f"{guard.report()}")
 
 
 # --------------------------------------------------------------------------------- the guard itself
@@ -132,7 +123,7 @@ def test_guard_lets_plain_math_through():
 @pytest.mark.parametrize("name", QUANTIZER_NAMES)
 def test_training_step_makes_no_host_sync(name):
     guard = _cpu_hits(name)
-    _xfail_or_fail(guard, f"D2NN training step with quantizer {name!r}")
+    _fail_on_hits(guard, f"D2NN training step with quantizer {name!r}")
 
 
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
@@ -218,9 +209,8 @@ def test_sync_free_step_still_learns_the_right_gradient():
 
 # --------------------------------------------------------------------------------- GPU
 def _skip_unless_cpu_clean(name: str) -> None:
-    """The GPU cases of a quantizer whose CPU step already shows syncs in the quantizer files
-    xfail with the same sites (the GPU would stop at the first of them)."""
-    _xfail_or_fail(_cpu_hits(name), f"D2NN training step with quantizer {name!r} (CPU guard)")
+    """The GPU cases of a quantizer fail at once when its CPU step already shows syncs (naming them)."""
+    _fail_on_hits(_cpu_hits(name), f"D2NN training step with quantizer {name!r} (CPU guard)")
 
 
 @pytest.mark.cuda

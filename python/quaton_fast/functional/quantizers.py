@@ -90,8 +90,9 @@ def fold_latent(w: torch.Tensor, base: float, period: float | None) -> torch.Ten
 
 
 def _nan_where_nonfinite(w: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """``out`` with NaN wherever ``w`` is NaN or ±Inf (elementwise, no host sync)."""
-    return torch.where(torch.isfinite(w), out, torch.full_like(out, float("nan")))
+    """``out`` with NaN wherever ``w`` is NaN or ±Inf (elementwise, no host sync): ``w − w`` is 0
+    for finite ``w`` and NaN otherwise, and contributes no gradient (1 − 1 = 0)."""
+    return out + (w - w).detach()
 
 
 def _stair_values(thresholds: torch.Tensor, steps: torch.Tensor, base: float) -> torch.Tensor:
@@ -382,7 +383,7 @@ def gumbel_softmax_phase(logits: torch.Tensor, levels: torch.Tensor, tau: float,
     y_hard = torch.zeros_like(y_soft).scatter_(-1, z.argmax(dim=-1, keepdim=True), 1.0)
     y = y_hard - y_soft.detach() + y_soft
     out = (y * lv).sum(dim=-1)
-    return torch.where(torch.isfinite(logits).all(dim=-1), out, torch.full_like(out, float("nan")))
+    return out + (logits - logits).detach().sum(dim=-1)    # NaN where a logit is NaN/Inf (no host sync)
 
 
 def gumbel_argmax_phase(logits: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
@@ -390,4 +391,4 @@ def gumbel_argmax_phase(logits: torch.Tensor, levels: torch.Tensor) -> torch.Ten
     ``logits.shape[:-1]``; NaN for a neuron with a non-finite logit."""
     lv = _gumbel_inputs("gumbel_argmax_phase", logits, levels)
     out = lv[logits.argmax(dim=-1)]
-    return torch.where(torch.isfinite(logits).all(dim=-1), out, torch.full_like(out, float("nan")))
+    return out + (logits - logits).sum(dim=-1)    # NaN where a logit is NaN/Inf (no host sync)
