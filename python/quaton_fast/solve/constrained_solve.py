@@ -23,6 +23,7 @@ of every restart are decoded to z, repaired (greedy 1-flip on the violation) and
 """
 from __future__ import annotations
 
+import numbers
 import time as _time
 import types
 from dataclasses import dataclass
@@ -150,6 +151,11 @@ class ALModel:
         return lam, rho, rn
 
 
+def _check_int(fn: str, name: str, v) -> None:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or int(v) != v or v < 1:
+        fail(fn, name, "a positive int", repr(v))
+
+
 class _Best:
     """Best feasible point and least violated point seen."""
 
@@ -237,10 +243,13 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
         fail(fn, "target_cut", "None for a constrained problem (use target, in the file's sense)", target_cut)
     if target is not None and not np.isfinite(target):
         fail(fn, "target", "a finite objective value or None", target)
-    if int(top_k) != top_k or top_k < 1:
-        fail(fn, "top_k", "a positive int", top_k)
-    if not (np.isfinite(rho0) and rho0 > 0):
-        fail(fn, "rho0", "a positive finite number", rho0)
+    _check_int(fn, "top_k", top_k)
+    if max_iterations is not None:
+        _check_int(fn, "max_iterations", max_iterations)
+    for name, v in (("rho0", rho0), ("time_limit", time_limit)):
+        if v is not None and (not isinstance(v, numbers.Real) or isinstance(v, bool)
+                              or not np.isfinite(v) or v <= 0):
+            fail(fn, name, "a positive finite number" + (" or None" if name == "time_limit" else ""), repr(v))
     _validate_budget(time_limit, max_iterations, None, problem)
     p = problem
     model = ALModel(p)
@@ -253,6 +262,7 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
               sparse=sparse, backend=backend, threads=threads, device=device, precision=precision)
     lam, rho, best_r = np.zeros(model.m), float(rho0), np.inf
     sampler = _Sampler(int(seed))
+    plan, plan_rho = _plan(model.qumo(lam, rho), **kw), rho     # set-up (torch import, norms) before the clock
     t0 = _time.perf_counter()
     best = _Best(p, t0)
     bar = None
@@ -262,15 +272,16 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
             bar = tqdm(total=max_iterations or None, unit="it", desc="aoc-solve (constrained)", leave=False)
         except ImportError:
             bar = None
-    plan, plan_rho = None, None
     best_p, its, restarts, hits, ttt = None, 0, 0, 0, None
     while True:
         el = _time.perf_counter() - t0
-        if (time_limit is not None and el >= time_limit and restarts > 0) or \
+        # stop when the budget is spent, or when the next restart (mean duration so far) would
+        # overrun it by more than half a restart
+        if (time_limit is not None and restarts > 0 and el + 0.5 * el / restarts >= time_limit) or \
                 (max_iterations is not None and its >= max_iterations):
             break
         q = model.qumo(lam, rho)
-        if plan is None or rho != plan_rho:
+        if rho != plan_rho:
             plan, plan_rho = _plan(q, **kw), rho
         else:                                  # only h changed: patch the prepared plan
             plan.h = np.asarray(q.h, np.float64)
@@ -320,8 +331,7 @@ def bcd_constrained(problem: ConstrainedProblem, *, block_size: int = 16, rounds
     fn = "bcd_constrained"
     if not isinstance(problem, ConstrainedProblem):
         fail(fn, "problem", "a ConstrainedProblem", type(problem).__name__, TypeError)
-    if int(rounds) != rounds or rounds < 1:
-        fail(fn, "rounds", "a positive int", rounds)
+    _check_int(fn, "rounds", rounds)
     p = problem
     model = ALModel(p)
     lam, rho, best_r = np.zeros(model.m), float(rho0), np.inf
