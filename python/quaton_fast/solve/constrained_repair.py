@@ -164,7 +164,7 @@ def polish(p: ConstrainedProblem, z: np.ndarray, max_steps: int | None = None, s
             j = int(np.flatnonzero(ok)[np.argmin(de[ok])])
             st.apply(j, d[j])
             continue
-        if not (swaps and p.m_eq and _best_swap(st, d, de)):
+        if not (swaps and p.m_eq and (_best_swap(st, d, de) or _best_exchange(st))):
             break
     z = st.z
     if not np.all(p.binary):
@@ -232,3 +232,71 @@ def _best_swap(st: _State, d: np.ndarray, de: np.ndarray, max_pairs: int = 4_000
         st.apply(k, d[k])
         return True
     return False
+
+
+def _assignment_signatures(p: ConstrainedProblem):
+    """Columns whose equality part is exactly two entries equal to 1 (assignment-type variables
+    x_{r,c} in one 'row' and one 'column' constraint): (sig (n, 2) int, -1 elsewhere; map
+    (ra, rb) -> column)."""
+    if hasattr(p, "_assign_sig"):
+        return p._assign_sig
+    Ae = p.A_eq.tocsc()
+    sig = np.full((p.n, 2), -1)
+    lookup = {}
+    for j in range(p.n):
+        lo, hi = Ae.indptr[j], Ae.indptr[j + 1]
+        if hi - lo == 2 and np.all(Ae.data[lo:hi] == 1.0) and p.binary[j]:
+            a, b = sorted(Ae.indices[lo:hi].tolist())
+            sig[j] = (a, b)
+            lookup[(a, b)] = j
+    p._assign_sig = (sig, lookup)
+    return p._assign_sig
+
+
+def _best_exchange(st: _State, max_ones: int = 400) -> bool:
+    """2-exchange for assignment-type equality rows: two variables at 1 with signatures (a1, b1),
+    (a2, b2) move to the crossing variables (a1, b2), (a2, b1) -- every equality row keeps its sum.
+    Applies the best improving feasible exchange; True if one was made."""
+    p = st.p
+    sig, lookup = _assignment_signatures(p)
+    if not lookup:
+        return False
+    ones = np.flatnonzero((sig[:, 0] >= 0) & (st.z == p.upper) & (p.lower != p.upper))
+    if ones.size < 2 or ones.size > max_ones:
+        return False
+    if not hasattr(p, "_Hdense"):
+        p._Hdense = p.H.toarray() if p.n <= 4000 else None
+    Hd = p._Hdense
+    if Hd is None:
+        return False
+    best, best_mv = -1e-12 * max(1.0, np.abs(st.grad).max()), None
+    for a in range(ones.size):
+        j1 = int(ones[a])
+        a1, b1 = sig[j1]
+        for b in range(a + 1, ones.size):
+            j2 = int(ones[b])
+            a2, b2 = sig[j2]
+            u1 = lookup.get(tuple(sorted((a1, b2))))
+            u2 = lookup.get(tuple(sorted((a2, b1))))
+            if u1 is None or u2 is None or len({j1, j2, u1, u2}) < 4:
+                continue
+            if st.z[u1] != p.lower[u1] or st.z[u2] != p.lower[u2]:
+                continue
+            idx = np.array([j1, j2, u1, u2])
+            dd = np.array([p.lower[j1] - p.upper[j1], p.lower[j2] - p.upper[j2],
+                           p.upper[u1] - p.lower[u1], p.upper[u2] - p.lower[u2]])
+            dE = p.sign * (dd @ st.grad[idx] + 0.5 * dd @ Hd[np.ix_(idx, idx)] @ dd)
+            if dE < best:
+                best, best_mv = dE, (idx, dd)
+    if best_mv is None:
+        return False
+    idx, dd = best_mv
+    z = st.z.copy()
+    z[idx] += dd
+    req = p.A_eq @ z - p.b_eq
+    rin = p.A_ineq @ z - p.b_ineq
+    if np.abs(req / st.se).max(initial=0) > FEAS_TOL or (rin / st.si).max(initial=0) > FEAS_TOL:
+        return False   # an inequality row forbids the best exchange: stop here (rare; conservative)
+    for j, dj in zip(idx, dd):
+        st.apply(int(j), float(dj))
+    return True
