@@ -27,7 +27,6 @@ import numbers
 import time as _time
 import types
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp

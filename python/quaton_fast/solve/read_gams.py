@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -226,16 +225,15 @@ def read_gams(path: str | os.PathLike) -> ConstrainedProblem:
     bounds: dict[str, dict] = {}
     model = solve = None
     for ln, st in _statements(func, p, text):
-        def bad(msg, exc=ValueError, ln=ln):
-            raise (_err(func, p, ln, msg) if exc is ValueError else exc(str(_err(func, p, ln, msg)).replace("ValueError", "")))
-        low = st.lower()
-        m = re.fullmatch(r"(?:(free|positive|binary|integer|negative|sos1|sos2|semicont|semiint)\s+)?variables\s+(.*)",
+        def bad(msg, ln=ln):
+            raise _err(func, p, ln, msg)
+        m = re.fullmatch(r"(?:(free|positive|binary|integer|negative|sos1|sos2|semicont|semiint)\s+)?variables?\s+(.*)",
                          st, re.I | re.S)
         if m:
             mod = (m.group(1) or "free").lower()
             if mod in _REFUSED_VARS:
                 raise NotImplementedError(f"{func}(): {p.name} line {ln}: {mod} variables are not supported "
-                                          "(only free, positive and binary variables)  [file: {p}]")
+                                          f"(only free, positive and binary variables)  [file: {p}]")
             for v in _names(func, p, ln, m.group(2)):
                 if v not in var_index:
                     var_index[v] = len(var_index)

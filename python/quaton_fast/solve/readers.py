@@ -14,7 +14,7 @@ import math
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
