@@ -182,7 +182,10 @@ def main(argv=None) -> int:
                         wins.append((name, seed, bool(ok)))
             summary[f"ineq_at_least_as_good_as_scip@{budget:g}s"] = {
                 "count": sum(w[2] for w in wins), "of": len(wins), "cases": wins}
-    rec = {"benchmark": "qplib", "command": "python " + " ".join(shlex.quote(x) for x in [sys.argv[0], *(argv or sys.argv[1:])]),
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True).stdout.strip())
+    rec = {"benchmark": "qplib", "git_commit": commit + (" (uncommitted changes)" if dirty else ""), "command": "python " + " ".join(shlex.quote(x) for x in [sys.argv[0], *(argv or sys.argv[1:])]),
            "machine": cpu_model(), "platform": platform.platform(), "started": started,
            "load_before": load_before, "load_after": load(), "threads_ours": a.threads, "versions": versions,
            "budgets_s": budgets, "seeds": seeds, "instances": names, "rows": rows, "summary": summary,

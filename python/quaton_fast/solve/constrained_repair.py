@@ -164,7 +164,7 @@ def polish(p: ConstrainedProblem, z: np.ndarray, max_steps: int | None = None, s
             j = int(np.flatnonzero(ok)[np.argmin(de[ok])])
             st.apply(j, d[j])
             continue
-        if not (swaps and p.m_eq and (_best_swap(st, d, de) or _best_exchange(st))):
+        if not (swaps and (p.m_eq or p.m_ineq) and (_best_swap(st, d, de) or (p.m_eq and _best_exchange(st)))):
             break
     z = st.z
     if not np.all(p.binary):
@@ -215,6 +215,8 @@ def _best_swap(st: _State, d: np.ndarray, de: np.ndarray, max_pairs: int = 4_000
     order = np.argsort(tot, axis=None)
     Ae_u = st.Ae[:, up].toarray() * d[up] if st.Ae.shape[0] else None
     Ae_d = st.Ae[:, dn].toarray() * d[dn] if st.Ae.shape[0] else None
+    Ai_u = st.Ai[:, up].toarray() * d[up] if st.Ai.shape[0] else None
+    Ai_d = st.Ai[:, dn].toarray() * d[dn] if st.Ai.shape[0] else None
     for flat in order[:2000]:
         if tot.flat[flat] >= thr:
             return False
@@ -224,8 +226,8 @@ def _best_swap(st: _State, d: np.ndarray, de: np.ndarray, max_pairs: int = 4_000
             req = st.req + Ae_u[:, a] + Ae_d[:, b]
             if np.abs(req / st.se).max(initial=0) > FEAS_TOL:
                 continue
-        if st.Ai.shape[0]:
-            rin = st.rin + st.Ai[:, j].toarray().reshape(-1) * d[j] + st.Ai[:, k].toarray().reshape(-1) * d[k]
+        if Ai_u is not None:
+            rin = st.rin + Ai_u[:, a] + Ai_d[:, b]
             if (rin / st.si).max(initial=0) > FEAS_TOL:
                 continue
         st.apply(j, d[j])
