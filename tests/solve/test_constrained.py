@@ -235,3 +235,15 @@ def test_solver_on_small_qap_finds_optimum():
     _, v = brute_force_constrained(p)
     r = solve(p, max_iterations=4000, progress=False, threads=1)
     assert r.feasible and r.objective == pytest.approx(v)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "cpp", "torch"])
+def test_backends_agree_on_small_constrained_problem(backend):
+    from quaton_fast.solve.replica_kernels import cpp_available
+    if backend == "cpp" and not cpp_available():
+        pytest.skip("C++ extension not built")
+    args = random_problem(1, n=8, eq=True, ineq=True)
+    p = make(args)
+    _, v0 = enumerate_binary(*args)
+    r = solve(p, max_iterations=3000, backend=backend, progress=False, threads=1)
+    assert r.feasible and r.objective == pytest.approx(v0) and r.hyperparameters["backend"] == backend
