@@ -270,8 +270,8 @@ def test_qplib_mixed_box(tmp_path):
     assert np.abs(q.energy(X) - ref).max() < 1e-12
 
 
-@pytest.mark.parametrize("code", ["QBL", "QML", "QCQ", "LBC", "QBD"])
-def test_qplib_constrained_not_implemented(tmp_path, code):
+@pytest.mark.parametrize("code", ["QCQ", "LBC", "QBD", "QMQ"])
+def test_qplib_quadratic_constraints_not_implemented(tmp_path, code):
     with pytest.raises(NotImplementedError, match=rf"read_qplib\(\): c.qplib: problem class {code}"):
         read_qplib(write(tmp_path, "c.qplib", QBN.replace("QBN  #", f"{code} #")))
 
@@ -307,3 +307,198 @@ def test_gset_best_known_bad(tmp_path):
     p = write(tmp_path, "ref.csv", "instance,nodes,edges,best_known_cut\nG1,800,19176,abc\n")
     with pytest.raises(ValueError, match=r"gset_best_known\(\): ref.csv line 2: best_known_cut"):
         gset_best_known(p)
+
+
+# ------------------------------------------------------------- QPLIB with linear constraints
+from quaton_fast.solve.constraints import ConstrainedProblem  # noqa: E402
+from quaton_fast.solve.readers import read_gams, read_instance, write_qplib  # noqa: E402
+
+QBL = """QTEST_QBL
+QBL
+maximize
+3 # n
+3 # m
+2 # quadratic terms
+2 1 -1.0
+3 3 4.0
+1.0 # default linear coefficient
+0
+0.5 # constant
+5 # linear terms in all constraints
+1 1 1
+1 2 1
+2 2 2
+2 3 -1
+3 1 1
+1e30 # infinity
+-1e30 # default lhs
+2
+2 -1
+3 1
+1.0 # default rhs
+0
+0 # x0
+0
+0 # y0
+0
+0 # z0
+0
+0 # variable names
+0 # constraint names
+"""
+# rows: x1 + x2 <= 1;  -1 <= 2 x2 - x3 <= 1;  x1 = 1 (lhs 1 = rhs 1)
+QBL_GMS = """* hand-written twin of QBL
+$offlisting
+Variables  objvar,x1,x2
+          ,x3;
+Binary Variables  x1,x2,x3;
+Equations  e1,e2,e3,e4,e5;
+e1.. x1 + x2 =L= 1;
+e2.. 2*x2 - x3 =G= -1;
+e3.. 2*x2 - x3 =L= 1;
+e4.. x1 =E= 1;
+e5.. (-x1*x2) + 2*sqr(x3) + x1 + x2
+     + x3 + 0.5 - objvar =E= 0;
+Model m / all /;
+m.limrow=0; m.limcol=0;
+$if NOT '%gams.u1%' == '' $include '%gams.u1%'
+$if not set MIQCP $set MIQCP MIQCP
+Solve m using %MIQCP% maximizing objvar;
+"""
+
+
+def _qbl_truth(z):
+    obj = -z[0] * z[1] + 2 * z[2] ** 2 + z.sum() + 0.5
+    feas = z[0] + z[1] <= 1 and -1 <= 2 * z[1] - z[2] <= 1 and z[0] == 1
+    return obj, feas
+
+
+def test_qplib_linear_constraints(tmp_path):
+    q = read_qplib(write(tmp_path, "c.qplib", QBL))
+    assert isinstance(q, ConstrainedProblem) and q.sense == "maximize" and q.m_eq == 1 and q.m_ineq == 3
+    for z in itertools.product([0.0, 1.0], repeat=3):
+        z = np.array(z)
+        obj, feas = _qbl_truth(z)
+        assert q.objective(z) == pytest.approx(obj, abs=1e-12)
+        assert q.is_feasible(z) == feas
+        assert (q.max_violation(z) == 0) == feas
+
+
+def test_gams_twin_reads_like_qplib_and_round_trips(tmp_path):
+    g = read_gams(write(tmp_path, "c.gms", QBL_GMS))
+    q = read_qplib(write(tmp_path, "c.qplib", QBL))
+    assert g.names == ["x1", "x2", "x3"] and g.sense == "maximize"
+    Z = np.array(list(itertools.product([0.0, 1.0], repeat=3)))
+    assert np.allclose(g.objective(Z), q.objective(Z), atol=1e-12)
+    assert [g.is_feasible(z) for z in Z] == [q.is_feasible(z) for z in Z]
+    write_qplib(g, tmp_path / "w.qplib")
+    r = read_qplib(tmp_path / "w.qplib", as_constrained=True)
+    for a in ("H", "A_eq", "A_ineq"):
+        assert (getattr(r, a) != getattr(g, a)).nnz == 0, a
+    for a in ("g", "b_eq", "b_ineq", "lower", "upper", "binary"):
+        assert np.array_equal(getattr(r, a), getattr(g, a)), a
+    assert r.f == g.f and r.sense == g.sense and r.names == g.names
+    assert isinstance(read_instance(tmp_path / "w.qplib"), ConstrainedProblem)
+
+
+def test_write_qplib_mixed_round_trip(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 5
+    H = rng.normal(size=(n, n))
+    H = H + H.T
+    b = np.array([True, False, True, False, True])
+    p = ConstrainedProblem(H, rng.normal(size=n), 1.25, "minimize", np.array([0, -1.5, 1, 0.25, 0]),
+                           np.array([1, 2.0, 1, 0.75, 1]), b, rng.normal(size=(2, n)), [0.5, -0.25],
+                           rng.normal(size=(3, n)), [1.0, 2.0, 3.0])
+    write_qplib(p, tmp_path / "m.qplib")
+    r = read_qplib(tmp_path / "m.qplib", as_constrained=True)
+    assert r.meta["type"] == "QML"
+    Z = rng.uniform(-2, 2, size=(10, n))
+    assert np.array_equal(r.objective(Z), p.objective(Z))
+    assert np.array_equal(r.binary, b) and np.array_equal(r.lower, p.lower) and np.array_equal(r.upper, p.upper)
+    assert np.array_equal(r.A_eq.toarray(), p.A_eq.toarray()) and np.array_equal(r.b_ineq, p.b_ineq)
+
+
+# rel03: counts that do not match what follows, extra tokens -> file:line errors (never a shifted parse)
+TINY = """TINY_QBN
+QBN
+minimize
+3          # number of variables
+3          # number of quadratic terms
+1 1 2.0
+2 1 -1.0
+3 2 4.0
+0          # default value for linear coefficients
+1          # number of non-default linear coefficients
+2 -3.0
+1.5        # objective constant
+1.0E+30    # infinity
+0
+0
+0
+0
+0
+"""
+
+
+@pytest.mark.parametrize("text, line", [
+    (TINY.replace("3          # number of quadratic", "2          # number of quadratic"), 8),
+    (TINY.replace("3          # number of quadratic", "4          # number of quadratic"), 9),
+    (TINY.replace("1          # number of non-default", "0          # number of non-default"), 11),
+    (TINY.replace("1          # number of non-default", "2          # number of non-default"), 12),
+    (TINY.replace("3          # number of variables", "3 7        # number of variables"), 4),
+    (TINY.replace("1 1 2.0", "1 1 2.0 5"), 6),
+    (TINY.replace("1.5        # objective", "1.5 2      # objective"), 12),
+    (TINY + "0\n", 19),
+    (QBL.replace("5 # linear terms", "4 # linear terms"), 17),
+    (QBL.replace("3 1 1\n1e30", "3 4 1\n1e30"), 17),
+    (QBL.replace("0 # constraint names", "1 # constraint names"), 33),
+])
+def test_qplib_strict_counts_and_tokens(tmp_path, text, line):
+    p = write(tmp_path, "s.qplib", text)
+    with pytest.raises(ValueError) as ei:
+        read_qplib(p)
+    assert f"read_qplib(): s.qplib line {line}:" in str(ei.value)
+
+
+def test_qplib_tiny_as_written_is_exact(tmp_path):
+    q = read_qplib(write(tmp_path, "t.qplib", TINY))
+    H = np.array([[2.0, -1, 0], [-1, 0, 4], [0, 4, 0]])
+    for z in itertools.product([0.0, 1.0], repeat=3):
+        z = np.array(z)
+        assert q.energy(z) == pytest.approx(0.5 * z @ H @ z - 3 * z[1] + 1.5, abs=1e-12)
+
+
+# ------------------------------------------------------------------------- GAMS: bad files
+@pytest.mark.parametrize("mutate, line, what, exc", [
+    (lambda t: t.replace("Model m", "option optcr=0;\nModel m"), 13, "outside the supported GAMS subset", ValueError),
+    (lambda t: t.replace("Binary Variables  x1,x2,x3;", "Integer Variables  x1,x2,x3;"), 5, "integer variables",
+     NotImplementedError),
+    (lambda t: t.replace("e1.. x1 + x2 =L= 1;", "e1.. x1*x2*x3 =L= 1;"), 7, "degree > 2", ValueError),
+    (lambda t: t.replace("e1.. x1 + x2 =L= 1;", "e1.. x1*x2 =L= 1;"), 7, "quadratic constraint", NotImplementedError),
+    (lambda t: t.replace("e1.. x1 + x2 =L= 1;", "e1.. x1 + y9 =L= 1;"), 7, "undeclared variable", ValueError),
+    (lambda t: t.replace("e1.. x1 + x2 =L= 1;", "e1.. x1/2 =L= 1;"), 7, "'/'", ValueError),
+    (lambda t: t.replace("e1.. x1 + x2 =L= 1;", "e1.. exp(x1) =L= 1;"), 7, "function exp", ValueError),
+    (lambda t: t.replace("e1.. x1 + x2 =L= 1;", "e1.. x1 + x2 =N= 1;"), 7, "=N=", ValueError),
+    (lambda t: t.replace("e1.. x1 + x2 =L= 1;\n", ""), 6, "declared but never defined", ValueError),
+    (lambda t: t.replace("$offlisting", "$include other.gms"), 2, "dollar-control", ValueError),
+    (lambda t: t.replace("Binary Variables  x1,x2,x3;", "Binary Variables  x1,x2;\nPositive Variables x3;"), 3,
+     "finite bounds", NotImplementedError),
+    (lambda t: t.replace("Binary Variables  x1,x2,x3;", "Binary Variables  x1,x2,x3;\nx1.up = 2;"), 6,
+     "binary variable 'x1'", ValueError),
+])
+def test_gams_refuses_outside_subset_with_file_line(tmp_path, mutate, line, what, exc):
+    p = write(tmp_path, "bad.gms", mutate(QBL_GMS))
+    with pytest.raises(exc) as ei:
+        read_gams(p)
+    assert f"read_gams(): bad.gms line {line}:" in str(ei.value), str(ei.value)
+    assert what in str(ei.value)
+
+
+def test_gams_bounds_and_positive_variables(tmp_path):
+    text = QBL_GMS.replace("Binary Variables  x1,x2,x3;", "Binary Variables  x1,x2;\nPositive Variables x3;\n"
+                           "x3.up = 2.5;\nx3.l = 1;")
+    p = read_gams(write(tmp_path, "pos.gms", text))
+    assert p.binary.tolist() == [True, True, False] and p.lower[2] == 0 and p.upper[2] == 2.5
+    p = read_gams(write(tmp_path, "fx.gms", text.replace("x3.up = 2.5;", "x3.fx = 0.75;")))
+    assert p.lower[2] == p.upper[2] == 0.75

@@ -7,7 +7,10 @@ from .compressed_sensing import (CSInstance, cs_blocks, cs_instance, cs_objectiv
                                  shepp_logan_line)
 from .problems import QUBO, QUMO, Ising, MaxCut, brute_force
 from .qumo_exact import brute_force_qumo, continuous_optimum
-from .readers import read_gset, read_qplib, read_rudy, read_sk, read_sk_ground_energies
+from .readers import read_gams, read_gset, read_instance, read_qplib, read_rudy, read_sk, read_sk_ground_energies, write_qplib
+from .constraints import ConstrainedProblem
+from .constrained_exact import brute_force_constrained
+from .constrained_solve import ConstrainedSolveResult, bcd_constrained, solve_constrained
 from .settlement import (SettlementDecision, SettlementInstance, decode_settlement, max_settled_value,
                          settlement_blocks, settlement_instance, settlement_objective, settlement_optimum,
                          settlement_qumo)
@@ -15,6 +18,9 @@ from .trials import RestartTrials, run_restarts
 
 __all__ = ["solve", "SolveResult", "bcd", "QUBO", "QUMO", "Ising", "MaxCut", "brute_force", "read_gset",
            "read_rudy", "read_sk", "read_sk_ground_energies", "read_qplib",
+           # linearly constrained problems (QPLIB / GAMS convert), docs/constraints.md
+           "ConstrainedProblem", "ConstrainedSolveResult", "solve_constrained", "bcd_constrained",
+           "brute_force_constrained", "read_gams", "write_qplib", "read_instance",
            # worked problems of the paper (settlement, Shepp-Logan compressed sensing) and their tools
            "bcd_auxiliary", "homogeneous_block", "AuxBCDResult", "continuous_optimum", "brute_force_qumo",
            "run_restarts", "RestartTrials",

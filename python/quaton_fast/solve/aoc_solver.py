@@ -306,7 +306,16 @@ def solve(problem, *, time_limit: float | None = None, max_iterations: int | Non
     precision: torch backend's spin product, None (fastest exact one), 'fp32', 'tf32' or 'bf16'
     (replica_torch). For a given seed and iteration budget the result does not depend on the
     backend (up to float32 rounding with non-integer J, see replica_kernels) nor on the thread count.
+    A problem with an ``aoc_solve`` method (a ConstrainedProblem: linear constraints) is handed to
+    it: the augmented-Lagrangian solver of constrained_solve.py, ``target`` then in the file's sense.
     """
+    hook = getattr(problem, "aoc_solve", None)   # constrained problems (constraints.py) solve themselves
+    if callable(hook):
+        return hook(time_limit=time_limit, max_iterations=max_iterations, replicas=replicas,
+                    iterations_per_run=iterations_per_run, seed=seed, target=target, target_cut=target_cut,
+                    stop_at_target=stop_at_target, exploration_share=exploration_share,
+                    check_every=check_every, sparse=sparse, device=device, backend=backend,
+                    threads=threads, precision=precision, progress=progress)
     _validate_budget(time_limit, max_iterations, target_cut, problem)
     plan = _plan(problem, max_iterations=max_iterations, replicas=replicas, iterations_per_run=iterations_per_run,
                  seed=seed, check_every=check_every, sparse=sparse, backend=backend, threads=threads,

@@ -1,4 +1,10 @@
-"""`quaton-fast solve FILE ...`: run the AOC-DT solver on an instance file."""
+"""`quaton-fast solve FILE ...`: run the AOC-DT solver on an instance file.
+
+QPLIB (.qplib) and GAMS convert (.gms) files are read as ConstrainedProblem and reported in the
+file's own sense and variables: objective (constant included), feasibility, max violation, gap to
+``--best`` (default: SOLOBJVALUE of the .prop file next to the instance); ``--target`` is an
+objective in the file's sense; JSON ``solution``/``best_state`` are the file's variables z (0/1 for
+binaries). Exit status 2 when no feasible point was found."""
 from __future__ import annotations
 
 import argparse
@@ -21,7 +27,7 @@ def parse_duration(text) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="instance file (G-set/rudy, SK .npz, QPLIB)")
+    parser.add_argument("file", help="instance file (G-set/rudy, SK .npz, QPLIB .qplib, GAMS convert .gms)")
     parser.add_argument("--time", default="10s", help="time budget: 10s, 2m, 500ms, 1.5")
     parser.add_argument("--replicas", type=int, default=None,
                         help="replicas per restart (default 64 on the CPU, 1024 on a GPU)")
@@ -31,21 +37,76 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="GPU spin-product precision (default: the fastest exact one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--target", type=float, default=None,
-                        help="target: the cut for Max-Cut instances, else the energy")
-    parser.add_argument("--format", default="auto", choices=["auto", "gset", "rudy", "sk", "qplib"])
+                        help="target: the cut for Max-Cut instances, the objective in the file's own sense "
+                             "for QPLIB/GAMS files (min: reached at <= target, max: at >= target), else the energy")
+    parser.add_argument("--best", type=float, default=None,
+                        help="best known objective (file's sense) for the gap; default: SOLOBJVALUE of a .prop "
+                             "file next to a QPLIB/GAMS instance")
+    parser.add_argument("--format", default="auto", choices=["auto", "gset", "rudy", "sk", "qplib", "gams"])
     parser.add_argument("--json", default=None, help="write the result as JSON here (atomic)")
     parser.add_argument("--no-progress", action="store_true")
 
 
 def _read(path: str, fmt: str):
-    from . import readers
-    if fmt == "auto":
-        low = path.lower()
-        fmt = "sk" if low.endswith(".npz") else "qplib" if low.endswith(".qplib") else "gset"
-    if fmt not in ("gset", "rudy", "sk", "qplib"):
-        raise ValueError(f"solve: argument 'format' expected gset|rudy|sk|qplib|auto, got {fmt!r}")
-    return {"gset": readers.read_gset, "rudy": readers.read_rudy, "sk": readers.read_sk,
-            "qplib": readers.read_qplib}[fmt](path)
+    """Instance by format; QPLIB and GAMS files come back as a ConstrainedProblem (file's sense and
+    variables, constraints or not)."""
+    from .readers import read_instance
+    return read_instance(path, fmt)
+
+
+def best_known_from_prop(path: str) -> float | None:
+    """SOLOBJVALUE of ``<stem>.prop`` next to an instance file (QPLIB metadata), or None."""
+    from pathlib import Path
+    prop = Path(path).with_suffix(".prop")
+    if not prop.is_file():
+        return None
+    for line in prop.read_text(errors="replace").splitlines():
+        key, _, val = line.partition("=")
+        if key.strip() == "SOLOBJVALUE":
+            try:
+                return float(val)
+            except ValueError:
+                return None
+    return None
+
+
+def relative_gap(objective: float, best: float, sense: str) -> float:
+    """(objective - best)/max(|best|, 1e-9) signed so that a WORSE objective gives a positive gap
+    (minimise: objective above best; maximise: below)."""
+    d = objective - best if sense == "minimize" else best - objective
+    return d / max(abs(best), 1e-9)
+
+
+def _run_constrained(args, problem, budget) -> int:
+    from .aoc_solver import solve
+    res = solve(problem, time_limit=budget, replicas=args.replicas, seed=args.seed, device=args.device,
+                precision=args.precision, target=args.target, progress=not args.no_progress)
+    best = args.best if getattr(args, "best", None) is not None else best_known_from_prop(args.file)
+    ttt = res.time_to_target
+    gap = relative_gap(res.objective, best, problem.sense) if (res.feasible and best is not None) else None
+    print(f"problem: {problem.meta.get('name', args.file)}  ({problem.sense}, {problem.n} variables, "
+          f"{problem.n_binary} binary, {problem.m_eq} equality and {problem.m_ineq} inequality rows)")
+    if res.feasible:
+        print(f"objective ({problem.sense}): {res.objective:.10g}   feasible: yes   max violation: {res.max_violation:.3g}")
+    else:
+        print(f"NO FEASIBLE SOLUTION FOUND (least max violation seen: {res.max_violation:.3g})")
+    if best is not None:
+        print(f"best known: {best:.10g}   gap: {'-' if gap is None else f'{100 * gap:.4g} %'}")
+    print(f"time-to-target: {'-' if ttt is None else f'{ttt:.3f} s'}")
+    print(f"iterations: {res.iterations}  restarts: {res.restarts}  wall: {res.wall_time:.2f} s  "
+          f"({res.hyperparameters['backend']} on {res.hyperparameters['device']})")
+    if args.json:
+        atomic_write_json({"file": args.file, "sense": problem.sense, "feasible": res.feasible,
+                           "objective": res.objective, "best_known": best, "gap": gap,
+                           "max_violation": res.max_violation, "time_to_target": ttt, "target": args.target,
+                           "solution": None if res.solution is None else res.solution.tolist(),
+                           "variables": problem.names,
+                           # the energy the solver minimised (sign*objective) and the state in the FILE's variables
+                           "best_energy": None if not res.feasible else res.best_energy,
+                           "best_state": None if res.solution is None else res.solution.tolist(),
+                           "iterations": res.iterations, "wall_time": res.wall_time,
+                           "hyperparameters": res.hyperparameters, "trace": res.trace}, args.json)
+    return 0 if res.feasible else 2
 
 
 def run(args) -> int:
@@ -55,6 +116,8 @@ def run(args) -> int:
     from .aoc_solver import solve
     budget = parse_duration(args.time)
     problem = _read(args.file, args.format)
+    if hasattr(problem, "aoc_solve"):          # QPLIB / GAMS: report in the file's sense and variables
+        return _run_constrained(args, problem, budget)
     is_cut = hasattr(problem, "cut_value")
     if qdist.init_from_env():
         from .distributed import solve_sharded as solve  # noqa: F811

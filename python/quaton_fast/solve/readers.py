@@ -14,16 +14,17 @@ import math
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from .._validation import fail
 from .._atomic import atomic_write_text
-from .problems import QUBO, QUMO, Ising, MaxCut
+from .problems import Ising, MaxCut
 
 __all__ = ["read_gset", "read_rudy", "write_gset", "write_rudy", "read_sk",
-           "read_sk_ground_energies", "read_qplib", "gset_best_known"]
+           "read_sk_ground_energies", "read_qplib", "write_qplib", "read_gams", "read_instance",
+           "gset_best_known"]
 
 
 # ----------------------------------------------------------------------------------------- common
@@ -231,167 +232,24 @@ def read_sk_ground_energies(path: str | os.PathLike) -> np.ndarray:
     return e
 
 
-# ------------------------------------------------------------------------------------- QPLIB
-class _Tokens:
-    """Meaningful lines of a QPLIB file: comments ('#', '%', '!') stripped, blank lines skipped."""
-
-    def __init__(self, func: str, p: Path):
-        self.func, self.p = func, p
-        self._it: Iterator[tuple[int, str]] = iter(
-            (k + 1, s) for k, s in enumerate(self._strip(x) for x in _lines(func, p)) if s)
-        self.line = 0
-
-    @staticmethod
-    def _strip(s: str) -> str:
-        for c in "#%!":
-            i = s.find(c)
-            if i >= 0:
-                s = s[:i]
-        return s.strip()
-
-    def next(self, what: str) -> list[str]:
-        try:
-            self.line, s = next(self._it)
-        except StopIteration:
-            raise _err(self.func, self.p, self.line + 1, f"file truncated: expected {what}") from None
-        return s.split()
-
-    def err(self, msg: str) -> ValueError:
-        return _err(self.func, self.p, self.line, msg)
-
-    def int_(self, what: str, lo: int = 0, hi: int | None = None) -> int:
-        t = self.next(what)
-        v = _int(t[0])
-        if v is None or v < lo or (hi is not None and v > hi):
-            rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-            raise self.err(f"expected {what} (an integer {rng}), got {' '.join(t)!r}")
-        return v
-
-    def num(self, what: str, inf: float | None = None) -> float:
-        t = self.next(what)
-        try:
-            v = float(t[0])
-        except ValueError:
-            raise self.err(f"expected {what} (a number), got {' '.join(t)!r}") from None
-        if math.isnan(v) or (inf is None and not math.isfinite(v)):
-            raise self.err(f"expected {what} (a finite number), got {' '.join(t)!r}")
-        return v
-
-    def entries(self, what: str, n: int, k: int) -> list[tuple[int, ...]]:
-        """Read k lines of ``idx... value`` with 1-based indices <= n (``what`` names the fields)."""
-        out = []
-        for _ in range(k):
-            t = self.next(what)
-            nidx = len(what.split()) - 1
-            idx = [_int(x) for x in t[:nidx]] if len(t) >= nidx + 1 else [None]
-            val = _num(t[nidx]) if len(t) >= nidx + 1 else None
-            if any(i is None for i in idx) or val is None:
-                raise self.err(f"expected '{what}' (1-based integer indices, finite value), got {' '.join(t)!r}")
-            if any(not 1 <= i <= n for i in idx):
-                raise self.err(f"index out of range [1, {n}] in {' '.join(t)!r}")
-            out.append((*[i - 1 for i in idx], val))
-        return out
-
-    def default_vector(self, what: str, n: int, inf: float | None = None) -> np.ndarray:
-        d = self.num(f"default value for {what}", inf)
-        v = np.full(n, d)
-        k = self.int_(f"number of non-default entries in {what}", 0, n)
-        for i, val in self.entries("index value", n, k):
-            v[i] = val
-        return v
+# QPLIB (.qplib) and GAMS convert (.gms) readers live in qplib_io.py / read_gams.py; re-exported here.
+from .qplib_io import read_qplib, write_qplib  # noqa: E402
+from .read_gams import read_gams  # noqa: E402
 
 
-_OBJ = {"L": "linear", "D": "diagonal convex quadratic", "C": "convex quadratic", "Q": "quadratic"}
-_VARS = {"C": "continuous", "B": "binary", "M": "mixed binary/continuous", "I": "integer",
-         "G": "general (continuous/binary/integer)"}
-_CONS = {"N": "none", "B": "box", "L": "linear", "D": "diagonal convex quadratic",
-         "C": "convex quadratic", "Q": "quadratic"}
-
-
-def read_qplib(path: str | os.PathLike) -> QUBO | QUMO:
-    """Read a QPLIB ``.qplib`` file (Furini et al. 2019, appendix B) with no general constraints.
-
-    QPLIB's objective is ``1/2 z^T H z + g^T z + f``; the file lists the LOWER triangle of H
-    (``i j H_ij``, 1-based; an upper-triangle entry is mirrored, duplicates add), so an off-diagonal
-    entry v contributes v*z_i*z_j and a diagonal one v/2*z_i^2. Layout read here (comments after
-    '#', '%' or '!' and blank lines are skipped): name; type code OVC; minimize|maximize; n;
-    [#H entries + entries unless O = L]; default g, #non-default, entries; f; infinity;
-    [x_l, x_u default/#/entries unless V = B]; [type default/#/entries (0 cont., 1 int., 2 binary)
-    if V in M, G]; starting x, dual z (default/#/entries); #variable names + lines.
-
-    Supported: constraint class N or B (box) with variables B (-> :class:`QUBO`, Q = H/2, c = g,
-    offset f), or C / M / I / G with finite bounds, integers only with bounds {0, 1} (-> :class:`QUMO`
-    via ``QUMO.from_box_quadratic``; ``to_original`` maps solver states back to z). A ``maximize``
-    problem is negated: the returned problem minimises -objective (``meta['sense']`` records it,
-    original objective = -energy). Classes L, D, C, Q of constraints and general integers raise
-    NotImplementedError naming the class.
-    """
-    func = "read_qplib"
-    p = _path(func, path)
-    t = _Tokens(func, p)
-    name = t.next("problem name")[0]
-    code = t.next("problem type code (e.g. QBN)")[0].upper()
-    if len(code) != 3 or code[0] not in _OBJ or code[1] not in _VARS or code[2] not in _CONS:
-        raise t.err(f"expected a 3-letter problem type code O V C (O in LDCQ, V in CBMIG, C in NBLDCQ), got {code!r}")
-    if code[2] not in "NB":
-        raise NotImplementedError(
-            f"{func}(): {p.name}: problem class {code} has {_CONS[code[2]]} constraints; only "
-            "unconstrained (…N) and box-constrained (…B) QPLIB problems can be converted to QUMO")
-    sense = t.next("minimize or maximize")[0].lower()
-    if sense not in ("minimize", "maximize", "minimise", "maximise"):
-        raise t.err(f"expected 'minimize' or 'maximize', got {sense!r}")
-    sign = -1.0 if sense.startswith("max") else 1.0
-    n = t.int_("number of variables", 1)
-    H = np.zeros((n, n))
-    if code[0] != "L":
-        k = t.int_("number of quadratic terms in the objective", 0)
-        for i, j, v in t.entries("i j value", n, k):
-            if i == j:
-                H[i, i] += v
-            else:
-                H[i, j] += v
-                H[j, i] += v
-    g = t.default_vector("linear objective coefficients", n)
-    f = t.num("objective constant")
-    inf = t.num("value for infinity", inf=math.inf)
-    if code[1] == "B":
-        lo, up, vtype = np.zeros(n), np.ones(n), np.full(n, 2)
-    else:
-        lo = t.default_vector("variable lower bounds", n, inf=math.inf)
-        up = t.default_vector("variable upper bounds", n, inf=math.inf)
-        if code[1] in "MG":
-            d = t.int_("default variable type (0 continuous, 1 integer, 2 binary)", 0, 2)
-            vtype = np.full(n, d)
-            kk = t.int_("number of non-default variable types", 0, n)
-            for i, v in t.entries("index type", n, kk):
-                if v not in (0, 1, 2):
-                    raise t.err(f"variable type must be 0, 1 or 2, got {v}")
-                vtype[i] = int(v)
-        else:
-            vtype = np.full(n, {"C": 0, "I": 1}[code[1]])
-    # the rest (starting point, duals, names) is not needed; it is not parsed.
-    binary = vtype == 2
-    lo[binary], up[binary] = 0.0, 1.0
-    integer = vtype == 1
-    if integer.any():
-        bad = integer & ~((lo == 0) & (up == 1))
-        if bad.any():
-            raise NotImplementedError(
-                f"{func}(): {p.name}: problem class {code} has general integer variables "
-                f"(variable {int(np.flatnonzero(bad)[0]) + 1} with bounds [{lo[bad][0]}, {up[bad][0]}]); "
-                "only binary and bounded continuous variables are supported")
-        binary |= integer
-    unb = (np.abs(lo) >= abs(inf)) | (np.abs(up) >= abs(inf)) | ~np.isfinite(lo) | ~np.isfinite(up)
-    if unb.any():
-        i = int(np.flatnonzero(unb)[0])
-        raise NotImplementedError(
-            f"{func}(): {p.name}: variable {i + 1} is unbounded ([{lo[i]}, {up[i]}]); the AOC needs "
-            "finite bounds to map continuous variables onto [-1, 1]")
-    if np.any(up < lo):
-        i = int(np.flatnonzero(up < lo)[0])
-        raise _err(func, p, None, f"variable {i + 1} has upper bound {up[i]} < lower bound {lo[i]}")
-    meta = {"name": name, "type": code, "sense": "maximize" if sign < 0 else "minimize", "path": str(p)}
-    H, g, f = sign * H, sign * g, sign * f
-    if binary.all():
-        return QUBO(0.5 * H, g, f, meta=meta)
-    return QUMO.from_box_quadratic(H, g, f, lo, up, binary, meta=meta)
+def read_instance(path: str | os.PathLike, fmt: str = "auto"):
+    """Read any supported instance file; fmt 'auto' picks by suffix: .gms -> read_gams,
+    .qplib -> read_qplib(as_constrained=True) (both a ConstrainedProblem in the file's sense and
+    variables), .npz -> read_sk, anything else -> read_gset. fmt: auto|gset|rudy|sk|qplib|gams."""
+    func = "read_instance"
+    if not isinstance(path, (str, os.PathLike)):
+        fail(func, "path", "a str or os.PathLike", type(path).__name__, TypeError)
+    if fmt == "auto":
+        low = str(path).lower()
+        fmt = ("sk" if low.endswith(".npz") else "qplib" if low.endswith(".qplib")
+               else "gams" if low.endswith(".gms") else "gset")
+    readers = {"gset": read_gset, "rudy": read_rudy, "sk": read_sk, "gams": read_gams,
+               "qplib": lambda q: read_qplib(q, as_constrained=True)}
+    if fmt not in readers:
+        fail(func, "fmt", "one of auto, gset, rudy, sk, qplib, gams", repr(fmt))
+    return readers[fmt](path)
