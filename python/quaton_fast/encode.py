@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as TF
 
 from ._validation import fail, finite_real, positive_int
+from .reference.propagation import check_grid_size
 
 __all__ = ["phase", "amplitude", "check_images"]
 
@@ -57,6 +58,7 @@ def _place(images: torch.Tensor, n: int, object_size: int | None, func: str, val
     if images.dim() == 2:
         images = images.unsqueeze(0)
     n = positive_int(func, "n", n)
+    check_grid_size(func, "n", n)
     size = images.shape[-1] if object_size is None else positive_int(func, "object_size", object_size)
     if size > n:
         fail(func, "object_size", f"<= n = {n}" + (" (the image width, object_size not given)"

@@ -21,11 +21,15 @@ from .._atomic import atomic_path
 from .. import encode as _encode
 from ..functional.fused_propagation import modulate_propagate
 from ..quant.base import Quantizer
-from ..reference.propagation import evanescent_mode
+from ..reference.propagation import MAX_GRID_POINTS, check_grid_size, evanescent_mode
 from .phase_layer import PhaseLayer
 from .presets import preset_config
 from .propagation import FreeSpace
 from .readouts import DetectorReadout, QPIReadout
+
+
+#: most phase layers a D2NN may have (a guard against absurd requests, not a physical limit)
+MAX_LAYERS = 4096
 
 
 class D2NN(nn.Module):
@@ -74,6 +78,14 @@ class D2NN(nn.Module):
         self.n_medium = finite_real(f, "n_medium", n_medium, positive=True)
         self.dx = finite_real(f, "dx", dx, positive=True)
         num_layers = positive_int(f, "num_layers", num_layers)
+        if num_layers > MAX_LAYERS:
+            fail(f, "num_layers", f"at most {MAX_LAYERS}", num_layers)
+        z_in, dz, z_out = (finite_real(f, name, v) for name, v in (("z_in", z_in), ("dz", dz), ("z_out", z_out)))
+        pad = positive_int(f, "pad", pad)
+        check_grid_size(f, "pad" if (2 * self.n) ** 2 <= MAX_GRID_POINTS else "n", pad * self.n,
+                        f" with P = pad·n, n = {self.n}, pad = {pad}")
+        if not isinstance(band_limited, (bool, np.bool_)):
+            fail(f, "band_limited", "a bool", f"{type(band_limited).__name__} {band_limited!r}", TypeError)
         if object_size is not None:
             object_size = positive_int(f, "object_size", object_size)
             if object_size > self.n:

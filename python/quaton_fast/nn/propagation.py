@@ -7,7 +7,7 @@ from torch import nn
 
 from .._validation import fail, finite_real, positive_int
 from ..functional.propagation import angular_spectrum_transfer, propagate
-from ..reference.propagation import evanescent_mode
+from ..reference.propagation import MAX_GRID_POINTS, check_grid_size, evanescent_mode
 
 
 class FreeSpace(nn.Module):
@@ -29,6 +29,9 @@ class FreeSpace(nn.Module):
         super().__init__()
         self.n = positive_int("FreeSpace", "n", n)
         self.pad = positive_int("FreeSpace", "pad", pad)
+        # blame pad when the grid itself would fit with the default padding
+        check_grid_size("FreeSpace", "pad" if (2 * self.n) ** 2 <= MAX_GRID_POINTS else "n", self.pad * self.n,
+                        f" with P = pad·n, n = {self.n}, pad = {self.pad}")
         self.dx = finite_real("FreeSpace", "dx", dx, positive=True)
         self.wavelength = finite_real("FreeSpace", "wavelength", wavelength, positive=True)
         self.n_medium = finite_real("FreeSpace", "n_medium", n_medium, positive=True)

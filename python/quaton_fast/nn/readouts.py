@@ -7,6 +7,7 @@ from torch import nn
 
 from .._validation import fail, finite_real, positive_int
 from ..reference.fields import check_boxes, square_detector_layout
+from ..reference.propagation import check_grid_size
 
 
 def _check_plane(func: str, arg: str, x, n: int | None, *, complex_ok: bool) -> None:
@@ -16,9 +17,10 @@ def _check_plane(func: str, arg: str, x, n: int | None, *, complex_ok: bool) -> 
     if not (x.is_floating_point() or (complex_ok and x.is_complex())):
         want = "a complex or real floating-point tensor" if complex_ok else "a real floating-point tensor"
         fail(func, arg, want, f"dtype {x.dtype}", TypeError)
-    size = f"{n}, {n}" if n is not None else "N, N"
-    if x.dim() != 3 or (n is not None and tuple(x.shape[-2:]) != (n, n)) or x.shape[-1] != x.shape[-2]:
-        fail(func, arg, f"of shape (B, {size})", f"shape {tuple(x.shape)}")
+    want = f"of shape (B, {n}, {n})" if n is not None else "of shape (B, N, N) with N >= 1"
+    if x.dim() != 3 or (n is not None and tuple(x.shape[-2:]) != (n, n)) or x.shape[-1] != x.shape[-2] \
+            or x.shape[-1] == 0:
+        fail(func, arg, want, f"shape {tuple(x.shape)}")
 
 
 class DetectorReadout(nn.Module):
@@ -34,8 +36,10 @@ class DetectorReadout(nn.Module):
                  boxes: np.ndarray | None = None, temperature: float = 10.0):
         super().__init__()
         f = "DetectorReadout"
-        self.n = positive_int(f, "n", n)
+        self.n = check_grid_size(f, "n", positive_int(f, "n", n))
         num_classes = positive_int(f, "num_classes", num_classes)
+        if num_classes > self.n * self.n:
+            fail(f, "num_classes", f"at most n² = {self.n * self.n} (one pixel per detector)", num_classes)
         if boxes is None:
             size = None if detector_size is None else positive_int(f, "detector_size", detector_size)
             try:

@@ -153,6 +153,8 @@ def square_detector_layout(n: int, num_classes: int = 10, size: int | None = Non
     func = "square_detector_layout"
     nn = positive_int(func, "n", n)
     c = positive_int(func, "num_classes", num_classes)
+    if c > nn * nn:
+        fail(func, "num_classes", f"at most N² = {nn * nn} (one pixel per detector on the {nn}x{nn} grid)", c)
     s = max(1, nn // 10) if size is None else positive_int(func, "size", size)
     counts = _row_counts(c)
     kmax, nrows = max(counts), len(counts)

@@ -44,6 +44,7 @@ from .._validation import _fmt_shape, array, fail, finite_real, positive_int, sq
 __all__ = [
     "UndersampledWarning",
     "EVANESCENT_MODES",
+    "MAX_GRID_POINTS",
     "frequency_grid",
     "angular_spectrum_transfer",
     "band_limit_frequency",
@@ -54,6 +55,10 @@ __all__ = [
     "propagate_free_space",
 ]
 
+
+#: largest padded grid (P·P points) a transfer function may have: 65536×65536 (64 GiB in complex128);
+#: beyond it a request is refused with a clear error instead of a MemoryError halfway through
+MAX_GRID_POINTS = 2 ** 32
 
 #: the two treatments of evanescent waves (``fx² + fy² > 1/λ²``) in :func:`angular_spectrum_transfer`
 EVANESCENT_MODES = ("cut", "decay")
@@ -87,6 +92,14 @@ def medium_wavelength(func: str, wavelength, n_medium) -> float:
     lam0 = finite_real(func, "wavelength", wavelength, positive=True)
     n_med = finite_real(func, "n_medium", n_medium, positive=True)
     return lam0 / n_med
+
+
+def check_grid_size(func: str, arg: str, n_pad: int, detail: str = "") -> int:
+    """Check a padded size ``n_pad`` (P) against :data:`MAX_GRID_POINTS`; return it."""
+    if n_pad * n_pad > MAX_GRID_POINTS:
+        fail(func, arg, f"small enough for a P×P grid of at most {MAX_GRID_POINTS} points (P <= 65536)"
+             + detail, f"P = {n_pad}")
+    return n_pad
 
 
 def evanescent_mode(func: str, evanescent) -> str:
@@ -165,7 +178,7 @@ def angular_spectrum_transfer(n_pad: int, dx: float, wavelength: float, z: float
     only to keep one rectangular window.)
     """
     func = "angular_spectrum_transfer"
-    p = positive_int(func, "n_pad", n_pad)
+    p = check_grid_size(func, "n_pad", positive_int(func, "n_pad", n_pad))
     d = finite_real(func, "dx", dx, positive=True)
     lam = medium_wavelength(func, wavelength, n_medium)
     zz = finite_real(func, "z", z)
@@ -280,6 +293,7 @@ def propagate_free_space(u, dx: float, wavelength: float, z: float, pad: int = 2
     func = "propagate_free_space"
     u = _as_complex_field(func, "u", u)
     k = positive_int(func, "pad", pad)
+    check_grid_size(func, "pad", k * u.shape[-1], f" with P = pad·N, N = {u.shape[-1]}")
     # validate scalars here so the messages name this function
     finite_real(func, "dx", dx, positive=True)
     lam = medium_wavelength(func, wavelength, n_medium)
