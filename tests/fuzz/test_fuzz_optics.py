@@ -158,12 +158,16 @@ def net():
 def test_fuzz_d2nn_constructor(bad):
     arg, value = bad
     kw = dict(SMALL)
-    if value is None and arg in ("object_size", "detector_size"):
-        value = 9   # None is valid there (the defaults); larger than the 8-px grid is not
+    if value is None and arg == "detector_size":
+        value = 9   # None is valid there (the default); larger than the 8-px grid is not
+    if value is None and arg == "object_size":
+        value = 0   # None is valid (no resize)
     kw[arg] = value
+    # an object_size larger than the grid is refused when images are encoded (QPI networks never do)
+    call = (lambda: D2NN(**kw).encode(torch.rand(1, 8, 8))) if arg == "object_size" else (lambda: D2NN(**kw))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert_rejects(lambda: D2NN(**kw), f"'{arg}'")
+        assert_rejects(call, f"'{arg}'")
 
 
 @settings(**SETTINGS)

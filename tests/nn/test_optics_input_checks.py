@@ -155,12 +155,14 @@ def test_d2nn_errors_name_the_argument():
     with pytest.raises(TypeError, match=r"D2NN\.switch_quantizer\(\): argument 'quantizer'"):
         net.switch_quantizer("psq")
     for kw, pattern in [(dict(evanescent="none"), "'evanescent'"), (dict(n_medium=0.0), "'n_medium'"),
-                        (dict(object_size=17), "'object_size'"), (dict(encoding="x"), "'encoding'"),
+                        (dict(object_size=0), "'object_size'"), (dict(encoding="x"), "'encoding'"),
                         (dict(seed=1.5), "'seed'"), (dict(pad=0), "'pad'"),
                         (dict(readout="logits"), "'readout'"), (dict(detector_size=100), "'detector_size'"),
                         (dict(num_classes=0), "'num_classes'"), (dict(band_limited="no"), "'band_limited'")]:
         with pytest.raises((ValueError, TypeError), match=pattern):
             D2NN(**SMALL, **kw)
+    with pytest.raises(ValueError, match=r"encode\.phase\(\): argument 'object_size' must be <= n = 16"):
+        D2NN(**dict(SMALL, object_size=17)).encode(_img(1, 28, 28))
     with pytest.raises(TypeError, match=r"D2NN\.preset\(\): argument 'wavelenght'"):
         D2NN.preset("visible-128", wavelenght=1e-6)
     # output_field keeps accepting (..., N, N)

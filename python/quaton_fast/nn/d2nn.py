@@ -86,11 +86,9 @@ class D2NN(nn.Module):
                         f" with P = pad·n, n = {self.n}, pad = {pad}")
         if not isinstance(band_limited, (bool, np.bool_)):
             fail(f, "band_limited", "a bool", f"{type(band_limited).__name__} {band_limited!r}", TypeError)
-        if object_size is not None:
-            object_size = positive_int(f, "object_size", object_size)
-            if object_size > self.n:
-                fail(f, "object_size", f"<= n = {self.n} (the grid)", object_size)
-        self.object_size = object_size
+        # object_size > n is refused by encode() when images are encoded (QPI networks built from
+        # a preset never encode images and may keep the preset's larger object_size)
+        self.object_size = None if object_size is None else positive_int(f, "object_size", object_size)
         if encoding not in ("phase", "amplitude"):
             fail(f, "encoding", "'phase' or 'amplitude'", repr(encoding))
         self.encoding = encoding
