@@ -223,7 +223,6 @@ class D2NN(nn.Module):
             fail(func, "n_material", f"> n_medium ({n_med:g}) for a relief that delays the phase", n_mat)
         return n_mat, n_med, lam0
 
-    @torch.no_grad()
     def fabrication_heights(self, n_material: float, n_medium: float | None = None) -> torch.Tensor:
         """Relief heights ``h = φ·λ0 / (2π·(n_material − n_medium))`` of every mask, (L, N, N)
         metres, φ the hard-quantized phases in [0, period) and λ0 the VACUUM wavelength: a step of
@@ -236,7 +235,8 @@ class D2NN(nn.Module):
         n_medium (a UserWarning says so). Raises ValueError naming 'n_material' unless
         n_material > n_medium."""
         n_mat, n_med, lam0 = self._export_medium("fabrication_heights", n_material, n_medium)
-        return self.hard_quantized_phases() * lam0 / (2 * np.pi * (n_mat - n_med))
+        with torch.no_grad():
+            return self.hard_quantized_phases() * lam0 / (2 * np.pi * (n_mat - n_med))
 
     def export_masks(self, path: str | os.PathLike, n_material: float, n_medium: float | None = None) -> None:
         """Write phases (rad), heights (m), pitch ``dx`` (m), the vacuum ``wavelength`` (m) the
