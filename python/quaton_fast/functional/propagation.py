@@ -3,8 +3,8 @@
 Conventions are those of :mod:`quaton_fast.reference.propagation` (time dependence exp(−iωt),
 H = exp(+i·2π·z·sqrt(1/λ² − fx² − fy²)), λ = vacuum wavelength / n_medium, evanescent waves cut
 or decaying, centred zero-padding to P ≥ N, crop back). The backward is the adjoint: the same
-propagation with conj(H) — valid for any H, also the non-unimodular "decay" one. This Function is the single dispatch point for
-the fused CUDA kernels; on every device today it runs torch.fft.
+propagation with conj(H) — valid for any H, also the non-unimodular "decay" one. This Function is
+the single dispatch point for the fused CUDA kernels; on every device today it runs torch.fft.
 """
 from __future__ import annotations
 
@@ -87,7 +87,8 @@ def propagate_free_space(u: torch.Tensor, *, dx: float, wavelength: float, z: fl
     _checks.square_field("propagate_free_space", "u", u)
     if isinstance(pad, bool) or not isinstance(pad, int) or pad < 1:
         fail("propagate_free_space", "pad", "an integer >= 1", repr(pad))
-    ref_prop.check_grid_size("propagate_free_space", "pad", pad * u.shape[-1], f" with P = pad·N, N = {u.shape[-1]}")
+    ref_prop.check_grid_size("propagate_free_space", "pad", pad * u.shape[-1],
+                             f" with P = pad·N, N = {u.shape[-1]}")
     dtype = torch.complex128 if u.dtype in (torch.float64, torch.complex128) else torch.complex64
     h = angular_spectrum_transfer(pad * u.shape[-1], dx, wavelength, z, band_limited=band_limited,
                                   n_medium=n_medium, evanescent=evanescent, device=u.device, dtype=dtype)
