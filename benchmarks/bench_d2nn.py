@@ -130,7 +130,8 @@ def build_case(n: int, pad: int, batch: int, layers: int, device: torch.device, 
     quant = qf.quant.PSQ(LEVELS, qf.quant.FixedTemperature(SHARPNESS))
     ours = qf.nn.D2NN(**cfg, quantizer=quant, seed=seed).to(device).train()
     P = pad * n
-    hs = tuple(angular_spectrum_transfer(P, cfg["dx"], cfg["wavelength"], z, device=device)
+    hs = tuple(angular_spectrum_transfer(P, cfg["dx"], cfg["wavelength"], z, n_medium=cfg["n_medium"],
+                                         evanescent=cfg["evanescent"], device=device)
                for z in (cfg["z_in"], cfg["dz"], cfg["z_out"]))
     q0 = ours.layers[0].quantizer
     args = ([layer.latent for layer in ours.layers], hs, ours.readout.mask, q0.thresholds, q0.steps, q0.base)

@@ -69,3 +69,45 @@ def test_bad_inputs_name_the_argument():
         propagate(torch.zeros(8, dtype=torch.complex64), h)
     with pytest.raises(ValueError, match="'pad'"):
         propagate_free_space(u, dx=DX, wavelength=WL, z=1e-6, pad=0)
+
+
+@pytest.mark.parametrize("z,band,n_med", [(0.5e-6, False, 1.0), (1.2e-6, True, 1.0), (-0.4e-6, False, 1.33)])
+def test_decay_forward_and_backward_match_reference(rng, z, band, n_med):
+    # evanescent="decay" at dx = λ/2: H is not unimodular; the torch backward must be the adjoint
+    # conj(H) of the reference (not H(−z)⁻¹) and agree with autograd's finite differences
+    n, pad = 10, 2
+    h_ref = ref.angular_spectrum_transfer(pad * n, DX, WL, z, band_limited=band, n_medium=n_med, evanescent="decay")
+    assert np.any((np.abs(h_ref) > 1e-3) & (np.abs(h_ref) < 0.999))
+    h = angular_spectrum_transfer(pad * n, DX, WL, z, band_limited=band, n_medium=n_med, evanescent="decay",
+                                  dtype=torch.complex128)
+    assert rel_err(h.numpy(), h_ref) < 1e-15
+    u, g = _field(rng, (2, n, n)), _field(rng, (2, n, n))
+    ut = torch.from_numpy(u).requires_grad_(True)
+    out = propagate(ut, h)
+    assert rel_err(out.detach().numpy(), ref.propagate(u, h_ref)) < RTOL_FP64
+    (torch.from_numpy(g).conj() * out).real.sum().backward()
+    assert rel_err(ut.grad.numpy(), ref.propagate_adjoint(g, h_ref)) < RTOL_FP64
+    v = torch.from_numpy(_field(rng, (1, 5, 5))).requires_grad_(True)
+    h5 = angular_spectrum_transfer(10, DX, WL, z, n_medium=n_med, evanescent="decay", dtype=torch.complex128)
+    assert torch.autograd.gradcheck(lambda w: propagate(w, h5), (v,))
+    conv = propagate_free_space(torch.from_numpy(u), dx=DX, wavelength=WL, z=z, pad=pad, band_limited=band,
+                                n_medium=n_med, evanescent="decay")
+    assert rel_err(conv.numpy(), ref.propagate(u, h_ref)) < RTOL_FP64
+
+
+def test_free_space_layer_takes_medium_and_evanescent(rng):
+    from quaton_fast.nn import FreeSpace
+    fs = FreeSpace(12, DX, WL, 0.7e-6, pad=2, n_medium=1.5, evanescent="decay")
+    h_ref = ref.angular_spectrum_transfer(24, DX, WL, 0.7e-6, n_medium=1.5, evanescent="decay")
+    assert rel_err(fs.transfer.numpy(), h_ref) < 1e-15
+    u = _field(rng, (2, 12, 12))
+    assert rel_err(fs(torch.from_numpy(u)).numpy(), ref.propagate(u, h_ref)) < RTOL_FP64
+    assert "evanescent='decay'" in repr(fs) and "n_medium=1.5" in repr(fs)
+    with pytest.raises(ValueError, match=r"FreeSpace\(\).*'evanescent'"):
+        FreeSpace(12, DX, WL, 1e-6, evanescent="none")
+    with pytest.raises(ValueError, match=r"FreeSpace\(\).*'n_medium'"):
+        FreeSpace(12, DX, WL, 1e-6, n_medium=0)
+    with pytest.raises(TypeError, match=r"FreeSpace\(\).*'band_limited'"):
+        FreeSpace(12, DX, WL, 1e-6, band_limited="yes")
+    with pytest.raises(ValueError, match=r"angular_spectrum_transfer\(\).*'evanescent'"):
+        angular_spectrum_transfer(16, DX, WL, 1e-6, evanescent="Decay")

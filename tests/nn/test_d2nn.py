@@ -28,17 +28,98 @@ def test_free_space_buffer_is_not_persistent_and_matches_reference():
         fs(torch.zeros(1, 8, 8, dtype=torch.complex64))
 
 
-def test_zero_phase_network_equals_one_long_propagation_on_a_periodic_grid():
-    # With pad = 1 (periodic window) transfer functions compose exactly: H(a)·H(b) = H(a + b).
+@pytest.mark.parametrize("evanescent", ["decay", "cut"])
+def test_zero_phase_network_equals_one_long_propagation_on_a_periodic_grid(evanescent):
+    # With pad = 1 (periodic window) transfer functions compose exactly: H(a)·H(b) = H(a + b),
+    # for decaying evanescent waves too (exp(−2πaκ)·exp(−2πbκ) = exp(−2π(a+b)κ) for a, b > 0).
     cfg = dict(SMALL, pad=1)
-    model = D2NN(**cfg, readout="field").double()
+    model = D2NN(**cfg, readout="field", evanescent=evanescent).double()
     for layer in model.layers:
         with torch.no_grad():
             layer.latent.zero_()
     u = encode.phase(_images(2), cfg["n"], object_size=cfg["object_size"]).to(torch.complex128)
     total = cfg["z_in"] + (cfg["num_layers"] - 1) * cfg["dz"] + cfg["z_out"]
-    expected = ref.propagate_free_space(u.numpy(), cfg["dx"], cfg["wavelength"], total, pad=1)
+    expected = ref.propagate_free_space(u.numpy(), cfg["dx"], cfg["wavelength"], total, pad=1,
+                                        evanescent=evanescent)
     assert rel_err(model(u).detach().numpy(), expected) < 1e-10
+
+
+def test_every_layer_is_an_n_by_n_aperture():
+    # pad 2: each propagation crops to the N×N window, so the network is the chain of cropped
+    # propagations (reference), NOT one long propagation of the padded field; light is lost.
+    cfg = dict(SMALL, n=16, object_size=12)
+    model = D2NN(**cfg, readout="field").double()
+    for layer in model.layers:
+        with torch.no_grad():
+            layer.latent.zero_()
+    u = encode.phase(_images(2), 16, object_size=12).to(torch.complex128).numpy()
+    chain = u
+    for z in [cfg["z_in"]] + [cfg["dz"]] * (cfg["num_layers"] - 1) + [cfg["z_out"]]:
+        chain = ref.propagate_free_space(chain, cfg["dx"], cfg["wavelength"], z, pad=2, evanescent="decay")
+    got = model(torch.from_numpy(u)).detach().numpy()
+    assert rel_err(got, chain) < 1e-10
+    total = cfg["z_in"] + (cfg["num_layers"] - 1) * cfg["dz"] + cfg["z_out"]
+    one = ref.propagate_free_space(u, cfg["dx"], cfg["wavelength"], total, pad=2 * 4, evanescent="decay")
+    assert rel_err(got, one) > 1e-2
+    assert np.sum(np.abs(got) ** 2) < 0.99 * np.sum(np.abs(u) ** 2)
+
+
+def test_evanescent_default_is_decay_and_matters_at_the_lab_preset():
+    from quaton_fast.nn.presets import PRESETS, evanescent_default
+    assert D2NN(**SMALL).evanescent == "decay"
+    for name, cfg in PRESETS.items():
+        assert cfg["evanescent"] == evanescent_default(cfg["dx"], cfg["wavelength"], cfg["n_medium"]) == "decay"
+        assert cfg["n_medium"] == 1.0
+    assert evanescent_default(0.75e-6, 1e-6) == "cut" and evanescent_default(0.7e-6, 1e-6) == "decay"
+    assert evanescent_default(0.6e-6, 1e-6, n_medium=1.5) == "cut"
+    # visible preset (dx = λ/2, layers 5.3 λ apart), shrunk to 64 px: the detector field of the
+    # same masks differs between the two by percents of its peak
+    kw = dict(n=64, object_size=32, num_layers=4, readout="field", seed=0)
+    a = D2NN.preset("visible-128", **kw).double()
+    b = D2NN.preset("visible-128", **kw, evanescent="cut").double()
+    assert a.between.evanescent == "decay" and b.between.evanescent == "cut"
+    u = a.encode(_images(2)).to(torch.complex128)
+    with torch.no_grad():
+        ua, ub = a(u), b(u)
+    assert float((ua - ub).abs().max() / ua.abs().max()) > 0.01
+
+
+def test_heights_use_the_vacuum_wavelength_in_a_medium():
+    lam0, n_mat, n_med = 632.8e-9, 1.5, 1.33
+    model = D2NN(**dict(SMALL, wavelength=lam0, dx=lam0 / n_med / 2), n_medium=n_med, quantizer=quant.PSQ(4)).eval()
+    assert model.wavelength_in_medium == pytest.approx(lam0 / n_med, rel=1e-15)
+    # the propagation uses λ0/n_medium
+    h = ref.angular_spectrum_transfer(48, lam0 / n_med / 2, lam0 / n_med, SMALL["dz"], evanescent="decay")
+    assert rel_err(model.between.transfer.numpy(), h) < 1e-15
+    phi = model.hard_quantized_phases()
+    closed = phi.double() * lam0 / (2 * math.pi * (n_mat - n_med))       # h = φ λ0 / (2π (n_mat − n_med))
+    assert torch.allclose(model.fabrication_heights(n_mat).double(), closed, rtol=1e-6, atol=0)
+    sel = (phi - math.pi / 2).abs() < 1e-6
+    assert float(model.fabrication_heights(n_mat)[sel][0]) == pytest.approx(930.59e-9, abs=0.01e-9)
+    # a network built with the in-medium wavelength (old convention) and exported for that medium
+    # keeps its simulated diffraction: the heights are for λ0 = λ_medium·n_medium (and it says so)
+    old = D2NN(**dict(SMALL, wavelength=lam0 / n_med, dx=lam0 / n_med / 2), quantizer=quant.PSQ(4)).eval()
+    with pytest.warns(UserWarning, match="vacuum wavelength 6.328e-07"):
+        h_old = old.fabrication_heights(n_mat, n_med)
+    ph_old = old.hard_quantized_phases().double()
+    assert torch.allclose(h_old.double(), ph_old * lam0 / (2 * math.pi * (n_mat - n_med)), rtol=1e-6, atol=0)
+    with pytest.raises(ValueError, match=r"fabrication_heights\(\).*'n_material'.*n_medium"):
+        model.fabrication_heights(1.2)
+    with pytest.raises(ValueError, match=r"'n_medium'"):
+        model.fabrication_heights(1.5, n_medium=float("nan"))
+
+
+def test_export_masks_records_the_medium(tmp_path):
+    lam0 = 632.8e-9
+    model = D2NN(**dict(SMALL, wavelength=lam0), n_medium=1.33, quantizer=quant.STE(4))
+    path = tmp_path / "masks.npz"
+    model.export_masks(path, n_material=1.5)
+    data = np.load(path)
+    phases = model.hard_quantized_phases().numpy()
+    assert np.allclose(data["heights"], phases * lam0 / (2 * math.pi * (1.5 - 1.33)), rtol=1e-6, atol=0)
+    assert float(data["wavelength"]) == lam0 and float(data["n_medium"]) == 1.33
+    assert float(data["wavelength_in_medium"]) == pytest.approx(lam0 / 1.33)
+    assert str(data["evanescent"]) == "decay"
 
 
 @pytest.mark.parametrize("readout,shape", [("classify", (4, 10)), ("qpi", (4, 24, 24)), ("field", (4, 24, 24))])

@@ -1,9 +1,10 @@
 """Free-space propagation (angular spectrum) as a torch autograd Function.
 
 Conventions are those of :mod:`quaton_fast.reference.propagation` (time dependence exp(−iωt),
-H = exp(+i·2π·z·sqrt(1/λ² − fx² − fy²)), centred zero-padding to P ≥ N, crop back). The backward
-is the adjoint: the same propagation with conj(H). This Function is the single dispatch point for
-the fused CUDA kernels; on every device today it runs torch.fft.
+H = exp(+i·2π·z·sqrt(1/λ² − fx² − fy²)), λ = vacuum wavelength / n_medium, evanescent waves cut
+or decaying, centred zero-padding to P ≥ N, crop back). The backward is the adjoint: the same
+propagation with conj(H) — valid for any H, also the non-unimodular "decay" one. This Function is
+the single dispatch point for the fused CUDA kernels; on every device today it runs torch.fft.
 """
 from __future__ import annotations
 
@@ -17,11 +18,16 @@ from ._derived import conj_transfer
 
 
 def angular_spectrum_transfer(n_pad: int, dx: float, wavelength: float, z: float, *,
-                              band_limited: bool = False, device: torch.device | str | None = None,
+                              band_limited: bool = False, n_medium: float = 1.0, evanescent: str = "cut",
+                              device: torch.device | str | None = None,
                               dtype: torch.dtype = torch.complex64) -> torch.Tensor:
     """Transfer function H of shape (P, P), unshifted FFT order, computed in float64 by the
-    NumPy reference and cast to ``dtype``. Lengths in metres."""
-    h = ref_prop.angular_spectrum_transfer(n_pad, dx, wavelength, z, band_limited=band_limited)
+    NumPy reference (:func:`quaton_fast.reference.propagation.angular_spectrum_transfer`: same
+    arguments and conventions) and cast to ``dtype``. Lengths in metres; ``wavelength`` is the
+    vacuum wavelength, ``n_medium`` the index of the medium (λ = wavelength / n_medium);
+    ``evanescent``: "cut" (H = 0 there, default) or "decay" (H = exp(−2π|z|·sqrt(f² − 1/λ²)))."""
+    h = ref_prop.angular_spectrum_transfer(n_pad, dx, wavelength, z, band_limited=band_limited,
+                                           n_medium=n_medium, evanescent=evanescent)
     return torch.from_numpy(np.ascontiguousarray(h)).to(device=device, dtype=dtype)
 
 
@@ -76,13 +82,18 @@ def propagate(u: torch.Tensor, transfer: torch.Tensor, *, check_finite: bool = F
 
 
 def propagate_free_space(u: torch.Tensor, *, dx: float, wavelength: float, z: float, pad: int = 2,
-                         band_limited: bool = False, check_finite: bool = False) -> torch.Tensor:
-    """Convenience: build H for ``pad``·N and propagate ``u`` (..., N, N) by ``z`` metres
-    (``check_finite`` as in :func:`propagate`)."""
+                         band_limited: bool = False, n_medium: float = 1.0,
+                         evanescent: str = "cut", check_finite: bool = False) -> torch.Tensor:
+    """Convenience: build H for ``pad``·N and propagate ``u`` (..., N, N) by ``z`` metres.
+
+    ``wavelength``: vacuum wavelength (m); ``n_medium``: index of the medium; ``evanescent``:
+    "cut" or "decay" (see :func:`angular_spectrum_transfer`); ``check_finite`` as in :func:`propagate`."""
     _checks.square_field("propagate_free_space", "u", u, check_finite=check_finite)
     if isinstance(pad, bool) or not isinstance(pad, int) or pad < 1:
         fail("propagate_free_space", "pad", "an integer >= 1", repr(pad))
+    ref_prop.check_grid_size("propagate_free_space", "pad", pad * u.shape[-1],
+                             f" with P = pad·N, N = {u.shape[-1]}")
     dtype = torch.complex128 if u.dtype in (torch.float64, torch.complex128) else torch.complex64
     h = angular_spectrum_transfer(pad * u.shape[-1], dx, wavelength, z, band_limited=band_limited,
-                                  device=u.device, dtype=dtype)
+                                  n_medium=n_medium, evanescent=evanescent, device=u.device, dtype=dtype)
     return propagate(u.to(dtype), h)

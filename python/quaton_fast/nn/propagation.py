@@ -1,16 +1,21 @@
 """Free-space propagation layer with its transfer function cached per device."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
-from .._validation import finite_real, positive_int
+from .._validation import fail, finite_real, positive_int
 from ..functional.propagation import angular_spectrum_transfer, propagate
+from ..reference.propagation import MAX_GRID_POINTS, check_grid_size, evanescent_mode
 
 
 class FreeSpace(nn.Module):
     """Angular-spectrum propagation over ``z`` metres of an (…, N, N) field on a grid of pitch
-    ``dx`` (m) at ``wavelength`` (m), zero-padded to ``pad``·N.
+    ``dx`` (m) at vacuum ``wavelength`` (m) in a medium of index ``n_medium`` (λ = wavelength /
+    n_medium), zero-padded to ``pad``·N; ``evanescent``: "cut" (default) or "decay" (see
+    :func:`quaton_fast.reference.propagation.angular_spectrum_transfer`; :class:`D2NN` uses
+    "decay" by default).
 
     The transfer function H (P, P) is computed once in complex128 (exact to float64) from the
     constructor arguments and kept as a plain attribute, NOT a buffer: it is never saved, never
@@ -20,16 +25,24 @@ class FreeSpace(nn.Module):
     forward uses a copy on the field's device and dtype, made once and cached."""
 
     def __init__(self, n: int, dx: float, wavelength: float, z: float, *, pad: int = 2,
-                 band_limited: bool = False):
+                 band_limited: bool = False, n_medium: float = 1.0, evanescent: str = "cut"):
         super().__init__()
         self.n = positive_int("FreeSpace", "n", n)
         self.pad = positive_int("FreeSpace", "pad", pad)
+        # blame pad when the grid itself would fit with the default padding
+        check_grid_size("FreeSpace", "pad" if (2 * self.n) ** 2 <= MAX_GRID_POINTS else "n", self.pad * self.n,
+                        f" with P = pad·n, n = {self.n}, pad = {self.pad}")
         self.dx = finite_real("FreeSpace", "dx", dx, positive=True)
         self.wavelength = finite_real("FreeSpace", "wavelength", wavelength, positive=True)
+        self.n_medium = finite_real("FreeSpace", "n_medium", n_medium, positive=True)
         self.z = finite_real("FreeSpace", "z", z)
+        if not isinstance(band_limited, (bool, np.bool_)):
+            fail("FreeSpace", "band_limited", "a bool", f"{type(band_limited).__name__} {band_limited!r}", TypeError)
         self.band_limited = bool(band_limited)
+        self.evanescent = evanescent_mode("FreeSpace", evanescent)
         self._transfer = angular_spectrum_transfer(self.pad * self.n, self.dx, self.wavelength, self.z,
-                                                   band_limited=self.band_limited, dtype=torch.complex128)
+                                                   band_limited=self.band_limited, n_medium=self.n_medium,
+                                                   evanescent=self.evanescent, dtype=torch.complex128)
         self._cache: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
 
     @property
@@ -54,5 +67,6 @@ class FreeSpace(nn.Module):
         return propagate(u, self.transfer_like(u))
 
     def extra_repr(self) -> str:
-        return (f"n={self.n}, pad={self.pad}, dx={self.dx:.4g} m, wavelength={self.wavelength:.4g} m, "
-                f"z={self.z:.4g} m, band_limited={self.band_limited}")
+        return (f"n={self.n}, pad={self.pad}, dx={self.dx:.4g} m, wavelength={self.wavelength:.4g} m "
+                f"(vacuum), n_medium={self.n_medium:g}, z={self.z:.4g} m, band_limited={self.band_limited}, "
+                f"evanescent={self.evanescent!r}")

@@ -18,6 +18,7 @@ __all__ = [
     "intensity",
     "intensity_backward",
     "square_detector_layout",
+    "check_boxes",
     "detector_mask",
     "detector_energies",
     "detector_energies_backward",
@@ -152,6 +153,8 @@ def square_detector_layout(n: int, num_classes: int = 10, size: int | None = Non
     func = "square_detector_layout"
     nn = positive_int(func, "n", n)
     c = positive_int(func, "num_classes", num_classes)
+    if c > nn * nn:
+        fail(func, "num_classes", f"at most N² = {nn * nn} (one pixel per detector on the {nn}x{nn} grid)", c)
     s = max(1, nn // 10) if size is None else positive_int(func, "size", size)
     counts = _row_counts(c)
     kmax, nrows = max(counts), len(counts)
@@ -176,9 +179,17 @@ def square_detector_layout(n: int, num_classes: int = 10, size: int | None = Non
     return np.asarray(boxes, dtype=np.int64)
 
 
-def _boxes(func: str, boxes, n: int) -> np.ndarray:
-    if not isinstance(boxes, np.ndarray):
-        boxes = np.asarray(boxes) if isinstance(boxes, (list, tuple)) else boxes
+def check_boxes(func: str, boxes, n: int) -> np.ndarray:
+    """Detector boxes ``(row0, col0, rows, cols)``: an integer array-like of shape (C, 4), C ≥ 1,
+    every box non-empty and inside the N×N grid. Returns (C, 4) int64; raises TypeError/ValueError
+    naming ``func`` and 'boxes' otherwise (the rule of :func:`detector_mask` and of the torch
+    read-out ``quaton_fast.nn.DetectorReadout``)."""
+    if isinstance(boxes, (list, tuple)):
+        try:
+            boxes = np.asarray(boxes)
+        except (ValueError, TypeError) as exc:
+            fail(func, "boxes", "an integer array of shape (C, 4) (row0, col0, rows, cols)",
+                 f"a ragged or non-numeric sequence ({exc})")
     b = array(func, "boxes", boxes, complex_ok=False, min_ndim=2)
     if b.dtype.kind not in "iu":
         fail(func, "boxes", "an integer array", f"dtype {b.dtype}", TypeError)
@@ -196,7 +207,7 @@ def _boxes(func: str, boxes, n: int) -> np.ndarray:
 def detector_mask(n: int, boxes) -> np.ndarray:
     """Boolean masks of the detectors: ``boxes`` (C, 4) on an N×N grid → (C, N, N) bool."""
     nn = positive_int("detector_mask", "n", n)
-    b = _boxes("detector_mask", boxes, nn)
+    b = check_boxes("detector_mask", boxes, nn)
     m = np.zeros((b.shape[0], nn, nn), dtype=bool)
     for k, (r0, c0, h, w) in enumerate(b):
         m[k, r0:r0 + h, c0:c0 + w] = True
@@ -210,7 +221,7 @@ def detector_energies(i, boxes) -> np.ndarray:
     if i.dtype.kind == "c":
         fail(func, "i", "a real array (an intensity)", f"dtype {i.dtype}", TypeError)
     i = np.asarray(i, dtype=np.float64)
-    b = _boxes(func, boxes, i.shape[-1])
+    b = check_boxes(func, boxes, i.shape[-1])
     return np.stack([i[..., r0:r0 + h, c0:c0 + w].sum(axis=(-2, -1)) for r0, c0, h, w in b],
                     axis=-1)
 
@@ -222,7 +233,7 @@ def detector_energies_backward(grad_e, boxes, n: int) -> np.ndarray:
     """
     func = "detector_energies_backward"
     nn = positive_int(func, "n", n)
-    b = _boxes(func, boxes, nn)
+    b = check_boxes(func, boxes, nn)
     g = _real(func, "grad_e", grad_e, min_ndim=1)
     if g.shape[-1] != b.shape[0]:
         fail(func, "grad_e", f"of shape (..., C) with C = {b.shape[0]} (number of boxes)",

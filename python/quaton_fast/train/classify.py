@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..encode import check_images
 from ..nn.d2nn import D2NN
 from ..quant.base import Quantizer
 
@@ -36,11 +37,12 @@ def evaluate_accuracy(model: D2NN, images: torch.Tensor, labels: torch.Tensor, *
                       device: torch.device | str = "cpu") -> float:
     """Accuracy of ``model`` in eval mode (hard quantization) on ``images`` (B, H, W) in [0, 1],
     ``labels`` (B,) int64."""
+    check_images(images, "evaluate_accuracy")  # once, so each batch encodes without a host sync
     was_training = model.training
     model.eval()
     correct = 0
     for idx in _batches(len(images), batch_size, None):
-        x = model.encode(images[idx].to(device))
+        x = model.encode(images[idx].to(device), validate=False)
         correct += int((model(x).argmax(dim=-1) == labels[idx].to(device)).sum())
     model.train(was_training)
     return correct / max(len(images), 1)
@@ -60,6 +62,7 @@ def train_classifier(model: D2NN, train: tuple[torch.Tensor, torch.Tensor], test
     gen = torch.Generator().manual_seed(seed)
     model.to(device).train()
     x_train, y_train = train
+    check_images(x_train, "train_classifier")  # once, so each batch encodes without a host sync
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history: list[dict] = []
     t0 = time.perf_counter()
@@ -73,7 +76,7 @@ def train_classifier(model: D2NN, train: tuple[torch.Tensor, torch.Tensor], test
         bar = tqdm(list(_batches(len(x_train), batch_size, gen)), desc=f"{description} epoch {epoch + 1}/{epochs}",
                    disable=not progress, leave=False)
         for idx in bar:
-            x = model.encode(x_train[idx].to(device))
+            x = model.encode(x_train[idx].to(device), validate=False)
             y = y_train[idx].to(device)
             loss = torch.nn.functional.cross_entropy(model(x), y) + model.regularization()
             opt.zero_grad(set_to_none=True)

@@ -77,6 +77,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", type=_positive(int), default=None, help="phase layers (default: the preset's)")
     p.add_argument("--object-size", type=_positive(int), default=None, help="image size on the grid, px")
     p.add_argument("--pad", type=_positive(int), default=None, help="FFT zero-padding factor")
+    p.add_argument("--evanescent", choices=("cut", "decay"), default=None,
+                   help="evanescent waves: decay (exact) or cut (results recorded before 2026-12 used cut); "
+                        "default: the preset's (decay)")
     p.add_argument("--epochs", type=_nonnegative_int, default=d.epochs,
                    help="total epochs, warm-up included (0 with --init-from: evaluate only)")
     p.add_argument("--warmup", type=_nonnegative_int, default=d.warmup, help="full-precision epochs before QAT")
@@ -103,6 +106,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     cfg = RunConfig(task=args.task, quantizer=args.quantizer, levels=args.levels, quantizer_options=dict(args.qopt),
                     preset=args.preset, n=args.n, layers=args.layers, object_size=args.object_size, pad=args.pad,
+                    evanescent=args.evanescent,
                     epochs=args.epochs, warmup=args.warmup, batch=args.batch, lr=args.lr, seed=args.seed,
                     train_limit=args.train_limit, test_limit=args.test_limit, init_from=args.init_from,
                     snapshot_epochs=sorted(set(args.snapshot_epochs)), n_material=args.n_material,

@@ -31,6 +31,7 @@ class RunConfig:
     layers: int | None = None       # phase layers (None: the preset's)
     object_size: int | None = None  # image size on the grid, px (None: the preset's)
     pad: int | None = None          # zero-padding factor of the FFTs (None: the preset's)
+    evanescent: str | None = None   # "cut" | "decay" (None: the preset's, set by validate())
     epochs: int = 6
     warmup: int = 3
     batch: int = 64
@@ -56,6 +57,10 @@ class RunConfig:
         if self.preset not in PRESETS:
             raise ValueError(f"{f}(): argument 'preset' must be one of {sorted(PRESETS)}, got {self.preset!r}")
         positive_int(f, "levels", self.levels, minimum=2)
+        if self.evanescent is None:
+            self.evanescent = PRESETS[self.preset].get("evanescent", "cut")
+        if self.evanescent not in ("cut", "decay"):
+            raise ValueError(f"{f}(): argument 'evanescent' must be 'cut' or 'decay', got {self.evanescent!r}")
         if not isinstance(self.quantizer_options, dict):
             raise TypeError(f"{f}(): argument 'quantizer_options' must be a dict, got "
                             f"{type(self.quantizer_options).__name__}")
@@ -85,7 +90,8 @@ class RunConfig:
     def geometry(self) -> dict:
         """Keyword overrides of the preset for :meth:`D2NN.preset`."""
         out = {}
-        for key, name in (("n", "n"), ("num_layers", "layers"), ("object_size", "object_size"), ("pad", "pad")):
+        for key, name in (("n", "n"), ("num_layers", "layers"), ("object_size", "object_size"), ("pad", "pad"),
+                          ("evanescent", "evanescent")):
             if getattr(self, name) is not None:
                 out[key] = getattr(self, name)
         return out
@@ -99,6 +105,9 @@ class RunConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
         known = {f.name for f in dataclasses.fields(cls)}
+        d = dict(d)
+        # runs saved before the option existed propagated with the evanescent waves cut
+        d.setdefault("evanescent", "cut")
         return cls(**{k: v for k, v in d.items() if k in known})
 
     def same_training(self, other: "RunConfig") -> list[str]:

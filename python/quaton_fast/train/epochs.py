@@ -12,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import distributed as dist
+from ..encode import check_images
 from ..nn.d2nn import D2NN
 from ..quant.quantizers import GumbelSoftmax
 
@@ -38,6 +39,7 @@ def train_one_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch
     """One pass over ``x`` (B, H, W) / ``y`` (B,) in shuffled global batches. ``model`` may be a
     DDP wrapper of a :class:`D2NN`. Returns the mean loss and the (soft, training-mode) accuracy."""
     net = dist.unwrap(model)
+    check_images(x, "train_one_epoch")  # once per epoch, so each batch encodes without a host sync
     model.train()
     order = torch.randperm(len(x), generator=generator)
     batches = [order[s:s + batch_size] for s in range(0, len(x), batch_size)]
@@ -47,7 +49,7 @@ def train_one_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch
         if len(batch) < dist.world_size():  # a trailing batch too small to give every rank an item
             continue
         idx = dist.shard_batch(batch)
-        xb = net.encode(x[idx].to(device))
+        xb = net.encode(x[idx].to(device), validate=False)
         yb = y[idx].to(device)
         logits = model(xb)
         loss = torch.nn.functional.cross_entropy(logits, yb) + net.regularization()
@@ -69,6 +71,7 @@ def evaluate(model: D2NN, x: torch.Tensor, y: torch.Tensor, *, device: torch.dev
     ``model`` on ``x`` (B, H, W) / ``y`` (B,). Under DDP each rank takes every world-th image and
     the counts are summed."""
     net = dist.unwrap(model)
+    check_images(x, "evaluate")
     was_training = net.training
     net.eval()
     mine = torch.arange(len(x))[dist.rank()::dist.world_size()]
@@ -76,7 +79,7 @@ def evaluate(model: D2NN, x: torch.Tensor, y: torch.Tensor, *, device: torch.dev
     chunks = [mine[s:s + batch_size] for s in range(0, len(mine), batch_size)]
     for idx in tqdm(chunks, desc="test (hard-quantized)", disable=not (progress and dist.is_main_process()),
                     leave=False):
-        pred = net(net.encode(x[idx].to(device))).argmax(-1)
+        pred = net(net.encode(x[idx].to(device), validate=False)).argmax(-1)
         flat = y[idx].to(device) * num_classes + pred
         confusion += torch.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
     if dist.is_initialized():

@@ -109,6 +109,7 @@ def _result(cfg, task, data, net, test, history, hist, command, device, train_se
             "train_seconds": train_seconds, "test_seconds": test_seconds, "resumed_after_epoch": resumed_from,
             "device": dev, "world_size": dist.world_size(), "torch": torch.__version__,
             "geometry": {"n": net.n, "layers": len(net.layers), "dx_m": net.dx, "wavelength_m": net.wavelength,
+                         "n_medium": net.n_medium, "evanescent": net.evanescent,
                          "z_in_m": net.to_first.z, "dz_m": net.between.z, "z_out_m": net.to_detector.z,
                          "pad": net.to_first.pad, "object_size": net.object_size},
             "records": [record]}

@@ -130,6 +130,7 @@ def run_qpi(cfg: RunConfig, task, out_dir: str | os.PathLike, *, resume: bool = 
               "readout": {"scale": float(net.readout.scale.detach()), "bias": float(net.readout.bias.detach())},
               "device": dev, "world_size": dist.world_size(), "torch": torch.__version__,
               "geometry": {"n": net.n, "layers": len(net.layers), "dx_m": net.dx, "wavelength_m": net.wavelength,
+                           "n_medium": net.n_medium, "evanescent": net.evanescent,
                            "z_in_m": net.to_first.z, "dz_m": net.between.z, "z_out_m": net.to_detector.z,
                            "pad": net.to_first.pad, "object_size": int(data.train[0].shape[-1])},
               "records": records}

@@ -32,8 +32,8 @@ __all__ = ["GEOMETRY_FIELDS", "RunState", "prepare_run_dir", "resume_run", "init
            "make_run_quantizer", "run_epochs", "finish_stages", "run_log", "resolve_device",
            "device_description"]
 
-#: config fields that fix the network's shape: an --init-from checkpoint must match on all of them
-GEOMETRY_FIELDS = ("preset", "n", "layers", "object_size", "pad")
+#: config fields that fix the network's shape and optics: an --init-from checkpoint must match on all of them
+GEOMETRY_FIELDS = ("preset", "n", "layers", "object_size", "pad", "evanescent")
 _CORE_KEYS = ("config", "kind", "epoch", "stage", "model", "optimizer", "rng", "history")
 
 
