@@ -2,7 +2,7 @@
 (QuATON) and the analog optical computer digital twin.
 
 Submodules load on first use (``qf.nn``, ``qf.quant``, ``qf.functional``, ``qf.encode``,
-``qf.reference``, ``qf.solve``, ``qf.aoc``, ``qf.data``, ``qf.qpi``), so ``import quaton_fast`` is cheap and
+``qf.reference``, ``qf.solve``, ``qf.aoc``, ``qf.data``, ``qf.qpi``, ``qf.export``), so ``import quaton_fast`` is cheap and
 never touches CUDA.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ._backend import build_info, has_cuda
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("nn", "quant", "functional", "encode", "reference", "solve", "aoc", "data", "train", "qpi")
+_SUBMODULES = ("nn", "quant", "functional", "encode", "reference", "solve", "aoc", "data", "train", "qpi", "export")
 __all__ = ["build_info", "has_cuda", "__version__", *_SUBMODULES]
 
 
