@@ -99,3 +99,62 @@ def test_bad_sizes_are_refused():
     assert_rejects(lambda: FabricationErrors(shift=float("nan")), "shift")
     assert_rejects(lambda: FabricationErrors(dz="1"), "dz")
     assert_rejects(lambda: FabricationErrors(distribution="gauss"), "distribution")
+
+
+# ------------------------------------------------------------------ in the D2NN forward
+def _small_net(**kw):
+    import quaton_fast as qf
+    return qf.nn.D2NN.preset("visible-128", n=12, num_layers=1, object_size=8, pad=2, seed=0,
+                             evanescent="cut", **kw).double()
+
+
+def test_d2nn_zero_errors_and_eval_mode_leave_the_network_unchanged():
+    net = _small_net()
+    x = net.encode(torch.rand(3, 8, 8, dtype=torch.float64)).to(torch.complex128)
+    net.train()
+    y0 = net(x)
+    net.set_fabrication_errors(FabricationErrors())
+    assert torch.equal(net(x), y0)
+    net.set_fabrication_errors(FabricationErrors(phase=0.3, shift=1e-7))
+    net.eval()
+    assert torch.equal(net(x), net.__class__.forward(net, x))        # eval: off unless at_eval
+    net.train()
+    assert not torch.allclose(net(x), y0)
+
+
+def test_d2nn_with_a_displaced_mask_equals_the_explicit_construction(monkeypatch):
+    # one mask displaced by (+1, +2) pixels plus a phase error map, against numpy on the padded lab grid
+    net = _small_net(readout="field")
+    n, p, dx = 12, 24, net.dx
+    rng = np.random.default_rng(5)
+    u0 = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
+    dphi = rng.normal(size=(1, n, n)) * 0.2
+    errs = SampledErrors(phase=torch.from_numpy(dphi), shift=torch.tensor([[1 * dx, 2 * dx]], dtype=torch.float64))
+    net.set_fabrication_errors(FabricationErrors(phase=0.2, shift=dx))
+    monkeypatch.setattr(net, "_sample_fabrication_errors", lambda device: errs)
+    out = net(torch.from_numpy(u0)[None]).detach().numpy()[0]
+    lam = net.wavelength_in_medium
+    h1 = angular_spectrum_transfer(p, dx, lam, net.to_first.z)
+    h2 = angular_spectrum_transfer(p, dx, lam, net.to_detector.z)
+    U0, o = _pad(u0, p)
+    u1 = np.fft.ifft2(np.fft.fft2(U0) * h1)
+    mask = np.zeros((p, p), complex)
+    t = np.exp(1j * (net.layers[0].phase().detach().numpy() + dphi[0]))
+    mask[o + 2:o + 2 + n, o + 1:o + 1 + n] = t
+    want = np.fft.ifft2(np.fft.fft2(u1 * mask) * h2)[o:o + n, o:o + n]
+    np.testing.assert_allclose(out, want, atol=1e-10 * np.abs(want).max())
+
+
+def test_d2nn_training_with_errors_has_gradients_and_makes_no_host_sync():
+    from sync_guard import SyncGuard
+    net = _small_net(fabrication_errors=FabricationErrors(phase=0.1, shift=2e-7, dz=1e-7))
+    net.train()
+    x = net.encode(torch.rand(2, 8, 8, dtype=torch.float64)).to(torch.complex128)
+    y = torch.tensor([1, 3])
+    torch.nn.functional.cross_entropy(net(x), y).backward()          # first call fills caches
+    net.zero_grad()
+    with SyncGuard() as guard:
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+    assert not guard.hits, guard.report()
+    g = net.layers[0].latent.grad
+    assert g is not None and torch.isfinite(g).all() and g.abs().sum() > 0

@@ -23,6 +23,7 @@ from ..functional import _checks
 from ..functional.fused_propagation import modulate_propagate
 from ..quant.base import Quantizer
 from ..reference.propagation import MAX_GRID_POINTS, check_grid_size, evanescent_mode
+from .fabrication_errors import FabricationErrors, SampledErrors, perturbed_transfers
 from .phase_layer import PhaseLayer
 from .presets import preset_config
 from .propagation import FreeSpace
@@ -62,7 +63,9 @@ class D2NN(nn.Module):
     'classify' (logits from detector energies), 'qpi' (ŷ = s·|u|² + b) or 'field' (the complex
     detector-plane field). ``init``: the masks' start, 'uniform' (φ ~ U[0, 2π), the usual D2NN
     start) or 'zeros' (transparent layers: the network starts as free-space propagation, a better
-    start for imaging tasks such as QPI).
+    start for imaging tasks such as QPI). ``fabrication_errors``: random phase, lateral-shift and
+    axial-spacing errors drawn at every training forward (and in eval mode only if their
+    ``at_eval`` is set), :class:`~quaton_fast.nn.fabrication_errors.FabricationErrors`; None = off.
 
     Raises ValueError/TypeError naming the argument for bad constructor arguments."""
 
@@ -71,7 +74,7 @@ class D2NN(nn.Module):
                  evanescent: str = "decay", quantizer: Quantizer | None = None,
                  readout: str = "classify", num_classes: int = 10, detector_size: int | None = None,
                  object_size: int | None = None, encoding: str = "phase", seed: int | None = None,
-                 init: str = "uniform"):
+                 init: str = "uniform", fabrication_errors: FabricationErrors | None = None):
         super().__init__()
         f = "D2NN"
         self.n = positive_int(f, "n", n)
@@ -111,12 +114,29 @@ class D2NN(nn.Module):
             PhaseLayer(self.n, quantizer.for_layer(i) if quantizer is not None else None, init=init,
                        generator=gen)
             for i in range(num_layers))
+        self.set_fabrication_errors(fabrication_errors)
         if readout == "classify":
             self.readout: nn.Module | None = DetectorReadout(self.n, num_classes, detector_size=detector_size)
         elif readout == "qpi":
             self.readout = QPIReadout()
         else:
             self.readout = None
+
+    def set_fabrication_errors(self, errors: FabricationErrors | None,
+                               generator: torch.Generator | None = None) -> None:
+        """Use ``errors`` (None = off) from the next forward on; ``generator``: the random stream
+        of the draws (on the field's device; None = torch's global stream)."""
+        if errors is not None and not isinstance(errors, FabricationErrors):
+            fail("D2NN.set_fabrication_errors", "errors", "a FabricationErrors or None",
+                 f"{type(errors).__name__} {errors!r}", TypeError)
+        self.fabrication_errors = errors
+        self._fab_generator = generator
+
+    def _sample_fabrication_errors(self, device: torch.device) -> SampledErrors | None:
+        fe = self.fabrication_errors
+        if fe is None or not fe.active or not (self.training or fe.at_eval):
+            return None
+        return fe.sample(len(self.layers), self.n, device=device, generator=self._fab_generator)
 
     @property
     def wavelength_in_medium(self) -> float:
@@ -168,10 +188,18 @@ class D2NN(nn.Module):
         last = len(self.layers) - 1
         if check_finite:
             _checks.finite("D2NN.output_field", "u", u)
-        u = modulate_propagate(u, None, self.to_first.transfer_like(u))
+        transfers = [self.to_first.transfer_like(u)] + [
+            (self.to_detector if i == last else self.between).transfer_like(u) for i in range(last + 1)]
+        errors = self._sample_fabrication_errors(u.device)
+        if errors is not None:
+            transfers = perturbed_transfers(transfers, self.to_first.pad * self.n, self.dx,
+                                            self.wavelength_in_medium, errors)
+        u = modulate_propagate(u, None, transfers[0])
         for i, layer in enumerate(self.layers):
-            prop = self.to_detector if i == last else self.between
-            u = modulate_propagate(u, layer.phase(), prop.transfer_like(u))
+            phase = layer.phase()
+            if errors is not None and errors.phase is not None:
+                phase = phase + errors.phase[i].to(phase.dtype)
+            u = modulate_propagate(u, phase, transfers[i + 1])
         return u
 
     def forward(self, u: torch.Tensor, *, check_finite: bool = False) -> torch.Tensor:
