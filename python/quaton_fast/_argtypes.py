@@ -67,7 +67,16 @@ def real(minimum: float | None = None, maximum: float | None = None, *, strict_m
 
 positive_int = integer(minimum=1)
 nonnegative_int = integer(minimum=0)
-levels = integer(minimum=2)
+
+
+def levels(text: str) -> int:
+    """A number of phase levels: an integer >= 2."""
+    v = _int(text)
+    if v < 2:
+        raise argparse.ArgumentTypeError(f"expected at least 2 phase levels (an integer >= 2), got {text!r}")
+    return v
+
+
 positive_float = real(0.0, strict_minimum=True)
 nonnegative_float = real(0.0)
 unit_interval = real(0.0, 1.0)

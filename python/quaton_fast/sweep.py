@@ -23,12 +23,14 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -156,15 +158,38 @@ def _child_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """``preexec_fn`` that makes the child get SIGKILL when this process dies, however it dies
+    (Linux ``prctl(PR_SET_PDEATHSIG)``), so a killed sweep (``kill -9``, pre-emption) never leaves an
+    orphaned trainer writing its run directory. None where prctl does not exist (the per-run
+    lock, ``run.lock``, still keeps a second trainer out of a directory an orphan writes)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+    def preexec() -> None:
+        prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() != parent_pid:      # the parent died before prctl took effect
+            os._exit(1)
+    return preexec
+
+
 def execute(run: PlannedRun, root: Path, args: argparse.Namespace) -> int:
-    """Run one training subprocess, its output appended to <run dir>/log.txt; returns its exit code."""
+    """Run one training subprocess, its output appended to <run dir>/log.txt; returns its exit code.
+    The child dies with this process (:func:`_die_with_parent`)."""
     d = run.directory(root)
     d.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "quaton_fast.cli", *run.argv]
     with open(d / "log.txt", "a") as log:
         log.write(f"\n$ quaton-fast {' '.join(shlex.quote(a) for a in run.argv)}\n")
         log.flush()
-        return subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=_child_env(args))
+        return subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=_child_env(args),
+                               preexec_fn=_die_with_parent(os.getpid()))
 
 
 def _sweep_config(args: argparse.Namespace) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from .. import _argtypes as _A
 from .._atomic import atomic_write_json
 
 _UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -20,17 +21,37 @@ def parse_duration(text) -> float:
     return value
 
 
+# --- argument types (one-line argparse errors naming the option; see quaton_fast._argtypes) ---
+def _duration_arg(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive duration like 10s, 2m, 500ms or 1.5, got {text!r}") from None
+
+
+def _device_arg(text: str) -> str:
+    if not re.fullmatch(r"cpu|cuda(:[0-9]+)?", text):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:K, got {text!r}")
+    return text
+
+
+_replicas_arg = _A.positive_int
+_seed_arg = _A.integer(0, 2**32 - 1)   # NumPy / Sobol seed range
+_target_arg = _A.real()
+# --- end of argument types ---
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="instance file (G-set/rudy, SK .npz, QPLIB)")
-    parser.add_argument("--time", default="10s", help="time budget: 10s, 2m, 500ms, 1.5")
-    parser.add_argument("--replicas", type=int, default=None,
+    parser.add_argument("--time", type=_duration_arg, default="10s", help="time budget: 10s, 2m, 500ms, 1.5")
+    parser.add_argument("--replicas", type=_replicas_arg, default=None,
                         help="replicas per restart (default 64 on the CPU, 1024 on a GPU)")
-    parser.add_argument("--device", default="cpu",
+    parser.add_argument("--device", type=_device_arg, default="cpu",
                         help="cpu, cuda or cuda:K (the GPU runs the torch backend, tensor-core products where exact)")
     parser.add_argument("--precision", default=None, choices=["fp32", "tf32", "bf16"],
                         help="GPU spin-product precision (default: the fastest exact one)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--target", type=float, default=None,
+    parser.add_argument("--seed", type=_seed_arg, default=0)
+    parser.add_argument("--target", type=_target_arg, default=None,
                         help="target: the cut for Max-Cut instances, else the energy")
     parser.add_argument("--format", default="auto", choices=["auto", "gset", "rudy", "sk", "qplib"])
     parser.add_argument("--json", default=None, help="write the result as JSON here (atomic)")
