@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from typing import Callable
 
-__all__ = ["integer", "positive_int", "nonnegative_int", "levels", "real", "positive_float",
+__all__ = ["device", "integer", "positive_int", "nonnegative_int", "levels", "real", "positive_float",
            "nonnegative_float", "unit_interval", "positive"]
 
 
@@ -89,3 +90,10 @@ def positive(kind: type) -> Callable[[str], float | int]:
     if kind is float:
         return positive_float
     raise TypeError(f"positive(): argument 'kind' must be int or float, got {kind!r}")
+
+
+def device(text: str) -> str:
+    """A torch device name: cpu, cuda or cuda:K (whether it exists is checked when the run starts)."""
+    if not re.fullmatch(r"cpu|cuda(:[0-9]+)?", str(text)):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:K, got {text!r}")
+    return text

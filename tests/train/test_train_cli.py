@@ -86,7 +86,7 @@ def test_cli_fp_then_pq_from_checkpoint(toy_task, tmp_path):
     (["--qopt", "bogus=1"], "'quantizer_options' (--qopt)"),
     (["--quantizer", "ste", "--qopt", "k=30"], "takes no options"),
     (["--qopt", "k"], "KEY=VALUE"),
-    (["--device", "tpu"], "'device' must be 'cpu', 'cuda'"),
+    (["--device", "tpu"], "argument --device: expected cpu, cuda or cuda:K"),
     (["--snapshot-epochs", "9"], "snapshot_epochs"),
 ])
 def test_cli_rejects_bad_arguments(toy_task, tmp_path, capsys, args, message):

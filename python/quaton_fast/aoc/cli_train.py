@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="bound on |beta|*||W_c||_2 after each step (keeps the fixed point contractive); "
                         "<= 0 disables; must be finite")
     p.add_argument("--threads", type=A.positive_int, default=None, help="torch / kernel threads (default: torch's)")
-    p.add_argument("--device", default="cpu",
+    p.add_argument("--device", type=A.device, default="cpu",
                    help="cpu or cuda (one GPU per rank under torchrun); on CUDA the fixed point runs as torch ops")
     p.add_argument("--out", default="runs/aoc",
                    help="checkpoint directory: per run STEM.pt, STEM.settings.json (the settings record) and "

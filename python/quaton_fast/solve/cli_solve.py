@@ -29,12 +29,7 @@ def _duration_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive duration like 10s, 2m, 500ms or 1.5, got {text!r}") from None
 
 
-def _device_arg(text: str) -> str:
-    if not re.fullmatch(r"cpu|cuda(:[0-9]+)?", text):
-        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:K, got {text!r}")
-    return text
-
-
+_device_arg = _A.device
 _replicas_arg = _A.positive_int
 _seed_arg = _A.integer(0, 2**32 - 1)   # NumPy / Sobol seed range
 _target_arg = _A.real()

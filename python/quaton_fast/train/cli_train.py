@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .. import distributed as dist
-from .._argtypes import levels, nonnegative_int, positive
+from .._argtypes import device, levels, nonnegative_int, positive
 from ..nn.presets import PRESETS
 from ..quant.quantizers import QUANTIZER_NAMES
 from .config import RunConfig
@@ -77,7 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="refractive index of the mask material for the height export")
     p.add_argument("--data-root", default=None, help="IDX directory instead of the installed dataset")
     p.add_argument("--out", default=None, help="run directory (default runs/<task>/<quantizer>-L<levels>)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+    p.add_argument("--device", type=device, default="cuda" if torch.cuda.is_available() else "cpu",
                    help="cpu, cuda or cuda:K (default %(default)s)")
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
