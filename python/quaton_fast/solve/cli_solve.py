@@ -24,9 +24,13 @@ def parse_duration(text) -> float:
 # --- argument types (one-line argparse errors naming the option; see quaton_fast._argtypes) ---
 def _duration_arg(text: str) -> float:
     try:
-        return parse_duration(text)
+        value = parse_duration(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive duration like 10s, 2m, 500ms or 1.5, got {text!r}") from None
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite positive duration like 10s, 2m, 500ms or 1.5, "
+                                         f"got {text!r}")
+    return value
 
 
 _device_arg = _A.device
