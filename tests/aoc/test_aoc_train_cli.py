@@ -134,6 +134,7 @@ def test_other_settings_in_the_same_out_never_reuse_a_checkpoint(tmp_path):
     r2, r3 = _test_record(tmp_path / "r2.json"), _test_record(tmp_path / "r3.json")
     assert r2["value"] == r3["value"] and r2["value"] != r1["value"]      # trained with its own settings
     assert r2["resumed_after_epoch"] == 0 and r2["lr"] == 0.1
+    assert r1["checkpoint"] != r2["checkpoint"] and os.path.isfile(r2["checkpoint"])
     ckpts = sorted(p.name for p in a.glob("*.pt"))
     assert len(ckpts) == 2 and all(n.startswith("gauss_256_seed0-") for n in ckpts)
     for n in ckpts:  # each checkpoint has its settings record; the record's fingerprint names the file

@@ -196,7 +196,7 @@ def _train_and_report(args: argparse.Namespace, device: torch.device, out: Path,
               "selected_by": "best float validation " + metric, "lr": args.lr, "lr_schedule": args.lr_schedule, "batch": args.batch,
               "seed": args.seed, "max_gain": args.max_gain, "quant_mode": args.quant_mode, "steps": info["steps"],
               "train_time_s": round(train_s, 1),
-              "resumed_after_epoch": resumed_after, "world_size": dist.world_size(),
+              "resumed_after_epoch": resumed_after, "checkpoint": str(out / f"{run_stem(args)}.pt"), "world_size": dist.world_size(),
               "device": device_description(device),
               "val_history": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in h.items()}
                               for h in hist]}
