@@ -11,6 +11,7 @@ import time
 
 import torch
 
+from . import _argtypes as A
 from .data.mnist_subset import load_mnist_subset
 from .nn.d2nn import D2NN
 from .quant import PSQ, FixedTemperature, FullPrecision, PostTraining
@@ -22,22 +23,24 @@ DEMO_DEFAULTS = dict(n=64, layers=4, object_size=32, pad=2, epochs=4, warmup=2, 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = DEMO_DEFAULTS
-    p.add_argument("--n", type=int, default=d["n"], help="neurons per side (default %(default)s)")
-    p.add_argument("--layers", type=int, default=d["layers"], help="phase layers (default %(default)s)")
-    p.add_argument("--object-size", type=int, default=d["object_size"], help="image size on the grid, px")
-    p.add_argument("--pad", type=int, default=d["pad"], help="zero-padding factor of the FFTs")
-    p.add_argument("--epochs", type=int, default=d["epochs"], help="total epochs per method")
-    p.add_argument("--warmup", type=int, default=d["warmup"], help="full-precision epochs before QAT")
-    p.add_argument("--batch", type=int, default=d["batch"])
-    p.add_argument("--lr", type=float, default=d["lr"])
-    p.add_argument("--levels", type=int, default=d["levels"], help="phase levels of PQ and PSQ")
-    p.add_argument("--seed", type=int, default=d["seed"])
-    p.add_argument("--limit", type=int, default=None, help="train on LIMIT random images (and test on LIMIT/4) for smoke runs")
+    p.add_argument("--n", type=A.positive_int, default=d["n"], help="neurons per side (default %(default)s)")
+    p.add_argument("--layers", type=A.positive_int, default=d["layers"], help="phase layers (default %(default)s)")
+    p.add_argument("--object-size", type=A.positive_int, default=d["object_size"], help="image size on the grid, px")
+    p.add_argument("--pad", type=A.positive_int, default=d["pad"], help="zero-padding factor of the FFTs")
+    p.add_argument("--epochs", type=A.positive_int, default=d["epochs"], help="total epochs per method")
+    p.add_argument("--warmup", type=A.nonnegative_int, default=d["warmup"], help="full-precision epochs before QAT")
+    p.add_argument("--batch", type=A.positive_int, default=d["batch"])
+    p.add_argument("--lr", type=A.positive_float, default=d["lr"])
+    p.add_argument("--levels", type=A.levels, default=d["levels"], help="phase levels of PQ and PSQ")
+    p.add_argument("--seed", type=A.nonnegative_int, default=d["seed"])
+    p.add_argument("--limit", type=A.positive_int, default=None, help="train on LIMIT random images (and test on LIMIT/4) for smoke runs")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> list[dict]:
+    if args.warmup > args.epochs:
+        raise ValueError(f"demo: argument --warmup must be <= --epochs ({args.epochs}), got {args.warmup}")
     images, labels = load_mnist_subset()
     tr, te = split_indices(len(images), DEMO_DEFAULTS["test_fraction"], args.seed)
     if args.limit:  # the subset is sorted by class: keep a random, class-mixed part of each split

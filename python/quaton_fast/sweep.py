@@ -23,12 +23,14 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -36,7 +38,8 @@ from . import distributed as dist
 from .nn.presets import PRESETS
 from .quant.quantizers import QUANTIZER_NAMES
 from .train.checkpoint import atomic_write_json, atomic_write_text
-from .train.cli_train import _levels, _nonnegative_int, _positive
+from ._argtypes import device
+from .train.cli_train import _levels, _nonnegative_int, _positive, _qopt
 from .train.run_classify import METHOD_NAMES
 from .train.tasks import TASKS
 
@@ -60,6 +63,17 @@ class PlannedRun:
         return (self.directory(root) / "result.json").is_file()
 
 
+def _method_qopt(text: str) -> str:
+    """argparse type of --qopt: METHOD:KEY=VALUE, METHOD a quantizer name, VALUE a finite number or
+    true/false (checked like `train --qopt`); returns the text (passed on to the runs)."""
+    method, sep, kv = text.partition(":")
+    if not sep or method not in QUANTIZER_NAMES:
+        raise argparse.ArgumentTypeError(f"expected METHOD:KEY=VALUE with METHOD one of {', '.join(QUANTIZER_NAMES)}, "
+                                         f"got {text!r}")
+    _qopt(kv)
+    return text
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", nargs="+", default=["mnist"], choices=sorted(TASKS), help="datasets")
     p.add_argument("--methods", nargs="+", default=list(QUANTIZER_NAMES), choices=QUANTIZER_NAMES)
@@ -67,7 +81,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="level counts, run in this order (default %(default)s)")
     p.add_argument("--warmup", type=_nonnegative_int, default=2, help="FP warm-up epochs shared by all QAT runs")
     p.add_argument("--qat-epochs", type=_positive(int), default=2, help="QAT epochs after the warm-up")
-    p.add_argument("--qopt", action="append", default=[], metavar="METHOD:KEY=VALUE",
+    p.add_argument("--qopt", type=_method_qopt, action="append", default=[], metavar="METHOD:KEY=VALUE",
                    help="quantizer option for one method, e.g. psq-li:increment=10 (repeatable)")
     p.add_argument("--preset", default="visible-128", choices=sorted(PRESETS))
     p.add_argument("--neurons", "--n", dest="n", type=_positive(int), default=None, help="neurons per side")
@@ -79,7 +93,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_nonnegative_int, default=0)
     p.add_argument("--train-limit", type=_positive(int), default=None)
     p.add_argument("--test-limit", type=_positive(int), default=None)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", type=device, default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-plots", action="store_true", help="no figures in the run directories")
     p.add_argument("--root", default="runs/sweep", help="directory of the run directories")
     p.add_argument("--table-md", default=None, help="also write the Markdown table here")
@@ -156,15 +170,38 @@ def _child_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """``preexec_fn`` that makes the child get SIGKILL when this process dies, however it dies
+    (Linux ``prctl(PR_SET_PDEATHSIG)``), so a killed sweep (``kill -9``, pre-emption) never leaves an
+    orphaned trainer writing its run directory. None where prctl does not exist (the per-run
+    lock, ``run.lock``, still keeps a second trainer out of a directory an orphan writes)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+    def preexec() -> None:
+        prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() != parent_pid:      # the parent died before prctl took effect
+            os._exit(1)
+    return preexec
+
+
 def execute(run: PlannedRun, root: Path, args: argparse.Namespace) -> int:
-    """Run one training subprocess, its output appended to <run dir>/log.txt; returns its exit code."""
+    """Run one training subprocess, its output appended to <run dir>/log.txt; returns its exit code.
+    The child dies with this process (:func:`_die_with_parent`)."""
     d = run.directory(root)
     d.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "quaton_fast.cli", *run.argv]
     with open(d / "log.txt", "a") as log:
         log.write(f"\n$ quaton-fast {' '.join(shlex.quote(a) for a in run.argv)}\n")
         log.flush()
-        return subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=_child_env(args))
+        return subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=_child_env(args),
+                               preexec_fn=_die_with_parent(os.getpid()))
 
 
 def _sweep_config(args: argparse.Namespace) -> dict:

@@ -111,3 +111,69 @@ def test_cli_device_flag(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="aoc-train.*'device' is 'cuda'"):
             cli_train.run(p.parse_args(base + ["--device", "cuda"]))
+
+
+# --- run files: settings fingerprint, resume only with the same settings (case rel02), option checks (rel11) ---
+
+def _aoc(out, res, *extra):
+    return ["aoc-train", "--task", "gauss", "--epochs", "1", "--max-steps", "6", "--no-progress", "--out", str(out),
+            "--results", str(res), *extra]
+
+
+def _test_record(res):
+    return [r for r in json.loads(res.read_text()) if r["levels"] == "float" and r["split"] == "test"][-1]
+
+
+def test_other_settings_in_the_same_out_never_reuse_a_checkpoint(tmp_path):
+    from quaton_fast.cli import main
+    a, b = tmp_path / "A", tmp_path / "B"
+    assert main(_aoc(a, tmp_path / "r1.json", "--lr", "3e-4", "--batch", "64")) == 0
+    r1 = _test_record(tmp_path / "r1.json")
+    assert main(_aoc(a, tmp_path / "r2.json", "--lr", "0.1", "--batch", "16")) == 0   # same --out
+    assert main(_aoc(b, tmp_path / "r3.json", "--lr", "0.1", "--batch", "16")) == 0   # fresh --out
+    r2, r3 = _test_record(tmp_path / "r2.json"), _test_record(tmp_path / "r3.json")
+    assert r2["value"] == r3["value"] and r2["value"] != r1["value"]      # trained with its own settings
+    assert r2["resumed_after_epoch"] == 0 and r2["lr"] == 0.1
+    assert r1["checkpoint"] != r2["checkpoint"] and os.path.isfile(r2["checkpoint"])
+    ckpts = sorted(p.name for p in a.glob("*.pt"))
+    assert len(ckpts) == 2 and all(n.startswith("gauss_256_seed0-") for n in ckpts)
+    for n in ckpts:  # each checkpoint has its settings record; the record's fingerprint names the file
+        rec = json.loads((a / n.replace(".pt", ".settings.json")).read_text())
+        assert n == f"gauss_256_seed0-{rec['fingerprint'][:10]}.pt"
+    # the same command again resumes its own (finished) checkpoint: same metric, marked as resumed
+    assert main(_aoc(a, tmp_path / "r4.json", "--lr", "0.1", "--batch", "16")) == 0
+    r4 = _test_record(tmp_path / "r4.json")
+    assert r4["value"] == r2["value"] and r4["resumed_after_epoch"] == 1
+
+
+def test_a_checkpoint_whose_settings_record_disagrees_is_refused(tmp_path, capsys):
+    from quaton_fast.cli import main
+    out = tmp_path / "A"
+    assert main(_aoc(out, tmp_path / "r.json")) == 0
+    rec_path = next(out.glob("*.settings.json"))
+    rec = json.loads(rec_path.read_text())
+    rec["settings"]["lr"] = 0.5                    # e.g. a file copied from another run
+    rec_path.write_text(json.dumps(rec))
+    capsys.readouterr()
+    assert main(_aoc(out, tmp_path / "r.json")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("quaton-fast aoc-train: error:") and "lr 0.5 -> 0.0003" in err[0]
+    rec_path.unlink()                              # no record at all: refused too
+    assert main(_aoc(out, tmp_path / "r.json")) == 2
+    assert "no settings record" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, option", [
+    (["--batch", "-5"], "--batch"), (["--batch", "0"], "--batch"), (["--epochs", "-1"], "--epochs"),
+    (["--epochs", "0"], "--epochs"), (["--max-gain", "nan"], "--max-gain"), (["--max-gain", "inf"], "--max-gain"),
+    (["--lr", "0"], "--lr"), (["--lr", "nan"], "--lr"), (["--seed", "-1"], "--seed"),
+    (["--max-steps", "0"], "--max-steps"), (["--threads", "0"], "--threads"), (["--batch", "2.5"], "--batch"),
+])
+def test_bad_numeric_options_are_refused_before_anything_runs(tmp_path, capsys, extra, option):
+    from quaton_fast.cli import main
+    res = tmp_path / "r.json"
+    assert main(["aoc-train", "--task", "gauss", "--no-progress", "--out", str(tmp_path / "o"), "--results", str(res),
+                 *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"quaton-fast aoc-train: error: argument {option}")
+    assert not res.exists() and not (tmp_path / "o").exists()

@@ -27,7 +27,7 @@ def test_qpi_cli_init_from_and_resume_errors_are_clear(tmp_path, capsys):
     assert f"checkpoint {tmp_path / 'nope.pt'} does not exist" in capsys.readouterr().err
     assert main(_args(tmp_path / "b", "--epochs", "1", "--warmup", "0")) in (0, None)
     assert main(_args(tmp_path / "b", "--epochs", "1", "--warmup", "0")) == 2  # no silent overwrite
-    assert "pass --resume" in capsys.readouterr().err
+    assert "already holds a finished run" in capsys.readouterr().err
     assert main(_args(tmp_path / "b", "--epochs", "1", "--warmup", "0", "--batch", "4", "--resume")) == 2
     err = capsys.readouterr().err
-    assert "cannot resume" in err and "batch" in err
+    assert "finished run made with other settings" in err and "batch" in err

@@ -114,7 +114,7 @@ def test_qpi_bad_init_from_checkpoints_fail_clearly(tmp_path, toy_task):
 def test_qpi_resume_refuses_other_settings_and_existing_dir(tmp_path):
     task = get_task("rbc")
     run_qpi.run_qpi(_cfg("ste", warmup=0, epochs=1), task, tmp_path / "r", progress=False)
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(FileExistsError, match="finished run"):
         run_qpi.run_qpi(_cfg("ste", warmup=0, epochs=1), task, tmp_path / "r", progress=False)
-    with pytest.raises(ValueError, match=r"cannot resume .*lr"):
+    with pytest.raises(ValueError, match=r"finished run made with other settings .*lr"):
         run_qpi.run_qpi(_cfg("ste", warmup=0, epochs=1, lr=0.5), task, tmp_path / "r", resume=True, progress=False)

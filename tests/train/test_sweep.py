@@ -66,9 +66,15 @@ def test_table_formats_accuracy_in_percent_and_other_metrics_as_is():
     assert "Command: `quaton-fast sweep x`" in text
 
 
-def test_plan_rejects_bad_qopt(tmp_path):
+def test_plan_rejects_bad_qopt(tmp_path, capsys):
+    for bad in ("k=3", "psq-ft:k=nan", "bogus:k=1"):
+        with pytest.raises(SystemExit):
+            _args(["--qopt", bad, "--root", str(tmp_path)])
+        assert "argument --qopt: expected" in capsys.readouterr().err
+    args = _args(["--root", str(tmp_path)])
+    args.qopt = ["k=3"]                       # built without the parser: plan checks it too
     with pytest.raises(ValueError, match="METHOD:KEY=VALUE"):
-        sweep.plan(_args(["--qopt", "k=3", "--root", str(tmp_path)]))
+        sweep.plan(args)
 
 
 @pytest.mark.slow

@@ -79,10 +79,14 @@ def test_cli_fp_then_pq_from_checkpoint(toy_task, tmp_path):
     (["--epochs", "2", "--warmup", "3"], "'warmup' must be <= epochs"),
     (["--epochs", "0", "--warmup", "0"], "'epochs' must be >= 1 unless init_from"),
     (["--quantizer", "int8"], "invalid choice"),
-    (["--lr", "-1"], "expected a value > 0"),
-    (["--batch", "x"], "expected a int"),
+    (["--lr", "-1"], "argument --lr: expected a finite number > 0"),
+    (["--lr", "nan"], "argument --lr: expected a finite number"),
+    (["--batch", "x"], "argument --batch: expected an integer"),
+    (["--qopt", "k=nan"], "argument --qopt: expected a finite number"),
+    (["--qopt", "bogus=1"], "'quantizer_options' (--qopt)"),
+    (["--quantizer", "ste", "--qopt", "k=30"], "takes no options"),
     (["--qopt", "k"], "KEY=VALUE"),
-    (["--device", "tpu"], "'device' must be 'cpu', 'cuda'"),
+    (["--device", "tpu"], "argument --device: expected cpu, cuda or cuda:K"),
     (["--snapshot-epochs", "9"], "snapshot_epochs"),
 ])
 def test_cli_rejects_bad_arguments(toy_task, tmp_path, capsys, args, message):

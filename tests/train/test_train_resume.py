@@ -50,7 +50,7 @@ def test_resume_refuses_other_settings_and_existing_dir(toy_task, tmp_path):
     cfg = _cfg("ste")
     cfg.epochs, cfg.warmup = 1, 0
     run_classify.run_classification(cfg, toy_task, tmp_path / "r", progress=False)
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(FileExistsError, match="finished run"):
         run_classify.run_classification(cfg, toy_task, tmp_path / "r", progress=False)
     other = _cfg("ste")
     other.epochs, other.warmup, other.lr = 1, 0, 0.5

@@ -7,10 +7,20 @@ Splits: MNIST / Fashion-MNIST 48k train / 12k validation (seeded split of the 60
 ``seed``).  The reported epoch is the one with the best float validation metric; the test set is
 evaluated once, at that epoch.  Under ``torchrun`` the loop is data-parallel (DDP) and only rank 0
 writes checkpoints and results.
+
+Run files in ``--out`` (several runs may share it), STEM = ``<task>_<model>_seed<seed>-<fp>``, fp =
+the first 10 hex digits of the sha256 fingerprint of the run's settings (:func:`run_settings`):
+``STEM.pt`` (checkpoint after every epoch), ``STEM.settings.json`` (the settings record, written
+at start) and ``STEM.lock`` (held while the run trains; a second process on the same run is
+refused). Rerunning a command resumes its own checkpoint; a command with other settings (lr,
+batch, epochs, ...) starts its own run and never picks up another run's model.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import re
 import shlex
 import sys
 import time
@@ -19,7 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import _argtypes as A
 from .. import distributed as dist
+from .._atomic import clean_stale_temporaries
+from .._rundir import RunSettingsMismatch, check_settings, run_lock, settings_fingerprint, write_settings
 from ..data import mnist as D
 from ..train.stages import device_description, resolve_device
 from . import hardware_cli
@@ -29,28 +42,97 @@ VAL_SEED_OFFSET = 10_000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Every numeric option is checked by its argparse type (one-line error naming the option)."""
     p.add_argument("--task", choices=["mnist", "fashion", "gauss", "sine"], required=True)
     p.add_argument("--model", type=int, choices=[256, 4096], default=256)
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--epochs", type=A.positive_int, default=1)
+    p.add_argument("--lr", type=A.positive_float, default=3e-4)
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
                    help="constant lr, or cosine decay to 0 over --epochs (per step)")
-    p.add_argument("--batch", type=int, default=64, help="global batch (split over ranks under torchrun)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--batch", type=A.positive_int, default=64, help="global batch (split over ranks under torchrun)")
+    p.add_argument("--seed", type=A.nonnegative_int, default=0)
+    p.add_argument("--max-steps", type=A.positive_int, default=None)
     p.add_argument("--data-root", default=None, help="IDX directory (MNIST / Fashion)")
     p.add_argument("--quant-mode", choices=["maxabs", "paper"], default="maxabs")
-    p.add_argument("--max-gain", type=float, default=0.4,
+    p.add_argument("--max-gain", type=A.real(), default=0.4,
                    help="bound on |beta|*||W_c||_2 after each step (keeps the fixed point contractive); "
-                        "<= 0 disables")
-    p.add_argument("--threads", type=int, default=None, help="torch / kernel threads (default: torch's)")
-    p.add_argument("--device", default="cpu",
+                        "<= 0 disables; must be finite")
+    p.add_argument("--threads", type=A.positive_int, default=None, help="torch / kernel threads (default: torch's)")
+    p.add_argument("--device", type=A.device, default="cpu",
                    help="cpu or cuda (one GPU per rank under torchrun); on CUDA the fixed point runs as torch ops")
-    p.add_argument("--out", default="runs/aoc", help="checkpoint directory")
+    p.add_argument("--out", default="runs/aoc",
+                   help="checkpoint directory: per run STEM.pt, STEM.settings.json (the settings record) and "
+                        "STEM.lock, STEM = <task>_<model>_seed<seed>-<settings fingerprint>; an interrupted run "
+                        "resumes automatically, other settings start their own run")
     p.add_argument("--results", default="docs/results/aoc_train.json",
                    help="JSON list the records are appended to ('' = none)")
     p.add_argument("--no-progress", action="store_true")
     hardware_cli.add_arguments(p)  # --hardware, --eval-hardware, --readout-noise ... (aoc/hardware_cli.py)
+
+
+def validate_args(args: argparse.Namespace) -> None:
+    """Checks across options and of options built without this parser (``run`` called from Python):
+    ValueError naming the option."""
+    for name in ("epochs", "batch"):
+        v = getattr(args, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"aoc-train: argument --{name} must be an integer >= 1, got {v!r}")
+    if args.max_steps is not None and (not isinstance(args.max_steps, int) or args.max_steps < 1):
+        raise ValueError(f"aoc-train: argument --max-steps must be an integer >= 1, got {args.max_steps!r}")
+    if not isinstance(args.device, str) or not re.fullmatch(r"cpu|cuda(:[0-9]+)?", args.device):
+        raise ValueError(f"aoc-train: argument --device must be cpu, cuda or cuda:K, got {args.device!r}")
+    for name in ("lr", "max_gain"):
+        v = getattr(args, name)
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or (name == "lr" and v <= 0):
+            raise ValueError(f"aoc-train: argument --{name.replace('_', '-')} must be a finite number"
+                             f"{' > 0' if name == 'lr' else ''}, got {v!r}")
+
+
+#: options that do not change the trained model or its metrics (everything else is in the settings
+#: record: a new option is compared on resume unless it is listed here)
+NOT_RESULT_OPTIONS = frozenset({"out", "results", "no_progress", "threads", "device", "data_root", "command",
+                                "traceback"})
+
+
+def run_settings(args: argparse.Namespace) -> dict:
+    """The settings a checkpoint is made with: every option except :data:`NOT_RESULT_OPTIONS` and
+    those left at None (so that an option added later with default None does not change the
+    fingerprint of existing runs)."""
+    return {k: v for k, v in sorted(vars(args).items()) if k not in NOT_RESULT_OPTIONS and v is not None}
+
+
+def run_stem(args: argparse.Namespace) -> str:
+    """``<task>_<model>_seed<seed>-<10 hex of the settings fingerprint>``: runs with other settings
+    get other files in the same --out, so a checkpoint is never resumed with settings it was not
+    made with."""
+    return f"{args.task}_{args.model}_seed{args.seed}-{settings_fingerprint(run_settings(args))[:10]}"
+
+
+def check_resume(out: Path, args: argparse.Namespace) -> int:
+    """Check an existing checkpoint of this run (same stem) against its settings record; returns
+    the epochs it already holds (0 for a new run)."""
+    stem = run_stem(args)
+    ckpt, record = out / f"{stem}.pt", out / f"{stem}.settings.json"
+    legacy = out / f"{args.task}_{args.model}_seed{args.seed}.pt"
+    if legacy.exists() and dist.is_main_process():
+        print(f"aoc-train: note: not resuming {legacy} (written by an older version without a settings record); "
+              f"this run's checkpoint is {ckpt.name}", file=sys.stderr)
+    if not ckpt.exists():
+        return 0
+    what = f"checkpoint {ckpt}"
+    if not record.exists():
+        raise RunSettingsMismatch(f"aoc-train: {what} has no settings record ({record.name}), so it cannot be "
+                                  f"resumed safely; delete it or choose another --out")
+    check_settings(record, run_settings(args), func="aoc-train", what=what)
+    try:
+        return int(torch.load(ckpt, map_location="cpu", weights_only=False)["epoch"])
+    except Exception as e:  # noqa: BLE001 - corrupt / foreign file
+        raise ValueError(f"aoc-train: {what} is not a readable aoc-train checkpoint ({type(e).__name__}: "
+                         f"{_one_line(e)}); delete it or choose another --out") from None
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())[:200]
 
 
 def _load(args):
@@ -70,37 +152,54 @@ def _load(args):
     return ((flat(xt), t(yt)), (flat(xv), t(yv)), (flat(xs), t(ys))), name
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    validate_args(args)
     dist.init_from_env()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    device = resolve_device(args, "aoc-train")
+    out = Path(args.out)
+    main = dist.is_main_process()
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    stem = run_stem(args)
+    lock = (run_lock(out / f"{stem}.lock", func="aoc-train", what=f"run {out / stem}") if main
+            else contextlib.nullcontext())
+    with lock:
+        resumed_after = check_resume(out, args)
+        words = sys.argv[1:] if argv is None else list(argv)
+        cmd = "quaton-fast " + " ".join(shlex.quote(a) for a in words)
+        if main:
+            clean_stale_temporaries(out)
+            write_settings(out / f"{stem}.settings.json", run_settings(args), cmd)
+        return _train_and_report(args, device, out, cmd, resumed_after)
+
+
+def _train_and_report(args: argparse.Namespace, device: torch.device, out: Path, cmd: str,
+                      resumed_after: int) -> int:
     torch.manual_seed(args.seed)
     reg = args.task in ("gauss", "sine")
     ((xt, yt), (xv, yv), (xs, ys)), dataset = _load(args)
-    device = resolve_device(args, "aoc-train")
     model = build_model(args.task, args.model, args.seed,
                         max_gain=args.max_gain if args.max_gain > 0 else None).to(device)
     twins = hardware_cli.setup(args, model)  # attaches the training twin (ideal by default)
     xt, yt, xv, yv, xs, ys = (a.to(device) for a in (xt, yt, xv, yv, xs, ys))
-    out = Path(args.out)
-    if dist.is_main_process():
-        out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     info = train(model, xt, yt, regression=reg, epochs=args.epochs, lr=args.lr, batch=args.batch,
                  seed=args.seed, max_steps=args.max_steps,
-                 checkpoint=str(out / f"{args.task}_{args.model}_seed{args.seed}.pt"),
+                 checkpoint=str(out / f"{run_stem(args)}.pt"),
                  progress=not args.no_progress, x_val=xv, y_val=yv, quant_mode=args.quant_mode,
                  lr_schedule=args.lr_schedule)
     train_s = time.perf_counter() - t0
     metric = "mse" if reg else "accuracy"
-    cmd = "quaton-fast aoc-train " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     hist = info["history"]
     best = next((h for h in hist if h["epoch"] == info["best_epoch"]), None)
     common = {"task": args.task, "dataset": dataset, "method": "aoc-dt-equilibrium", "model": args.model,
               "metric": metric, "command": cmd, "epochs": args.epochs, "selected_epoch": info["best_epoch"],
               "selected_by": "best float validation " + metric, "lr": args.lr, "lr_schedule": args.lr_schedule, "batch": args.batch,
               "seed": args.seed, "max_gain": args.max_gain, "quant_mode": args.quant_mode, "steps": info["steps"],
-              "train_time_s": round(train_s, 1), "world_size": dist.world_size(),
+              "train_time_s": round(train_s, 1),
+              "resumed_after_epoch": resumed_after, "checkpoint": str(out / f"{run_stem(args)}.pt"), "world_size": dist.world_size(),
               "device": device_description(device),
               "val_history": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in h.items()}
                               for h in hist]}

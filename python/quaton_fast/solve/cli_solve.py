@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from .. import _argtypes as _A
 from .._atomic import atomic_write_json
 
 _UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -26,20 +27,39 @@ def parse_duration(text) -> float:
     return value
 
 
+# --- argument types (one-line argparse errors naming the option; see quaton_fast._argtypes) ---
+def _duration_arg(text: str) -> float:
+    try:
+        value = parse_duration(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite positive duration like 10s, 2m, 500ms or 1.5, "
+                                         f"got {text!r}")
+    return value
+
+
+_device_arg = _A.device
+_replicas_arg = _A.positive_int
+_seed_arg = _A.integer(0, 2**32 - 1)   # NumPy / Sobol seed range
+_target_arg = _A.real()
+# --- end of argument types ---
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="instance file (G-set/rudy, SK .npz, QPLIB .qplib, GAMS convert .gms)")
-    parser.add_argument("--time", default="10s", help="time budget: 10s, 2m, 500ms, 1.5")
-    parser.add_argument("--replicas", type=int, default=None,
+    parser.add_argument("--time", type=_duration_arg, default="10s", help="time budget: 10s, 2m, 500ms, 1.5")
+    parser.add_argument("--replicas", type=_replicas_arg, default=None,
                         help="replicas per restart (default 64 on the CPU, 1024 on a GPU)")
-    parser.add_argument("--device", default="cpu",
+    parser.add_argument("--device", type=_device_arg, default="cpu",
                         help="cpu, cuda or cuda:K (the GPU runs the torch backend, tensor-core products where exact)")
     parser.add_argument("--precision", default=None, choices=["fp32", "tf32", "bf16"],
                         help="GPU spin-product precision (default: the fastest exact one)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--target", type=float, default=None,
+    parser.add_argument("--seed", type=_seed_arg, default=0)
+    parser.add_argument("--target", type=_target_arg, default=None,
                         help="target: the cut for Max-Cut instances, the objective in the file's own sense "
                              "for QPLIB/GAMS files (min: reached at <= target, max: at >= target), else the energy")
-    parser.add_argument("--best", type=float, default=None,
+    parser.add_argument("--best", type=_target_arg, default=None,
                         help="best known objective (file's sense) for the gap; default: SOLOBJVALUE of a .prop "
                              "file next to a QPLIB/GAMS instance")
     parser.add_argument("--format", default="auto", choices=["auto", "gset", "rudy", "sk", "qplib", "gams"])

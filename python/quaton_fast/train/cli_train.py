@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -14,51 +15,34 @@ from pathlib import Path
 import torch
 
 from .. import distributed as dist
+from .._argtypes import device, levels, nonnegative_int, positive
 from ..nn.presets import PRESETS
 from ..quant.quantizers import QUANTIZER_NAMES
 from .config import RunConfig
 from .tasks import TASKS, get_task
 
 
-def _positive(kind):
-    def parse(text: str):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if v <= 0:
-            raise argparse.ArgumentTypeError(f"expected a value > 0, got {text!r}")
-        return v
-    parse.__name__ = f"positive {kind.__name__}"
-    return parse
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return v
-
-
-def _levels(text: str) -> int:
-    v = _positive(int)(text)
-    if v < 2:
-        raise argparse.ArgumentTypeError(f"expected at least 2 phase levels, got {text!r}")
-    return v
+# argparse types (one implementation for every subcommand, in quaton_fast._argtypes); the old
+# names stay importable (sweep, benchmarks/select_d2nn_config.py)
+_positive = positive
+_nonnegative_int = nonnegative_int
+_levels = levels
 
 
 def _qopt(text: str) -> tuple[str, float | int | bool]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. k=30), got {text!r}")
     key, value = text.split("=", 1)
+    if not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with a non-empty KEY, got {text!r}")
     for kind in (int, float):
         try:
-            return key, kind(value)
+            v = kind(value)
         except ValueError:
-            pass
+            continue
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"expected a finite number after {key}=, got {value!r}")
+        return key, v
     if value.lower() in ("true", "false"):
         return key, value.lower() == "true"
     raise argparse.ArgumentTypeError(f"expected a number or true/false after {key}=, got {value!r}")
@@ -96,9 +80,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="refractive index of the mask material for the height export")
     p.add_argument("--data-root", default=None, help="IDX directory instead of the installed dataset")
     p.add_argument("--out", default=None, help="run directory (default runs/<task>/<quantizer>-L<levels>)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+    p.add_argument("--device", type=device, default="cuda" if torch.cuda.is_available() else "cpu",
                    help="cpu, cuda or cuda:K (default %(default)s)")
-    p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue the run directory's checkpoint (only with the settings in its "
+                        "settings.json); on a finished run (result.json) nothing is done")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -117,25 +102,22 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    try:
-        cfg = config_from_args(args)
-    except (ValueError, TypeError) as e:
-        print(f"quaton-fast train: error: {e}", file=sys.stderr)
-        return 2
+    cfg = config_from_args(args)  # ValueError/TypeError naming the option: one line from cli.main
     out = Path(args.out or Path("runs") / cfg.task / f"{cfg.quantizer}-L{cfg.levels}")
     words = sys.argv[1:] if argv is None else argv
     command = "quaton-fast " + " ".join(shlex.quote(w) for w in words)
     distributed = dist.init_from_env()
-    try:
+    try:  # errors go up to quaton_fast.cli.main, which prints one line
         result = get_task(cfg.task).trainer(cfg, get_task(cfg.task), out, resume=args.resume,
                                             progress=not args.no_progress, command=command)
-    except (FileExistsError, FileNotFoundError, ValueError) as e:
-        print(f"quaton-fast train: error: {e}", file=sys.stderr)
-        return 2
     finally:
         if distributed and dist.is_initialized():
             torch.distributed.destroy_process_group()
     if dist.is_main_process():
         print(json.dumps(result["records"], indent=1))
-        print(f"wrote {out / 'result.json'}")
+        if result.get("already_finished"):
+            print(f"{out / 'result.json'} already holds this run's result (command: {result.get('command', '?')}); "
+                  f"nothing was trained or written")
+        else:
+            print(f"wrote {out / 'result.json'}")
     return 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .._validation import finite_real, positive_int
 from ..nn.presets import PRESETS
-from ..quant.quantizers import QUANTIZER_NAMES
+from ..quant.quantizers import QUANTIZER_NAMES, make_quantizer
 
 #: refractive index of the mask material per preset, for the fabrication export (heights):
 #: fused silica at 632.8 nm; the 3D-printing resin of Lin et al. (Science 2018) at 0.4 THz.
@@ -64,6 +64,7 @@ class RunConfig:
         if not isinstance(self.quantizer_options, dict):
             raise TypeError(f"{f}(): argument 'quantizer_options' must be a dict, got "
                             f"{type(self.quantizer_options).__name__}")
+        self._check_quantizer_options(f)
         for name in ("n", "layers", "object_size", "pad", "train_limit", "test_limit"):
             if getattr(self, name) is not None:
                 positive_int(f, name, getattr(self, name))
@@ -86,6 +87,22 @@ class RunConfig:
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"{f}(): argument 'device' must be 'cpu', 'cuda' or 'cuda:K', got {self.device!r}")
         return self
+
+    def _check_quantizer_options(self, f: str) -> None:
+        """Build the quantizer once so that an unknown or out-of-range --qopt fails here, at the start,
+        naming the option (not as a TypeError from deep inside the first QAT epoch)."""
+        if not self.quantizer_options:
+            return
+        if self.quantizer in ("fp", "pq", "ste"):
+            raise ValueError(f"{f}(): argument 'quantizer_options' (--qopt) must be empty for quantizer "
+                             f"{self.quantizer!r}, which takes no options, got {self.quantizer_options}")
+        try:
+            make_quantizer(self.quantizer, self.levels, **self.quantizer_options)
+        except TypeError as e:
+            raise ValueError(f"{f}(): argument 'quantizer_options' (--qopt) holds an option quantizer "
+                             f"{self.quantizer!r} does not take: {e}") from None
+        except ValueError as e:
+            raise ValueError(f"{f}(): argument 'quantizer_options' (--qopt) is out of range: {e}") from None
 
     def geometry(self) -> dict:
         """Keyword overrides of the preset for :meth:`D2NN.preset`."""
@@ -110,8 +127,15 @@ class RunConfig:
         d.setdefault("evanescent", "cut")
         return cls(**{k: v for k, v in d.items() if k in known})
 
+    #: fields that do not change the trained model or its metrics (where, and which extra files)
+    NOT_RESULT_FIELDS = ("device", "plots", "data_root")
+
+    def training_settings(self) -> dict:
+        """The fields that change what is trained or measured (a run directory's settings record,
+        ``settings.json``; resume must match on all of them)."""
+        return {k: v for k, v in self.to_dict().items() if k not in self.NOT_RESULT_FIELDS}
+
     def same_training(self, other: "RunConfig") -> list[str]:
         """Names of the fields that change what is trained (resume must match on all of them)."""
-        ignore = {"device", "plots", "data_root"}
-        a, b = self.to_dict(), other.to_dict()
-        return [k for k in a if k not in ignore and a[k] != b[k]]
+        a, b = self.training_settings(), other.training_settings()
+        return [k for k in a if a[k] != b[k]]

@@ -5,7 +5,10 @@ Files in ``out_dir`` (rank 0 writes, every file atomically):
   shared with the QPI tasks); here they also hold the per-epoch phase histograms;
 - ``masks.npz``: the hard-quantized masks for fabrication (phases, heights, pitch, wavelength);
 - ``figures/*.png``: masks, output intensity with detectors, confusion matrix, phase histograms;
-- ``result.json``: written last — config, exact command, metrics, history, records.
+- ``result.json``: written last — config, exact command, metrics, history, records;
+- ``settings.json`` (written at start: every setting that changes the result, and its sha256
+  fingerprint) and ``run.lock`` (held while a trainer runs): see
+  :func:`quaton_fast.train.stages.open_run_dir`. A finished run is never overwritten.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from .checkpoint import atomic_write_json
 from .config import RunConfig
 from .epochs import epoch_generator, evaluate, phase_histograms, quantizer_state, train_one_epoch
 from .stages import (GEOMETRY_FIELDS, RunState, device_description, init_from_checkpoint, make_run_quantizer,
-                     prepare_run_dir, resolve_device, resume_run, run_epochs, run_log)
+                     open_run_dir, resolve_device, resume_run, run_epochs, run_log)
 
 METHOD_NAMES = {"fp": "FP", "pq": "PQ", "ste": "STE", "dsq": "DSQ", "gs": "GS", "psq-ft": "PSQ-FT",
                 "psq-li": "PSQ-LI", "psq-lt": "PSQ-LT"}
@@ -45,7 +48,16 @@ def run_classification(cfg: RunConfig, task, out_dir: str | os.PathLike, *, resu
     """Train and test one configuration; returns the result dict (also written to result.json)."""
     f = "run_classification"
     out = Path(out_dir)
-    ckpt_path = prepare_run_dir(out, resume, f)
+    resolve_device(cfg, f)  # a device that is not there fails before the directory is touched
+    with open_run_dir(out, cfg, resume, f, command) as rd:
+        if rd.finished is not None:
+            return {**rd.finished, "already_finished": True}
+        return _train_and_test(cfg, task, out, rd.ckpt_path, resume=resume, progress=progress, command=command)
+
+
+def _train_and_test(cfg: RunConfig, task, out: Path, ckpt_path: Path, *, resume: bool, progress: bool,
+                    command: str) -> dict:
+    f = "run_classification"
     device = resolve_device(cfg, f)
     torch.manual_seed(cfg.seed)
     data = task.load(cfg)

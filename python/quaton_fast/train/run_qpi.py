@@ -33,7 +33,7 @@ from .config import RunConfig
 from .epochs import epoch_generator, quantizer_state
 from .qpi import evaluate_qpi, fit_readout, qpi_optimizer, train_qpi_epoch
 from .run_classify import METHOD_NAMES
-from .stages import (RunState, device_description, init_from_checkpoint, prepare_run_dir, resolve_device, resume_run,
+from .stages import (RunState, device_description, init_from_checkpoint, open_run_dir, resolve_device, resume_run,
                      run_epochs, run_log)
 
 
@@ -84,7 +84,16 @@ def run_qpi(cfg: RunConfig, task, out_dir: str | os.PathLike, *, resume: bool = 
     """Train and test one QPI configuration; returns the result dict (also written to result.json)."""
     f = "run_qpi"
     out = Path(out_dir)
-    ckpt_path = prepare_run_dir(out, resume, f)
+    resolve_device(cfg, f)  # a device that is not there fails before the directory is touched
+    with open_run_dir(out, cfg, resume, f, command) as rd:
+        if rd.finished is not None:
+            return {**rd.finished, "already_finished": True}
+        return _train_and_test(cfg, task, out, rd.ckpt_path, resume=resume, progress=progress, command=command)
+
+
+def _train_and_test(cfg: RunConfig, task, out: Path, ckpt_path: Path, *, resume: bool, progress: bool,
+                    command: str) -> dict:
+    f = "run_qpi"
     device = resolve_device(cfg, f)
     torch.manual_seed(cfg.seed)
     data = task.load(cfg)

@@ -14,26 +14,33 @@ The trainer supplies what differs: the model, its optimizer and one epoch of tra
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
 from .. import distributed as dist
+from .._atomic import clean_stale_temporaries
+from .._rundir import RunSettingsMismatch, check_settings, run_lock, settings_diff, write_settings
 from ..nn.d2nn import D2NN
 from ..quant import make_quantizer
 from .checkpoint import atomic_torch_save, load_checkpoint, restore_rng_state, rng_state
 from .config import RunConfig
 
-__all__ = ["GEOMETRY_FIELDS", "RunState", "prepare_run_dir", "resume_run", "init_from_checkpoint",
+__all__ = ["GEOMETRY_FIELDS", "RunState", "RunDir", "open_run_dir", "prepare_run_dir", "SETTINGS_FILE", "LOCK_FILE", "resume_run", "init_from_checkpoint",
            "make_run_quantizer", "run_epochs", "finish_stages", "run_log", "resolve_device",
            "device_description"]
 
 #: config fields that fix the network's shape and optics: an --init-from checkpoint must match on all of them
 GEOMETRY_FIELDS = ("preset", "n", "layers", "object_size", "pad", "evanescent")
+#: a run directory's settings record and lock file (see :func:`open_run_dir`)
+SETTINGS_FILE = "settings.json"
+LOCK_FILE = "run.lock"
 _CORE_KEYS = ("config", "kind", "epoch", "stage", "model", "optimizer", "rng", "history")
 
 
@@ -58,6 +65,69 @@ def _enter_qat(net: D2NN, cfg: RunConfig, device: torch.device) -> None:
     net.to(device)
 
 
+@dataclass
+class RunDir:
+    """An opened run directory: its checkpoint path, and the saved result if the run is finished."""
+    out: Path
+    ckpt_path: Path
+    finished: dict | None = None
+
+
+@contextlib.contextmanager
+def open_run_dir(out: Path, cfg: RunConfig, resume: bool, func: str, command: str = "") -> Iterator[RunDir]:
+    """Take the run directory ``out`` for this process for the ``with`` block.
+
+    Rank 0 holds ``out/run.lock`` (``fcntl.flock``; :class:`quaton_fast._rundir.RunDirectoryBusy`
+    if another live trainer holds it). Then:
+
+    - a finished run (``result.json``) is never overwritten: without ``resume`` FileExistsError;
+      with ``resume`` and the same settings nothing is done and ``RunDir.finished`` holds the saved
+      result; with other settings :class:`~quaton_fast._rundir.RunSettingsMismatch`;
+    - a checkpoint without ``resume``: FileExistsError (:func:`prepare_run_dir`);
+    - with ``resume`` the settings record ``settings.json`` must match ``cfg`` (every field of
+      :meth:`RunConfig.training_settings`), else RunSettingsMismatch naming each difference;
+    - stale temporary files of killed writes are removed and ``settings.json`` is (re)written.
+    """
+    main = dist.is_main_process()
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    lock = run_lock(out / LOCK_FILE, func=func, what=f"run directory {out}") if main else contextlib.nullcontext()
+    with lock:
+        finished = _finished_result(out, cfg, resume, func)
+        if finished is not None:
+            yield RunDir(out, out / "checkpoint.pt", finished)
+            return
+        ckpt_path = prepare_run_dir(out, resume, func)
+        if resume:
+            check_settings(out / SETTINGS_FILE, cfg.training_settings(), func=func, what=f"run directory {out}")
+        if main:
+            clean_stale_temporaries(out, recursive=True)
+            write_settings(out / SETTINGS_FILE, cfg.training_settings(), command)
+        yield RunDir(out, ckpt_path)
+
+
+def _finished_result(out: Path, cfg: RunConfig, resume: bool, func: str) -> dict | None:
+    path = out / "result.json"
+    if not path.is_file():
+        return None
+    if not resume:
+        raise FileExistsError(f"{func}(): argument 'out_dir' ({out}) already holds a finished run (result.json); "
+                              f"choose another --out (a finished run is never overwritten)")
+    try:
+        saved = json.loads(path.read_text())
+        theirs = RunConfig.from_dict(saved["config"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{func}(): argument 'out_dir' ({out}) holds an unreadable result.json "
+                         f"({type(e).__name__}: {e}); choose another --out") from None
+    diff = settings_diff(theirs.training_settings(), cfg.training_settings())
+    if diff:
+        raise RunSettingsMismatch(f"{func}(): argument 'out_dir' ({out}) holds a finished run made with other "
+                                  f"settings ({'; '.join(diff)}); choose another --out (a finished run is "
+                                  f"never overwritten)")
+    run_log(f"{out} already holds this finished run (result.json); nothing to do")
+    return saved
+
+
 def prepare_run_dir(out: Path, resume: bool, func: str) -> Path:
     """Create ``out`` (rank 0) and return its checkpoint path; refuse to overwrite a run unless
     ``resume``."""
@@ -78,10 +148,10 @@ def resume_run(ckpt_path: Path, cfg: RunConfig, net: D2NN, new_optimizer: Callab
     """Load ``ckpt_path`` into ``net`` (switching to the quantizer first if it was saved in QAT),
     rebuild the optimizer the same way and restore its state and every RNG."""
     ckpt = load_checkpoint(ckpt_path, func)
-    diff = cfg.same_training(RunConfig.from_dict(ckpt["config"]))
+    diff = settings_diff(RunConfig.from_dict(ckpt["config"]).training_settings(), cfg.training_settings())
     if diff:
-        raise ValueError(f"{func}(): cannot resume {ckpt_path}: it was trained with other settings "
-                         f"({', '.join(diff)}); use another --out")
+        raise RunSettingsMismatch(f"{func}(): cannot resume {ckpt_path}: it was trained with other settings "
+                                  f"({'; '.join(diff)}); use another --out")
     if ckpt["stage"] == "qat":
         _enter_qat(net, cfg, device)
     opt = new_optimizer(net)
