@@ -293,7 +293,10 @@ def test_aoc_train_options_write_records_for_both_twins(tmp_path):
                          "--eval-hardware", "ideal", "--readout-noise", "0.001"])
     assert cli_train.run(args) == 0
     recs = json.loads(res.read_text())
-    assert (tmp_path / "ck" / "hw-June2024_saturation_pieces_clip2p6").is_dir()
+    # the training twin is part of the settings fingerprint: its own checkpoint, never the ideal run's
+    ideal = p.parse_args(["--task", "gauss", "--seed", "0", "--out", str(tmp_path / "ck")])
+    assert cli_train.run_stem(args) != cli_train.run_stem(ideal)
+    assert (tmp_path / "ck" / f"{cli_train.run_stem(args)}.pt").is_file()
     on_ideal = [r for r in recs if r["evaluated_on"].startswith("ideal")]
     assert len(on_ideal) == 2 and all(r["hardware"] == FILES["16"] and r["readout_noise_v"] == 0.001
                                       for r in on_ideal)

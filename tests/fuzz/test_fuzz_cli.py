@@ -37,6 +37,7 @@ BAD = {
     "levels": _NOT_INT | st.integers(max_value=1).map(str),
     "pos_float": _NOT_A_NUMBER | _NON_FINITE | st.floats(max_value=0, allow_nan=False, allow_infinity=False).map(repr),
     "float": _NOT_A_NUMBER | _NON_FINITE,
+    "nonneg_float": _NOT_A_NUMBER | _NON_FINITE | st.floats(max_value=-1e-9, allow_nan=False, allow_infinity=False).map(repr),
     "duration": _NOT_A_NUMBER | _NON_FINITE | st.sampled_from(["0", "0s", "-1s", "1x", "0ms", "-2", "1 h h"]),
     "device": st.sampled_from(["tpu", "gpu", "cuda:", "cuda:-1", "CUDA", "cpu0", "", "mps"]),
     "qopt": st.sampled_from(["k", "=1", "k=", "k=nan", "k=inf", "k=abc", "k=1=2"]),
@@ -52,8 +53,9 @@ SWEEP = {"--levels": "levels", "--warmup": "nonneg_int", "--qat-epochs": "pos_in
          "--lr": "pos_float", "--seed": "nonneg_int", "--train-limit": "pos_int", "--test-limit": "pos_int",
          "--device": "device", "--qopt": "method_qopt"}
 AOC = {"--epochs": "pos_int", "--lr": "pos_float", "--batch": "pos_int", "--seed": "nonneg_int",
-       "--max-steps": "pos_int", "--max-gain": "float", "--threads": "pos_int", "--device": "device"}
-SOLVE = {"--time": "duration", "--replicas": "pos_int", "--seed": "nonneg_int", "--target": "float",
+       "--max-steps": "pos_int", "--max-gain": "float", "--threads": "pos_int", "--device": "device",
+       "--readout-noise": "nonneg_float", "--readout-samples": "pos_int", "--readout-repeats": "pos_int"}
+SOLVE = {"--time": "duration", "--replicas": "pos_int", "--seed": "nonneg_int", "--target": "float", "--best": "float",
          "--device": "device"}
 DEMO = {"--n": "pos_int", "--layers": "pos_int", "--object-size": "pos_int", "--pad": "pos_int",
         "--epochs": "pos_int", "--warmup": "nonneg_int", "--batch": "pos_int", "--lr": "pos_float",

@@ -91,7 +91,9 @@ def validate_args(args: argparse.Namespace) -> None:
 #: options that do not change the trained model or its metrics (everything else is in the settings
 #: record: a new option is compared on resume unless it is listed here)
 NOT_RESULT_OPTIONS = frozenset({"out", "results", "no_progress", "threads", "device", "data_root", "command",
-                                "traceback"})
+                                "traceback",
+                                # evaluation only (aoc/hardware_cli.py): the trained model does not depend on them
+                                "eval_hardware", "readout_noise", "readout_samples", "readout_repeats"})
 
 
 def run_settings(args: argparse.Namespace) -> dict:

@@ -12,11 +12,11 @@ sampled fixed point of the evaluation twin (test evaluation only).
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Dict, List, Optional
 
 import torch
 
+from .. import _argtypes as _A
 from .hardware import EFFECTS, HardwareFileError, HardwareTwin, load_profile
 
 __all__ = ["add_arguments", "setup", "record_fields", "eval_records"]
@@ -30,10 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also evaluate the test set through this twin (transfer gap, agreement rate)")
     g.add_argument("--hardware-off", default="", metavar="EFFECT,...",
                    help="switch these effects off in both profiles: " + ", ".join(EFFECTS))
-    g.add_argument("--readout-noise", type=float, default=0.0, metavar="SIGMA",
+    g.add_argument("--readout-noise", type=_A.real(minimum=0.0), default=0.0, metavar="SIGMA",
                    help="Gaussian read-out noise per sample in volts on the evaluation twin (default 0)")
-    g.add_argument("--readout-samples", type=int, default=40, help="samples averaged per read-out (paper: 40)")
-    g.add_argument("--readout-repeats", type=int, default=1, help="repeats averaged (paper regression: 11)")
+    g.add_argument("--readout-samples", type=_A.positive_int, default=40, help="samples averaged per read-out (paper: 40)")
+    g.add_argument("--readout-repeats", type=_A.positive_int, default=1, help="repeats averaged (paper regression: 11)")
 
 
 def _die(opt: str, exc: BaseException) -> None:
@@ -50,8 +50,9 @@ def _profile(opt: str, spec: Optional[str], off: List[str]):
 def setup(args: argparse.Namespace, model) -> Dict[str, Optional[HardwareTwin]]:
     """Validate the options, attach the training twin to ``model`` and return the twins.
 
-    A non-ideal training twin also moves checkpoints to ``<out>/hw-<file stem>`` so an ideal run's
-    checkpoint is never resumed as a hardware-aware one (and vice versa)."""
+    ``--hardware`` and ``--hardware-off`` are part of the run's settings fingerprint (aoc/cli_train.py),
+    so an ideal run's checkpoint is never resumed as a hardware-aware one (and vice versa); the
+    evaluation-only options are not, so an evaluation on another twin resumes a finished run."""
     off = [e.strip() for e in (args.hardware_off or "").split(",") if e.strip()]
     for e in off:
         if e not in EFFECTS:
@@ -66,9 +67,6 @@ def setup(args: argparse.Namespace, model) -> Dict[str, Optional[HardwareTwin]]:
         eval_hw = HardwareTwin(_profile("--eval-hardware", args.eval_hardware, off),
                                readout_sigma=args.readout_noise, samples=args.readout_samples,
                                repeats=args.readout_repeats, seed=args.seed, unconverged="raise")
-    if train_hw.active:
-        stem = os.path.splitext(os.path.basename(args.hardware))[0]
-        args.out = os.path.join(args.out, f"hw-{stem}" + (f"-off-{'-'.join(off)}" if off else ""))
     return {"train": train_hw, "eval": eval_hw}
 
 
