@@ -47,7 +47,8 @@ BAD = {
 TRAIN = {"--levels": "levels", "--neurons": "pos_int", "--layers": "pos_int", "--object-size": "pos_int",
          "--pad": "pos_int", "--epochs": "nonneg_int", "--warmup": "nonneg_int", "--batch": "pos_int",
          "--lr": "pos_float", "--seed": "nonneg_int", "--train-limit": "pos_int", "--test-limit": "pos_int",
-         "--snapshot-epochs": "pos_int", "--n-material": "pos_float", "--device": "device", "--qopt": "qopt"}
+         "--snapshot-epochs": "pos_int", "--n-material": "pos_float", "--device": "device", "--qopt": "qopt",
+         "--fab-phase": "nonneg_float", "--fab-shift": "nonneg_float", "--fab-dz": "nonneg_float"}
 SWEEP = {"--levels": "levels", "--warmup": "nonneg_int", "--qat-epochs": "pos_int", "--neurons": "pos_int",
          "--layers": "pos_int", "--object-size": "pos_int", "--pad": "pos_int", "--batch": "pos_int",
          "--lr": "pos_float", "--seed": "nonneg_int", "--train-limit": "pos_int", "--test-limit": "pos_int",

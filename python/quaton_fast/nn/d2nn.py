@@ -131,8 +131,20 @@ class D2NN(nn.Module):
                  f"{type(errors).__name__} {errors!r}", TypeError)
         self.fabrication_errors = errors
         self._fab_generator = generator
+        self._fixed_errors: SampledErrors | None = None
+
+    def use_sampled_errors(self, errors: SampledErrors | None) -> None:
+        """Apply this one realisation of fabrication errors in every forward (train and eval) until
+        called with None: one fabricated device, e.g. for a robustness sweep
+        (:mod:`quaton_fast.report.robustness`). Tensors on the field's device: phase (L, N, N) rad,
+        shift (L, 2) m, dz (L + 1,) m, each None for no error of that kind."""
+        if errors is not None and not isinstance(errors, SampledErrors):
+            fail("D2NN.use_sampled_errors", "errors", "a SampledErrors or None", type(errors).__name__, TypeError)
+        self._fixed_errors = errors
 
     def _sample_fabrication_errors(self, device: torch.device) -> SampledErrors | None:
+        if self._fixed_errors is not None:
+            return self._fixed_errors
         fe = self.fabrication_errors
         if fe is None or not fe.active or not (self.training or fe.at_eval):
             return None

@@ -137,3 +137,24 @@ def plot_phase_histograms(hist: np.ndarray, path: str | os.PathLike, *, levels: 
         ax.set_xticks([0, math.pi, 2 * math.pi], ["0", "π", "2π"], fontsize=7)
     fig.suptitle(title or "phase histograms per epoch (progressive quantization)", fontsize=9)
     return _save(fig, path, dpi)
+
+
+def robustness_curve(curves: dict, path: str | os.PathLike, *, title: str = "", dpi: int = 100) -> str:
+    """Accuracy (%) against error size, one line with ±1 s.d. band per entry of ``curves``
+    (label -> rows of :func:`quaton_fast.report.robustness.robustness_sweep`, one error kind)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    unit = kind = ""
+    for label, rows in curves.items():
+        s = np.array([r["size"] for r in rows])
+        m = 100 * np.array([r["accuracy_mean"] for r in rows])
+        sd = 100 * np.array([r["accuracy_std"] for r in rows])
+        ax.plot(s, m, marker="o", label=label)
+        ax.fill_between(s, m - sd, m + sd, alpha=0.2)
+        unit, kind = rows[0]["unit"], rows[0]["kind"]
+    ax.set_xlabel(f"{kind} error size ({unit})")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title or f"robustness to {kind} errors")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path, dpi)

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from .. import distributed as dist
+from .. import _argtypes as _A
 from .._argtypes import device, levels, nonnegative_int, positive
 from ..nn.presets import PRESETS
 from ..quant.quantizers import QUANTIZER_NAMES
@@ -78,6 +79,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also keep epoch{K}.pt after these epochs")
     p.add_argument("--n-material", type=_positive(float), default=None,
                    help="refractive index of the mask material for the height export")
+    g = p.add_argument_group("fabrication errors during training (0 = off; docs/fabrication.md)")
+    g.add_argument("--fab-phase", type=_A.real(minimum=0.0), default=0.0, metavar="RAD",
+                   help="phase error per neuron (rad), drawn at every training step")
+    g.add_argument("--fab-shift", type=_A.real(minimum=0.0), default=0.0, metavar="PX",
+                   help="lateral misalignment of each layer per axis, in neuron pitches (sub-pixel allowed)")
+    g.add_argument("--fab-dz", type=_A.real(minimum=0.0), default=0.0, metavar="M",
+                   help="axial spacing error of each gap (m)")
+    g.add_argument("--fab-distribution", choices=("uniform", "normal"), default="uniform",
+                   help="errors uniform in [-size, size] (default, as Mengu et al. 2020) or normal with s.d. size")
     p.add_argument("--data-root", default=None, help="IDX directory instead of the installed dataset")
     p.add_argument("--out", default=None, help="run directory (default runs/<task>/<quantizer>-L<levels>)")
     p.add_argument("--device", type=device, default="cuda" if torch.cuda.is_available() else "cpu",
@@ -95,6 +105,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                     epochs=args.epochs, warmup=args.warmup, batch=args.batch, lr=args.lr, seed=args.seed,
                     train_limit=args.train_limit, test_limit=args.test_limit, init_from=args.init_from,
                     snapshot_epochs=sorted(set(args.snapshot_epochs)), n_material=args.n_material,
+                    fab_phase=args.fab_phase, fab_shift=args.fab_shift, fab_dz=args.fab_dz,
+                    fab_distribution=args.fab_distribution,
                     data_root=args.data_root, device=args.device, plots=not args.no_plots)
     if args.quantizer == "fp":
         cfg.warmup = 0  # nothing to warm up for

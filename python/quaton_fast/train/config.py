@@ -42,6 +42,13 @@ class RunConfig:
     init_from: str | None = None
     snapshot_epochs: list[int] = field(default_factory=list)  # keep model copies after these epochs
     n_material: float | None = None
+    # fabrication errors drawn at every training forward (the "vaccinated" D2NN; 0 = off):
+    # phase error per neuron (rad), lateral shift per layer (in units of the pitch dx), axial error
+    # per gap (m); each uniform in [-size, size] or normal with s.d. size (fab_distribution)
+    fab_phase: float = 0.0
+    fab_shift: float = 0.0
+    fab_dz: float = 0.0
+    fab_distribution: str = "uniform"
     data_root: str | None = None
     device: str = "cpu"
     plots: bool = True
@@ -84,6 +91,11 @@ class RunConfig:
                 raise ValueError(f"{f}(): argument 'snapshot_epochs' must hold epochs in 1..{self.epochs}, got {e}")
         if self.n_material is not None:
             finite_real(f, "n_material", self.n_material, positive=True)
+        for name in ("fab_phase", "fab_shift", "fab_dz"):
+            finite_real(f, name, getattr(self, name), nonnegative=True)
+        if self.fab_distribution not in ("uniform", "normal"):
+            raise ValueError(f"{f}(): argument 'fab_distribution' must be 'uniform' or 'normal', "
+                             f"got {self.fab_distribution!r}")
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"{f}(): argument 'device' must be 'cpu', 'cuda' or 'cuda:K', got {self.device!r}")
         return self
@@ -112,6 +124,15 @@ class RunConfig:
             if getattr(self, name) is not None:
                 out[key] = getattr(self, name)
         return out
+
+    def fabrication_errors(self, dx: float):
+        """The training-time :class:`~quaton_fast.nn.fabrication_errors.FabricationErrors` (None
+        when every size is 0); ``dx``: the network's pitch (m), the unit of ``fab_shift``."""
+        if not (self.fab_phase or self.fab_shift or self.fab_dz):
+            return None
+        from ..nn.fabrication_errors import FabricationErrors
+        return FabricationErrors(phase=self.fab_phase, shift=self.fab_shift * dx, dz=self.fab_dz,
+                                 distribution=self.fab_distribution)
 
     def material_index(self) -> float:
         return self.n_material if self.n_material is not None else DEFAULT_N_MATERIAL.get(self.preset, 1.5)

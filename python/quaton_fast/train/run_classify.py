@@ -35,8 +35,10 @@ __all__ = ["METHOD_NAMES", "GEOMETRY_FIELDS", "build_model", "device_description
 
 def build_model(cfg: RunConfig, num_classes: int) -> D2NN:
     """The network of ``cfg`` with full-precision layers (the warm-up stage)."""
-    return D2NN.preset(cfg.preset, **cfg.geometry(), num_classes=num_classes, quantizer=FullPrecision(),
-                       seed=cfg.seed)
+    net = D2NN.preset(cfg.preset, **cfg.geometry(), num_classes=num_classes, quantizer=FullPrecision(),
+                      seed=cfg.seed)
+    net.set_fabrication_errors(cfg.fabrication_errors(net.dx))   # None unless --fab-* (training only)
+    return net
 
 
 def _new_optimizer(model: torch.nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
