@@ -94,7 +94,7 @@ class D2NN(nn.Module):
         u = modulate_propagate(u, None, self.to_first.transfer_like(u))
         for i, layer in enumerate(self.layers):
             prop = self.to_detector if i == last else self.between
-            u = modulate_propagate(u, layer.phase(), prop.transfer_like(u))
+            u = layer.modulate_propagate(u, prop.transfer_like(u))  # phase: fused; complex table: torch
         return u
 
     def forward(self, u: torch.Tensor, *, check_finite: bool = False) -> torch.Tensor:
