@@ -279,7 +279,7 @@ def test_modules_train_and_eval_on_the_reference(name):
     want = {"pq": lambda: np.exp(1j * w_np), "ste": lambda: R.ste_transmission(w_np, t),
             "dsq": lambda: R.dsq_transmission(w_np, t, 0.2),
             "psq": lambda: R.psq_transmission(w_np, t, 6.0),
-            "psq-lt": lambda: R.psq_transmission(w_np, t, float(q.sharpness()))}[name]()
+            "psq-lt": lambda: R.psq_transmission(w_np, t, float(q.sharpness().detach()))}[name]()
     np.testing.assert_allclose(out, want, atol=MODULE_TABLE_ATOL)
     q.eval()
     np.testing.assert_allclose(q.transmission(w).numpy(), R.hard_transmission(w_np, t), atol=1e-7)
