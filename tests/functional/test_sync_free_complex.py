@@ -13,13 +13,18 @@ from sync_guard import SyncGuard
 WL, DX = 632.8e-9, 316.4e-9
 
 
-@pytest.mark.parametrize("name", [n for n in QUANTIZER_NAMES if n != "fp"])
-def test_complex_table_training_step_makes_no_host_sync(name):
+CASES = [(n, 4, {"material_n": 1.7, "material_kappa": 0.08}) for n in QUANTIZER_NAMES if n != "fp"] + [
+    ("ste", 2, {"transmission_backward": True}),                                   # phase table, T-domain STE
+    ("ste", 4, {"transmission_backward": True, "material_n": 1.7, "material_kappa": 0.08})]
+
+
+@pytest.mark.parametrize("name, levels, options", CASES)
+def test_complex_table_training_step_makes_no_host_sync(name, levels, options):
     torch.manual_seed(0)
-    q = make_quantizer(name, 4, material_n=1.7, material_kappa=0.08)
+    q = make_quantizer(name, levels, **options)
     net = qf.nn.D2NN(n=16, dx=DX, wavelength=WL, num_layers=2, z_in=3e-6, dz=3e-6, z_out=3e-6,
                      object_size=8, quantizer=q, seed=0).train()
-    assert all(layer.quantizer.is_complex for layer in net.layers)
+    assert all(layer.quantizer.uses_transmission for layer in net.layers)
     opt = torch.optim.SGD(net.parameters(), lr=1e-2, momentum=0.9)
     g = torch.Generator().manual_seed(0)
     x = net.encode(torch.rand(3, 8, 8, generator=g))

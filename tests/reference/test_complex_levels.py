@@ -346,3 +346,38 @@ def test_material_options_of_make_quantizer():
         qf.quant.make_quantizer("psq-ft", 4, material_kappa=0.05)
     with pytest.raises(ValueError, match="argument 'kappa'"):
         qf.quant.make_quantizer("ste", 4, material_n=1.7, material_kappa=-1.0)
+
+
+# ----------------------------------------------------------------------------- transmission-domain STE
+@pytest.mark.parametrize("table", ["phase2", "material2", "measured5"])
+def test_transmission_ste_forwards_the_hard_level_and_backs_through_the_soft_chord(table):
+    t = {"phase2": lambda: L.complex_level_table(np.array([1.0, -1.0])), "material2": lambda: _absorbing(2, 0.2),
+         "measured5": _measured}[table]()
+    q = qf.quant.STE(t, transmission_backward=True, k=2.0).double().train()
+    assert q.uses_transmission
+    rng = np.random.default_rng(8)
+    w_np = rng.uniform(-7, 14, size=(6, 6))
+    c_np = rng.normal(size=w_np.shape) + 1j * rng.normal(size=w_np.shape)
+    w = torch.tensor(w_np, requires_grad=True)
+    out = q.transmission(w)
+    out.backward(torch.tensor(c_np))
+    np.testing.assert_allclose(out.detach().numpy(), R.hard_transmission(w_np, t), atol=1e-7)
+    # float32-stored table (MODULE_TABLE_ATOL): gradient is that of the soft chord PSQ at k = 2
+    np.testing.assert_allclose(w.grad.numpy(), R.psq_transmission_backward(c_np, w_np, t, 2.0)[0],
+                               atol=MODULE_TABLE_ATOL)
+
+
+def test_transmission_ste_on_a_plain_two_level_phase_table_trains_a_layer():
+    """2 phase levels {0, π}: the layer multiplies by ±1 in the forward pass (the same mask as the
+    phase STE) and the latents get a non-zero gradient from the amplitude (chord) signal."""
+    q = qf.quant.make_quantizer("ste", 2, transmission_backward=True, k=2.0)
+    net = _tiny_net(q).train()
+    x = net.encode(torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(1)))
+    t = net.layers[0].transmission()
+    assert torch.allclose(t.imag, torch.zeros_like(t.imag), atol=1e-6)
+    assert torch.allclose(t.real.abs(), torch.ones_like(t.real), atol=1e-6)
+    net(x).sum().backward()
+    assert all(float(layer.latent.grad.abs().sum()) > 0 for layer in net.layers)
+    net.eval()
+    np.testing.assert_allclose(net.layers[0].transmission().detach().numpy(),
+                               np.exp(1j * net.layers[0].hard_phase().numpy()), atol=1e-6)

@@ -28,7 +28,8 @@ from . import _checks
 from .propagation import propagate
 from .quantizers import fold_latent
 
-__all__ = ["complex_table_tensors", "hard_transmission", "ste_transmission", "psq_transmission",
+__all__ = ["complex_table_tensors", "hard_transmission", "ste_transmission", "ste_soft_transmission",
+           "psq_transmission",
            "dsq_transmission", "gumbel_softmax_transmission", "modulate_transmission_propagate"]
 
 TWO_PI = 2.0 * math.pi
@@ -180,6 +181,19 @@ def psq_transmission(w: torch.Tensor, k: torch.Tensor | float, thresholds: torch
     else:
         k = finite_real("psq_transmission", "k", k, positive=True)
     return _PSQT.apply(w, k, thr, er, ei, b, p)
+
+
+def ste_soft_transmission(w: torch.Tensor, k: float, thresholds: torch.Tensor, transmissions: torch.Tensor,
+                          base: float, *, period: float = TWO_PI) -> torch.Tensor:
+    """Transmission-domain straight-through estimator: forward the hard level ``t_j``
+    (:func:`hard_transmission`), backward the VJP of :func:`psq_transmission` at sharpness ``k``
+    (a Python number > 0): ``dL/dw = Re(conj(dT_k/dw)·g)``."""
+    thr, er, ei, b, p = _table("ste_soft_transmission", w, thresholds, transmissions, base, period)
+    k = finite_real("ste_soft_transmission", "k", k, positive=True)
+    soft = _PSQT.apply(w, k, thr, er, ei, b, p)
+    idx = _index(w.detach(), thr, b, p)
+    hard = _complex(er[idx], ei[idx], w.detach())
+    return hard + (soft - soft.detach())
 
 
 # ----------------------------------------------------------------------------- DSQ

@@ -48,7 +48,7 @@ class PhaseLayer(nn.Module):
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """``u`` (…, N, N) complex → u·exp(i·φ̂) (complex table: u·t(w))."""
-        if self.quantizer.is_complex:
+        if self.quantizer.uses_transmission:
             return u * self.transmission().to(u.dtype)
         phi = self.phase()
         return u * torch.polar(torch.ones_like(phi), phi).to(u.dtype)
@@ -58,7 +58,7 @@ class PhaseLayer(nn.Module):
         :func:`~quaton_fast.functional.fused_propagation.modulate_propagate` (fused on sm_90),
         complex tables :func:`~quaton_fast.functional.transmission.modulate_transmission_propagate`
         (torch path)."""
-        if self.quantizer.is_complex:
+        if self.quantizer.uses_transmission:
             return modulate_transmission_propagate(u, self.transmission(), transfer)
         return modulate_propagate(u, self.phase(), transfer)
 

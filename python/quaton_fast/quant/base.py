@@ -105,9 +105,7 @@ class Quantizer(nn.Module):
         if self.is_complex:
             # real and imaginary parts as two real buffers: Module.to(dtype=float64) would drop the
             # imaginary part of a complex buffer
-            t = self.complex_table.transmissions
-            self.register_buffer("t_re", torch.tensor(np.array(t.real), dtype=torch.float32))
-            self.register_buffer("t_im", torch.tensor(np.array(t.imag), dtype=torch.float32))
+            self._register_transmissions(self.complex_table.transmissions)
         self.register_buffer("epoch", torch.zeros((), dtype=torch.long))
         self._epoch_host = 0
 
@@ -120,17 +118,28 @@ class Quantizer(nn.Module):
         raise NotImplementedError
 
     # -- complex transmission ----------------------------------------------------------------
+    def _register_transmissions(self, t: np.ndarray) -> None:
+        self.register_buffer("t_re", torch.tensor(np.array(t.real), dtype=torch.float32))
+        self.register_buffer("t_im", torch.tensor(np.array(t.imag), dtype=torch.float32))
+
     @property
     def is_complex(self) -> bool:
-        """True for a complex table with some amplitude < 1 (the transmission path runs)."""
+        """True for a complex table with some amplitude < 1."""
         return self.complex_table is not None and not self.complex_table.phase_only
+
+    @property
+    def uses_transmission(self) -> bool:
+        """True when the layer must multiply by :meth:`transmission` (a complex table, or a
+        quantizer whose training gradient lives in the transmission domain); False: the phase
+        path (``exp(i·self(latent))``, fused on sm_90)."""
+        return self.is_complex
 
     def transmission(self, latent: torch.Tensor) -> torch.Tensor:
         """Complex transmission (N, N) the layer multiplies the field by (complex64 for a float32
         latent, complex128 for float64). Phase tables: ``exp(i·self(latent))`` (the phase path,
         unchanged); complex tables: :meth:`transmission_train` in training, :meth:`hard_transmission`
         in evaluation."""
-        if not self.is_complex:
+        if not self.uses_transmission:
             phi = self(latent)
             return torch.polar(torch.ones_like(phi), phi)
         return self.transmission_train(latent) if self.training else self.hard_transmission(latent)

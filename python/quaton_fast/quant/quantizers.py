@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
+
 import torch
 from torch import nn
 
@@ -56,16 +58,52 @@ class PostTraining(Quantizer):
 
 
 class STE(Quantizer):
-    """STE: forward = nearest level (staircase), backward = identity."""
+    """STE: forward = nearest level (staircase), backward = identity (phase domain).
+
+    ``transmission_backward=True`` (issue 18; benchmarks/studies/quant_two_levels): a
+    straight-through estimator in the TRANSMISSION domain, for phase or complex tables: forward the
+    hard level's transmission ``t_j``, backward through the soft chord transmission of complex PSQ,
+    ``T_k(w) = t_0 + Σ_i (t_{i+1} − t_i)·σ(k(x − c_i))`` with sharpness ``k`` (1/rad; default 2).
+    At 2 levels {0, π} this passes dL/da (the signal that predicts a flip), where the phase-domain
+    STE passes dL/dφ, which is orthogonal to a flip. The layer then always takes the torch path."""
+
+    def __init__(self, levels: Levels = 4, period: float | None = TWO_PI, *, transmission_backward: bool = False,
+                 k: float = 2.0):
+        super().__init__(levels, period)
+        if not isinstance(transmission_backward, bool):
+            fail("STE", "transmission_backward", "a bool", type(transmission_backward).__name__, TypeError)
+        self.transmission_backward = transmission_backward
+        self.k = finite_real("STE", "k", k, positive=True)
+        if transmission_backward:
+            if self.table is None or self.table.period is None:
+                fail("STE", "period", "a periodic table (2π) with transmission_backward=True", period)
+            if not self.is_complex:  # phase table: its levels' transmissions exp(iq_j)
+                self._register_transmissions(np.exp(1j * self.table.levels))
+
+    @property
+    def uses_transmission(self) -> bool:
+        return self.is_complex or self.transmission_backward
 
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
         thr, steps, base = self._table_args(latent)
         return F.ste(latent, thr, steps, base, period=self.period)
 
     def transmission_train(self, latent: torch.Tensor) -> torch.Tensor:
-        """Complex table: forward the hard level t_j, backward ``dT/dw = i·t_j``."""
+        """Complex table: forward the hard level t_j, backward ``dT/dw = i·t_j``; with
+        ``transmission_backward``: backward through the soft chord PSQ transmission."""
         thr, t, base = self._complex_args(latent)
+        if self.transmission_backward:
+            return FT.ste_soft_transmission(latent, self.k, thr, t, base, period=self.period)
         return FT.ste_transmission(latent, thr, t, base, period=self.period)
+
+    def hard_transmission(self, latent: torch.Tensor) -> torch.Tensor:
+        if self.transmission_backward and not self.is_complex:
+            thr, t, base = self._complex_args(latent)
+            return FT.hard_transmission(latent, thr, t, base, period=self.period)
+        return super().hard_transmission(latent)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", transmission_backward, k={self.k}" if self.transmission_backward else "")
 
 
 class DSQ(Quantizer):
@@ -304,7 +342,7 @@ def make_quantizer(name: str, levels: Levels = 4, **options) -> Quantizer:
     if key == "pq":
         return PostTraining(levels)
     if key == "ste":
-        return STE(levels)
+        return STE(levels, **options)
     if key == "dsq":
         return DSQ(levels, **options)
     if key == "gs":
