@@ -83,5 +83,10 @@ class PhaseLayer(nn.Module):
         """Fabricated phase levels (N, N) in [0, period) (radians)."""
         return self.quantizer.hard_phase(self.latent.detach())
 
+    def hard_transmission(self) -> torch.Tensor:
+        """The fabricated mask's complex transmission (N, N): the level nearest in phase of each
+        neuron (``exp(i·hard phase)`` for a phase table); NaN for a non-finite latent."""
+        return self.quantizer.hard_transmission(self.latent.detach())
+
     def extra_repr(self) -> str:
         return f"n={self.n}"
