@@ -381,3 +381,16 @@ def test_transmission_ste_on_a_plain_two_level_phase_table_trains_a_layer():
     net.eval()
     np.testing.assert_allclose(net.layers[0].transmission().detach().numpy(),
                                np.exp(1j * net.layers[0].hard_phase().numpy()), atol=1e-6)
+
+
+@pytest.mark.parametrize("complex_table", [False, True])
+def test_layer_phase_error_multiplies_the_transmission_by_exp_i_error(complex_table):
+    """The hook D2NN uses for fabrication phase errors: same result as adding the error to the
+    phase (phase table) / multiplying the level's transmission by exp(i·error) (complex table)."""
+    levels = _absorbing(4, 0.2) if complex_table else 4
+    layer = qf.nn.PhaseLayer(8, qf.quant.PSQ(levels)).double().train()
+    h = angular_spectrum_transfer(16, 316.4e-9, 632.8e-9, 3e-6, dtype=torch.complex128)
+    u = torch.randn(2, 8, 8, dtype=torch.complex128)
+    err = torch.randn(8, 8, dtype=torch.float64) * 0.3
+    want = propagate(u * layer.transmission() * torch.exp(1j * err), h)
+    torch.testing.assert_close(layer.modulate_propagate(u, h, phase_error=err), want, rtol=1e-12, atol=1e-12)

@@ -53,14 +53,22 @@ class PhaseLayer(nn.Module):
         phi = self.phase()
         return u * torch.polar(torch.ones_like(phi), phi).to(u.dtype)
 
-    def modulate_propagate(self, u: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
+    def modulate_propagate(self, u: torch.Tensor, transfer: torch.Tensor,
+                           phase_error: torch.Tensor | None = None) -> torch.Tensor:
         """``propagate(self(u), transfer)`` as one op: phase tables take
         :func:`~quaton_fast.functional.fused_propagation.modulate_propagate` (fused on sm_90),
         complex tables :func:`~quaton_fast.functional.transmission.modulate_transmission_propagate`
-        (torch path)."""
+        (torch path). ``phase_error`` (N, N) radians, optional (fabrication errors): added to the
+        phase, i.e. the transmission is multiplied by ``exp(i·phase_error)``."""
         if self.quantizer.uses_transmission:
-            return modulate_transmission_propagate(u, self.transmission(), transfer)
-        return modulate_propagate(u, self.phase(), transfer)
+            t = self.transmission()
+            if phase_error is not None:
+                t = t * torch.polar(torch.ones_like(phase_error), phase_error).to(t.dtype)
+            return modulate_transmission_propagate(u, t, transfer)
+        phase = self.phase()
+        if phase_error is not None:
+            phase = phase + phase_error.to(phase.dtype)
+        return modulate_propagate(u, phase, transfer)
 
     @torch.no_grad()
     def switch_quantizer(self, quantizer: Quantizer) -> None:
