@@ -208,10 +208,8 @@ class D2NN(nn.Module):
                                             self.wavelength_in_medium, errors)
         u = modulate_propagate(u, None, transfers[0])
         for i, layer in enumerate(self.layers):
-            phase = layer.phase()
-            if errors is not None and errors.phase is not None:
-                phase = phase + errors.phase[i].to(phase.dtype)
-            u = modulate_propagate(u, phase, transfers[i + 1])
+            err = errors.phase[i] if errors is not None and errors.phase is not None else None
+            u = layer.modulate_propagate(u, transfers[i + 1], phase_error=err)  # phase: fused; complex table: torch
         return u
 
     def forward(self, u: torch.Tensor, *, check_finite: bool = False) -> torch.Tensor:

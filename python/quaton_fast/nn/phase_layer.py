@@ -1,4 +1,5 @@
-"""A phase-only diffractive layer: t = exp(+i·φ̂), φ̂ = quantizer(latent)."""
+"""A diffractive layer: t = exp(+i·φ̂), φ̂ = quantizer(latent); or, for a complex (absorbing)
+level table, the quantizer's complex transmission t(w)."""
 from __future__ import annotations
 
 import math
@@ -7,6 +8,8 @@ import torch
 from torch import nn
 
 from .._validation import positive_int
+from ..functional.fused_propagation import modulate_propagate
+from ..functional.transmission import modulate_transmission_propagate
 from ..quant.base import Quantizer
 from ..quant.quantizers import FullPrecision
 
@@ -38,10 +41,34 @@ class PhaseLayer(nn.Module):
         """The phase (N, N) this layer applies now (soft in training, hard in evaluation)."""
         return self.quantizer(self.latent)
 
+    def transmission(self) -> torch.Tensor:
+        """The complex transmission (N, N) this layer applies now: ``exp(i·φ̂)`` for a phase table,
+        the quantizer's complex level value for a complex table (soft in training, hard in eval)."""
+        return self.quantizer.transmission(self.latent)
+
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        """``u`` (…, N, N) complex → u·exp(i·φ̂)."""
+        """``u`` (…, N, N) complex → u·exp(i·φ̂) (complex table: u·t(w))."""
+        if self.quantizer.uses_transmission:
+            return u * self.transmission().to(u.dtype)
         phi = self.phase()
         return u * torch.polar(torch.ones_like(phi), phi).to(u.dtype)
+
+    def modulate_propagate(self, u: torch.Tensor, transfer: torch.Tensor,
+                           phase_error: torch.Tensor | None = None) -> torch.Tensor:
+        """``propagate(self(u), transfer)`` as one op: phase tables take
+        :func:`~quaton_fast.functional.fused_propagation.modulate_propagate` (fused on sm_90),
+        complex tables :func:`~quaton_fast.functional.transmission.modulate_transmission_propagate`
+        (torch path). ``phase_error`` (N, N) radians, optional (fabrication errors): added to the
+        phase, i.e. the transmission is multiplied by ``exp(i·phase_error)``."""
+        if self.quantizer.uses_transmission:
+            t = self.transmission()
+            if phase_error is not None:
+                t = t * torch.polar(torch.ones_like(phase_error), phase_error).to(t.dtype)
+            return modulate_transmission_propagate(u, t, transfer)
+        phase = self.phase()
+        if phase_error is not None:
+            phase = phase + phase_error.to(phase.dtype)
+        return modulate_propagate(u, phase, transfer)
 
     @torch.no_grad()
     def switch_quantizer(self, quantizer: Quantizer) -> None:
@@ -63,6 +90,11 @@ class PhaseLayer(nn.Module):
     def hard_phase(self) -> torch.Tensor:
         """Fabricated phase levels (N, N) in [0, period) (radians)."""
         return self.quantizer.hard_phase(self.latent.detach())
+
+    def hard_transmission(self) -> torch.Tensor:
+        """The fabricated mask's complex transmission (N, N): the level nearest in phase of each
+        neuron (``exp(i·hard phase)`` for a phase table); NaN for a non-finite latent."""
+        return self.quantizer.hard_transmission(self.latent.detach())
 
     def extra_repr(self) -> str:
         return f"n={self.n}"

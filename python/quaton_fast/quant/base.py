@@ -12,13 +12,18 @@ from torch import nn
 from .._validation import fail, finite_real
 from ..functional import _checks
 from ..functional import quantizers as F
+from ..functional import transmission as FT
+from ..reference.complex_levels import ComplexLevelTable
 from ..reference.levels import MAX_LEVELS, LevelTable, level_table, uniform_levels
 
 TWO_PI = 2.0 * math.pi
 
 
-def make_level_table(levels: int | Sequence[float] | LevelTable, period: float | None = TWO_PI) -> LevelTable:
-    """``levels``: a count n (2 <= n <= MAX_LEVELS = 2^20; uniform over one period,
+def make_level_table(levels: int | Sequence[float] | LevelTable | ComplexLevelTable,
+                     period: float | None = TWO_PI) -> LevelTable:
+    """The phase table of ``levels`` (a :class:`ComplexLevelTable` gives its ``phase_table``).
+
+    ``levels``: a count n (2 <= n <= MAX_LEVELS = 2^20; uniform over one period,
     q_i = period·i/n), an increasing sequence of phases (radians; periodic only if ``period`` is
     given and they fit in one period), or a ready :class:`LevelTable`. ``period``: the phase
     period (radians, default 2π) or None for a table that does not span a full period (its
@@ -26,6 +31,8 @@ def make_level_table(levels: int | Sequence[float] | LevelTable, period: float |
     func = "make_level_table"
     if isinstance(levels, LevelTable):
         return levels
+    if isinstance(levels, ComplexLevelTable):
+        return levels.phase_table
     if period is not None:
         period = finite_real(func, "period", period, positive=True)
     if isinstance(levels, bool):
@@ -69,6 +76,14 @@ class Quantizer(nn.Module):
     the period (:func:`quaton_fast.functional.quantizers.fold_latent`); a table with
     ``period=None`` clamps at its end levels.
 
+    Complex (absorbing) level tables: ``levels`` may be a
+    :class:`~quaton_fast.reference.complex_levels.ComplexLevelTable` (levels ``t_i = a_i·exp(iφ_i)``,
+    see :func:`quaton_fast.quant.levels.from_material`). The phase machinery (``table``, thresholds,
+    :meth:`hard_phase`, :meth:`level_indices`, export) then works on its phases φ_i, and
+    :meth:`transmission` gives the complex value a layer multiplies the field by. A table whose
+    amplitudes are all exactly 1 is phase-only (:attr:`is_complex` False): :meth:`transmission`
+    is then ``exp(i·self(latent))``, bit-identical to a plain phase table.
+
     Non-finite latents: the training forward and :meth:`hard` give NaN for them (no host sync);
     :meth:`hard_phase` / :meth:`level_indices` (export) and :meth:`latent_from_phase` (data
     handed in) raise ValueError naming the argument.
@@ -80,12 +95,17 @@ class Quantizer(nn.Module):
     def __init__(self, levels: int | Sequence[float] | LevelTable | None = 4, period: float | None = TWO_PI):
         super().__init__()
         name = type(self).__name__
+        self.complex_table: ComplexLevelTable | None = levels if isinstance(levels, ComplexLevelTable) else None
         self.table: LevelTable | None = None if levels is None else make_level_table(levels, period)
         if self.table is not None:
             _check_float32(name, self.table)
             self.register_buffer("thresholds", torch.tensor(np.array(self.table.thresholds), dtype=torch.float32))
             self.register_buffer("steps", torch.tensor(np.array(self.table.steps), dtype=torch.float32))
             self.register_buffer("levels", torch.tensor(np.array(self.table.levels), dtype=torch.float32))
+        if self.is_complex:
+            # real and imaginary parts as two real buffers: Module.to(dtype=float64) would drop the
+            # imaginary part of a complex buffer
+            self._register_transmissions(self.complex_table.transmissions)
         self.register_buffer("epoch", torch.zeros((), dtype=torch.long))
         self._epoch_host = 0
 
@@ -96,6 +116,50 @@ class Quantizer(nn.Module):
 
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    # -- complex transmission ----------------------------------------------------------------
+    def _register_transmissions(self, t: np.ndarray) -> None:
+        self.register_buffer("t_re", torch.tensor(np.array(t.real), dtype=torch.float32))
+        self.register_buffer("t_im", torch.tensor(np.array(t.imag), dtype=torch.float32))
+
+    @property
+    def is_complex(self) -> bool:
+        """True for a complex table with some amplitude < 1."""
+        return self.complex_table is not None and not self.complex_table.phase_only
+
+    @property
+    def uses_transmission(self) -> bool:
+        """True when the layer must multiply by :meth:`transmission` (a complex table, or a
+        quantizer whose training gradient lives in the transmission domain); False: the phase
+        path (``exp(i·self(latent))``, fused on sm_90)."""
+        return self.is_complex
+
+    def transmission(self, latent: torch.Tensor) -> torch.Tensor:
+        """Complex transmission (N, N) the layer multiplies the field by (complex64 for a float32
+        latent, complex128 for float64). Phase tables: ``exp(i·self(latent))`` (the phase path,
+        unchanged); complex tables: :meth:`transmission_train` in training, :meth:`hard_transmission`
+        in evaluation."""
+        if not self.uses_transmission:
+            phi = self(latent)
+            return torch.polar(torch.ones_like(phi), phi)
+        return self.transmission_train(latent) if self.training else self.hard_transmission(latent)
+
+    def transmission_train(self, latent: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no complex-table training path")
+
+    def _complex_args(self, latent: torch.Tensor):
+        """(thresholds, transmissions (n,) complex, base) in the latent's precision."""
+        t = torch.complex(self.t_re.to(latent.dtype), self.t_im.to(latent.dtype))
+        return self.thresholds.to(latent.dtype), t, self.base
+
+    def hard_transmission(self, latent: torch.Tensor) -> torch.Tensor:
+        """The level nearest in phase (periodic) as a complex transmission; NaN for a non-finite
+        latent; no host sync. Phase tables: ``exp(i·hard(latent))``."""
+        if not self.is_complex:
+            phi = self.hard(latent)
+            return torch.polar(torch.ones_like(phi), phi)
+        thr, t, base = self._complex_args(latent)
+        return FT.hard_transmission(latent, thr, t, base, period=self.period)
 
     @property
     def period(self) -> float | None:
@@ -168,4 +232,5 @@ class Quantizer(nn.Module):
         return None if self.table is None else int(self.table.n)
 
     def extra_repr(self) -> str:
-        return f"levels={self.num_levels}, period={None if self.table is None else self.table.period}"
+        return (f"levels={self.num_levels}, period={None if self.table is None else self.table.period}"
+                + (", complex" if self.is_complex else ""))

@@ -8,17 +8,21 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
+
 import torch
 from torch import nn
 
 from .._validation import fail, finite_real
 from ..functional import _checks
 from ..functional import quantizers as F
+from ..functional import transmission as FT
+from ..reference.complex_levels import ComplexLevelTable, from_material
 from ..reference.levels import LevelTable
 from .base import TWO_PI, Quantizer, make_level_table
 from .schedules import FixedTemperature, LearnableTemperature, LinearTemperature
 
-Levels = int | Sequence[float] | LevelTable
+Levels = int | Sequence[float] | LevelTable | ComplexLevelTable
 
 
 class FullPrecision(Quantizer):
@@ -48,13 +52,58 @@ class PostTraining(Quantizer):
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
         return latent
 
+    def transmission_train(self, latent: torch.Tensor) -> torch.Tensor:
+        """Complex table: trains in full precision, ``exp(i·latent)`` (amplitude 1)."""
+        return torch.polar(torch.ones_like(latent), latent)
+
 
 class STE(Quantizer):
-    """STE: forward = nearest level (staircase), backward = identity."""
+    """STE: forward = nearest level (staircase), backward = identity (phase domain).
+
+    ``transmission_backward=True`` (issue 18; benchmarks/studies/quant_two_levels): a
+    straight-through estimator in the TRANSMISSION domain, for phase or complex tables: forward the
+    hard level's transmission ``t_j``, backward through the soft chord transmission of complex PSQ,
+    ``T_k(w) = t_0 + Σ_i (t_{i+1} − t_i)·σ(k(x − c_i))`` with sharpness ``k`` (1/rad; default 2).
+    At 2 levels {0, π} this passes dL/da (the signal that predicts a flip), where the phase-domain
+    STE passes dL/dφ, which is orthogonal to a flip. The layer then always takes the torch path."""
+
+    def __init__(self, levels: Levels = 4, period: float | None = TWO_PI, *, transmission_backward: bool = False,
+                 k: float = 2.0):
+        super().__init__(levels, period)
+        if not isinstance(transmission_backward, bool):
+            fail("STE", "transmission_backward", "a bool", type(transmission_backward).__name__, TypeError)
+        self.transmission_backward = transmission_backward
+        self.k = finite_real("STE", "k", k, positive=True)
+        if transmission_backward:
+            if self.table is None or self.table.period is None:
+                fail("STE", "period", "a periodic table (2π) with transmission_backward=True", period)
+            if not self.is_complex:  # phase table: its levels' transmissions exp(iq_j)
+                self._register_transmissions(np.exp(1j * self.table.levels))
+
+    @property
+    def uses_transmission(self) -> bool:
+        return self.is_complex or self.transmission_backward
 
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
         thr, steps, base = self._table_args(latent)
         return F.ste(latent, thr, steps, base, period=self.period)
+
+    def transmission_train(self, latent: torch.Tensor) -> torch.Tensor:
+        """Complex table: forward the hard level t_j, backward ``dT/dw = i·t_j``; with
+        ``transmission_backward``: backward through the soft chord PSQ transmission."""
+        thr, t, base = self._complex_args(latent)
+        if self.transmission_backward:
+            return FT.ste_soft_transmission(latent, self.k, thr, t, base, period=self.period)
+        return FT.ste_transmission(latent, thr, t, base, period=self.period)
+
+    def hard_transmission(self, latent: torch.Tensor) -> torch.Tensor:
+        if self.transmission_backward and not self.is_complex:
+            thr, t, base = self._complex_args(latent)
+            return FT.hard_transmission(latent, thr, t, base, period=self.period)
+        return super().hard_transmission(latent)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", transmission_backward, k={self.k}" if self.transmission_backward else "")
 
 
 class DSQ(Quantizer):
@@ -85,6 +134,12 @@ class DSQ(Quantizer):
         thr, steps, base = self._table_args(latent)
         return F.dsq(latent, self.current_alpha(), thr, steps, base, period=self.period,
                      hard_forward=self.hard_forward)
+
+    def transmission_train(self, latent: torch.Tensor) -> torch.Tensor:
+        """Complex table: the tanh soft step between neighbouring complex levels."""
+        thr, t, base = self._complex_args(latent)
+        return FT.dsq_transmission(latent, self.current_alpha(), self.levels.to(latent.dtype), thr, t, base,
+                                   period=self.period, hard_forward=self.hard_forward)
 
 
 def _mix64(a: int, b: int) -> int:
@@ -170,6 +225,22 @@ class GumbelSoftmax(Quantizer):
     def hard(self, latent: torch.Tensor) -> torch.Tensor:
         return F.gumbel_argmax_phase(latent, self.levels)
 
+    def transmission_train(self, latent: torch.Tensor) -> torch.Tensor:
+        """Complex table: straight-through choice of a complex level, gradient through
+        ``Σ_j softmax_j·t_j``."""
+        noise = self.gumbel_noise(latent.detach())
+        _, t, _ = self._complex_args(latent)
+        return FT.gumbel_softmax_transmission(latent, t, self.tau(), noise)
+
+    def hard_transmission(self, latent: torch.Tensor) -> torch.Tensor:
+        """The complex level of argmax(logits) (NaN for a neuron with a non-finite logit)."""
+        if not self.is_complex:
+            return super().hard_transmission(latent)
+        _, t, _ = self._complex_args(latent)
+        idx = latent.argmax(dim=-1)
+        nan = (latent - latent).sum(dim=-1)
+        return torch.complex(t.real[idx] + nan, t.imag[idx] + nan)
+
     def hard_phase(self, latent: torch.Tensor) -> torch.Tensor:
         """The level of argmax(logits) per neuron; raises ValueError naming 'latent' for NaN/Inf."""
         _checks.tensor("GumbelSoftmax.hard_phase", "latent", latent, complex_ok=False, min_ndim=1)
@@ -226,6 +297,13 @@ class PSQ(Quantizer):
         return F.psq(latent, k.to(latent.dtype) if isinstance(k, torch.Tensor) else k, thr, steps, base,
                      period=self.period)
 
+    def transmission_train(self, latent: torch.Tensor) -> torch.Tensor:
+        """Complex table: ``T_k(w) = t_0 + Σ_i (t_{i+1} − t_i)·σ(k(x − c_i))``."""
+        thr, t, base = self._complex_args(latent)
+        k = self._k()
+        return FT.psq_transmission(latent, k.to(latent.dtype) if isinstance(k, torch.Tensor) else k, thr, t,
+                                   base, period=self.period)
+
     def regularization(self) -> torch.Tensor:
         if self.kappa is None:
             return super().regularization()
@@ -236,17 +314,35 @@ class PSQ(Quantizer):
         return super().extra_repr() + f", schedule={self.schedule}"
 
 
+_MATERIAL_KEYS = ("material_n", "material_kappa", "n_medium")
+
+
 def make_quantizer(name: str, levels: Levels = 4, **options) -> Quantizer:
-    """Build a quantizer from its CLI name: fp, pq, ste, dsq, gs, psq-ft, psq-li, psq-lt."""
+    """Build a quantizer from its CLI name: fp, pq, ste, dsq, gs, psq-ft, psq-li, psq-lt.
+
+    Material options (an absorbing level table, e.g. ``--qopt material_n=1.7 --qopt
+    material_kappa=0.05`` on the command line): ``material_n`` (real index n), ``material_kappa``
+    (extinction κ, default 0) and ``n_medium`` (default 1) turn an integer ``levels = K`` into
+    ``from_material(n, κ, λ0, levels=K, n_medium)`` (K heights evenly spaced over one 2π phase
+    period; that table does not depend on λ0). The other options go to the quantizer."""
     if not isinstance(name, str):
         fail("make_quantizer", "name", "a str", type(name).__name__, TypeError)
+    material = {k: options.pop(k) for k in _MATERIAL_KEYS if k in options}
+    if material:
+        if "material_n" not in material:
+            fail("make_quantizer", "material_n", "the material's real index (given with material_kappa / n_medium)",
+                 "missing")
+        if isinstance(levels, bool) or not isinstance(levels, int):
+            fail("make_quantizer", "levels", "an integer level count with a material table", repr(levels), TypeError)
+        levels = from_material(material["material_n"], material.get("material_kappa", 0.0), 1.0,
+                               levels=levels, n_medium=material.get("n_medium", 1.0))
     key = name.lower()
     if key == "fp":
         return FullPrecision()
     if key == "pq":
         return PostTraining(levels)
     if key == "ste":
-        return STE(levels)
+        return STE(levels, **options)
     if key == "dsq":
         return DSQ(levels, **options)
     if key == "gs":
