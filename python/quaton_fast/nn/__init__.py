@@ -1,8 +1,9 @@
 """Drop-in torch layers: propagation, phase layers, read-outs and the D2NN."""
 from .d2nn import D2NN
+from .fabrication_errors import FabricationErrors
 from .phase_layer import PhaseLayer
 from .presets import PRESETS, preset_config
 from .propagation import FreeSpace
 from .readouts import DetectorReadout, QPIReadout
 
-__all__ = ["D2NN", "PhaseLayer", "FreeSpace", "DetectorReadout", "QPIReadout", "PRESETS", "preset_config"]
+__all__ = ["D2NN", "FabricationErrors", "PhaseLayer", "FreeSpace", "DetectorReadout", "QPIReadout", "PRESETS", "preset_config"]
