@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_train.add_arguments(sub.add_parser("aoc-train", help="train an AOC equilibrium model (MNIST, Fashion, regression)"))
     from .solve import cli_solve
     cli_solve.add_arguments(sub.add_parser("solve", help="solve a Max-Cut/SK/QPLIB instance with the AOC-DT solver"))
-    from .report import cli_fab
+    from . import cli_fab
     cli_fab.add_export_arguments(sub.add_parser("export", help="STL relief meshes and a GDSII level layout from masks.npz"))
     cli_fab.add_robustness_arguments(sub.add_parser("robustness", help="accuracy of a trained run under fabrication errors"))
     for p in sub.choices.values():  # also accepted after the subcommand; SUPPRESS keeps the top-level value
@@ -88,10 +88,10 @@ def _dispatch(args: argparse.Namespace, argv: list[str] | None) -> int:
         from .solve import cli_solve
         return int(cli_solve.run(args) or 0)
     elif args.command == "export":
-        from .report import cli_fab
+        from . import cli_fab
         return cli_fab.run_export(args)
     elif args.command == "robustness":
-        from .report import cli_fab
+        from . import cli_fab
         return cli_fab.run_robustness(args, argv)
     return 0
 

@@ -34,7 +34,7 @@ from .. import distributed as dist
 from .._atomic import clean_stale_temporaries
 from .._rundir import RunSettingsMismatch, check_settings, run_lock, settings_fingerprint, write_settings
 from ..data import mnist as D
-from ..train.stages import device_description, resolve_device
+from ..devices import device_description, resolve_device
 from . import hardware_cli
 from .train import append_results, build_model, evaluate, train
 

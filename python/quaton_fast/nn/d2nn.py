@@ -136,7 +136,7 @@ class D2NN(nn.Module):
     def use_sampled_errors(self, errors: SampledErrors | None) -> None:
         """Apply this one realisation of fabrication errors in every forward (train and eval) until
         called with None: one fabricated device, e.g. for a robustness sweep
-        (:mod:`quaton_fast.report.robustness`). Tensors on the field's device: phase (L, N, N) rad,
+        (:mod:`quaton_fast.train.robustness`). Tensors on the field's device: phase (L, N, N) rad,
         shift (L, 2) m, dz (L + 1,) m, each None for no error of that kind."""
         if errors is not None and not isinstance(errors, SampledErrors):
             fail("D2NN.use_sampled_errors", "errors", "a SampledErrors or None", type(errors).__name__, TypeError)

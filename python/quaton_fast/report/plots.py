@@ -141,7 +141,7 @@ def plot_phase_histograms(hist: np.ndarray, path: str | os.PathLike, *, levels: 
 
 def robustness_curve(curves: dict, path: str | os.PathLike, *, title: str = "", dpi: int = 100) -> str:
     """Accuracy (%) against error size, one line with ±1 s.d. band per entry of ``curves``
-    (label -> rows of :func:`quaton_fast.report.robustness.robustness_sweep`, one error kind)."""
+    (label -> rows of :func:`quaton_fast.train.robustness.robustness_sweep`, one error kind)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.6, 3.4))
     unit = kind = ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..train.checkpoint import atomic_write_json, atomic_write_text
+from .._atomic import atomic_write_json, atomic_write_text
 
 
 def collect_records(runs, root: Path) -> tuple[list[dict], list[dict], list[str]]:

@@ -351,3 +351,6 @@ def bcd_constrained(problem: ConstrainedProblem, *, block_size: int = 16, rounds
     hp = {"block_size": block_size, "rounds": rounds, "rho_final": rho, "phi": model.phi}
     return _result(p, model, best, ttt=None, its=0, wall=_time.perf_counter() - t0, restarts=int(rounds),
                    hits=0, hp=hp, rounds=int(rounds), rho=rho)
+
+
+ConstrainedProblem._solver = staticmethod(solve_constrained)   # the aoc_solve hook (constraints.py)

@@ -262,7 +262,13 @@ class ConstrainedProblem:
         fail("ConstrainedProblem.from_unconstrained", "problem", "a QUBO or QUMO", type(problem).__name__, TypeError)
 
     # ------------------------------------------------------------------------ solver hook
+    #: the constrained solver, registered by :mod:`quaton_fast.solve.constrained_solve` when it is
+    #: imported (``import quaton_fast.solve`` does), so this module depends on nothing above it
+    _solver = None
+
     def aoc_solve(self, **kwargs):
         """Hook used by :func:`quaton_fast.solve.solve`: the augmented-Lagrangian AOC-DT solver."""
-        from .constrained_solve import solve_constrained
-        return solve_constrained(self, **kwargs)
+        if ConstrainedProblem._solver is None:
+            raise RuntimeError("ConstrainedProblem.aoc_solve(): the constrained solver is not loaded; "
+                               "import quaton_fast.solve (or quaton_fast.solve.constrained_solve) first")
+        return ConstrainedProblem._solver(self, **kwargs)

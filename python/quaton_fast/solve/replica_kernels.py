@@ -14,12 +14,10 @@ so a replica's trajectory does not depend on how the replicas are batched or sha
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.sparse as sp
 
-DT = 0.5
+from .replica_operator import DT, Operator  # noqa: F401 (re-exported)
 INIT_SCALE = 0.01   # initial states uniform on [-INIT_SCALE, INIT_SCALE]
 BACKENDS = ("numpy", "cpp", "torch")
 
@@ -42,26 +40,6 @@ def resolve_backend(backend: str | None) -> str:
         raise RuntimeError("solve(): argument 'backend' is 'cpp' but quaton_fast._C has no solver_run_cpu "
                            "(extension not built?); use backend='numpy'")
     return backend
-
-
-@dataclass
-class Operator:
-    """J in the form a backend consumes. J32: (n, n) csr_matrix float32 or ndarray float32."""
-    J32: np.ndarray | sp.csr_matrix
-    h32: np.ndarray          # (n,) float32
-    continuous: np.ndarray   # (n,) bool
-
-    @property
-    def n(self) -> int:
-        return self.h32.shape[0]
-
-    def csr_arrays(self):
-        """(indptr int64, indices int32, data float32) views for the C++ kernel (cached)."""
-        if not hasattr(self, "_csr"):
-            J = self.J32
-            self._csr = (np.ascontiguousarray(J.indptr, np.int64), np.ascontiguousarray(J.indices, np.int32),
-                         np.ascontiguousarray(J.data, np.float32))
-        return self._csr
 
 
 def initial_states(n: int, seed: int, restart: int, replica_ids) -> np.ndarray:

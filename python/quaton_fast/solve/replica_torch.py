@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .replica_kernels import DT, Operator
+from .replica_operator import DT, Operator
 
 PRECISIONS = ("fp32", "tf32", "bf16")
 _MAX_EXACT = {"bf16": 256.0, "tf32": 2048.0}

@@ -27,6 +27,7 @@ import torch
 from .. import distributed as dist
 from .._atomic import clean_stale_temporaries
 from .._rundir import RunSettingsMismatch, check_settings, run_lock, settings_diff, write_settings
+from ..devices import device_description, resolve_device  # noqa: F401 (re-exported)
 from ..nn.d2nn import D2NN
 from ..quant import make_quantizer
 from .checkpoint import atomic_torch_save, load_checkpoint, restore_rng_state, rng_state
@@ -194,7 +195,7 @@ def init_from_checkpoint(net: D2NN, cfg: RunConfig, kind: str, func: str) -> dic
 
 
 def _kind_of(task: str) -> str | None:
-    from .tasks import TASKS
+    from .registry import TASKS
     return TASKS[task].kind if task in TASKS else None
 
 
@@ -250,20 +251,3 @@ def run_log(msg: str) -> None:
         print(msg, flush=True)
 
 
-def resolve_device(cfg: RunConfig, func: str = "run_classification") -> torch.device:
-    """The torch device of ``cfg.device`` (one GPU per rank under torchrun)."""
-    if cfg.device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"{func}(): argument 'device' is 'cuda' but no CUDA device is visible "
-                               "(use --device cpu)")
-        if dist.is_initialized():  # one GPU per rank
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return torch.device(cfg.device)
-
-
-def device_description(device: torch.device) -> str:
-    """'cuda (NVIDIA H100 ...)' or 'cpu (model name, N cores, K torch threads)'."""
-    from .._backend import cpu_model
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"

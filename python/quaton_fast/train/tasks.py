@@ -9,12 +9,12 @@ must hold ``records``, a list of result records; see ``train/run_classify.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from .config import RunConfig
+from .registry import TASKS, Task, get_task, register_task  # noqa: F401 (the registry, re-exported)
 
 
 @dataclass(frozen=True)
@@ -26,34 +26,6 @@ class ClassificationData:
     test_y: torch.Tensor
     num_classes: int
     description: str  # how the splits were made (goes into the result JSON)
-
-
-@dataclass(frozen=True)
-class Task:
-    name: str
-    dataset: str                      # display name, e.g. "MNIST"
-    kind: str                         # "classify", "qpi", ...
-    metric: str                       # headline metric, e.g. "accuracy"
-    load: Callable[[RunConfig], Any]  # cfg -> data object the trainer understands
-    trainer: Callable[..., dict]      # (cfg, task, out_dir, *, resume, progress, command) -> result
-
-
-TASKS: dict[str, Task] = {}
-
-
-def register_task(task: Task, *, replace: bool = False) -> None:
-    """Add ``task`` to the registry (``replace=True`` to override an existing name)."""
-    if not isinstance(task, Task):
-        raise TypeError(f"register_task(): argument 'task' must be a Task, got {type(task).__name__}")
-    if task.name in TASKS and not replace:
-        raise ValueError(f"register_task(): a task named {task.name!r} is already registered")
-    TASKS[task.name] = task
-
-
-def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise ValueError(f"get_task(): argument 'name' must be one of {sorted(TASKS)}, got {name!r}")
-    return TASKS[name]
 
 
 def _limit_train(x: np.ndarray, y: np.ndarray, cfg: RunConfig) -> tuple[np.ndarray, np.ndarray, str]:

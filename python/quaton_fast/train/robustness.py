@@ -91,10 +91,10 @@ def robustness_of_run(run_dir: str | os.PathLike, *, kind: str, sizes, draws: in
     ``checkpoint.pt`` and ``result.json``), sweep one error kind on the run's test set, write
     ``robustness_<kind>.json`` (and ``robustness_<kind>.png``) into the run directory, atomically.
     Raises FileNotFoundError/ValueError naming the run directory."""
-    from ..train.run_classify import build_model
-    from ..train.stages import finish_stages, resume_run
-    from ..train.config import RunConfig
-    from ..train.tasks import get_task
+    from .config import RunConfig
+    from .run_classify import build_model
+    from .stages import finish_stages, resume_run
+    from .tasks import get_task
     func = "robustness_of_run"
     run = Path(run_dir)
     ckpt, res = run / "checkpoint.pt", run / "result.json"
@@ -124,6 +124,6 @@ def robustness_of_run(run_dir: str | os.PathLike, *, kind: str, sizes, draws: in
               "trained_with_errors": trained, "n_test": int(len(x)), "command": cmd, "rows": rows}
     atomic_write_json(report, run / f"robustness_{kind}.json")
     if plot:
-        from .plots import robustness_curve
+        from ..report.plots import robustness_curve
         report["figure"] = robustness_curve({str(run.name): rows}, run / f"robustness_{kind}.png")
     return report

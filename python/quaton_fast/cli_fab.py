@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from .. import _argtypes as _A
+from . import _argtypes as _A
 
 
 def _sizes(text: str) -> list[float]:
@@ -30,7 +30,7 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..export import export_fabrication
+    from .export import export_fabrication
     r = export_fabrication(args.masks, args.out, base_thickness=args.base, unit=args.unit,
                            stl=not args.no_stl, gds=not args.no_gds)
     for p in r["stl"]:
@@ -53,7 +53,7 @@ def add_robustness_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_robustness(args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    from .robustness import robustness_of_run
+    from .train.robustness import robustness_of_run
     words = sys.argv[1:] if argv is None else argv
     r = robustness_of_run(args.run_dir, kind=args.kind, sizes=args.sizes, draws=args.draws, seed=args.seed,
                           distribution=args.distribution, device=args.device, plot=not args.no_plots,
