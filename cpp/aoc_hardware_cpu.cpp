@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -34,9 +35,13 @@ void run_system(const HardwareCellParams& p, std::int64_t i, std::vector<double>
   double* pn = pp + n;
   for (int j = 0; j < n; ++j) s[j] = prev[j] = p.s0 ? p.s0[i * n + j] : 0.0;
   const double a = p.alpha[i];
+  // Convergence rule of the ideal twin (reference/fixed_point.py, "Convergence"): at step t the map
+  // WITHOUT momentum, F = T(s_t), and rho = ||F - s_t|| / max(||F||, 1e-30) (+inf if not finite) are
+  // evaluated; stop at s_t when tol > 0 and rho <= tol, when rho is not finite, or at t = max_iter;
+  // else s_{t+1} = F + gamma (s_t - s_{t-1}).  Returned: s_t, t, rho(s_t).
   int it = 0;
-  double r = 0.0;
-  for (int t = 0; t < p.max_iter; ++t) {
+  double r = std::numeric_limits<double>::infinity();
+  for (int t = 0; t <= p.max_iter; ++t) {
     for (int j = 0; j < n; ++j) {
       const double f = drive(p, s[j]);
       pp[j] = p.led ? cubic(p.led_pos, f) - p.dc_pos : f;
@@ -48,21 +53,22 @@ void run_system(const HardwareCellParams& p, std::int64_t i, std::vector<double>
       const double* en = En + static_cast<std::size_t>(row) * n;
       double m = 0.0;
       for (int j = 0; j < n; ++j) m += ep[j] * pp[j] - en[j] * pn[j];
-      double v = a * s[row] + m + k[row] + c[row];
-      if (p.gamma != 0.0) v += p.gamma * (s[row] - prev[row]);
+      const double v = a * s[row] + m + k[row] + c[row];
       y[row] = v;
       dn += (v - s[row]) * (v - s[row]);
       sn += v * v;
     }
-    dn = std::sqrt(dn);
-    sn = std::max(std::sqrt(sn), 1e-30);
+    const double scale = std::max(std::sqrt(sn), 1e-30);
+    double rho = std::sqrt(dn) / scale;
+    if (!std::isfinite(rho) || !std::isfinite(scale)) rho = std::numeric_limits<double>::infinity();
+    it = t;
+    r = rho;
+    if (!std::isfinite(rho) || (p.tol > 0.0 && rho <= p.tol) || t == p.max_iter) break;
     for (int j = 0; j < n; ++j) {
+      const double nxt = p.gamma != 0.0 ? y[j] + p.gamma * (s[j] - prev[j]) : y[j];
       prev[j] = s[j];
-      s[j] = y[j];
+      s[j] = nxt;
     }
-    it = t + 1;
-    r = dn / sn;
-    if (p.tol > 0.0 && dn <= p.tol * sn) break;
   }
   for (int j = 0; j < n; ++j) p.state[i * n + j] = s[j];
   p.iterations[i] = it;

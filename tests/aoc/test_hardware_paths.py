@@ -150,15 +150,114 @@ def test_torch_implicit_gradient_equals_unrolled_autograd():
 
 
 @needs_files
-def test_every_effect_off_generic_path_equals_the_ideal_reference():
+@pytest.mark.parametrize("gamma", [0.0, 0.4])
+def test_every_effect_off_generic_path_equals_the_ideal_reference(gamma):
+    """All three generic paths with every effect off == the ideal reference (clamped input, no state
+    clamp): iterations and converged exactly (same convergence rule), states within 1e-13 for the
+    converged systems and for every system over a short budget (an expanding system's state grows as
+    1.5^t and is compared through iterations/converged only)."""
     hw = _profile("16").all_effects_off()
-    W, b, beta, _ = _system(6)
-    ref = fixed_point_forward(W, np.clip(b, -1, 1), alpha=0.5, beta=beta, tol=1e-12, max_iter=500)
-    r = R.hardware_fixed_point(W, b, hw, alpha=0.5, beta=beta, clamp=(-1.0, 1.0), tol=1e-12, max_iter=500)
-    np.testing.assert_allclose(r.state, ref.state, rtol=0, atol=1e-13)
-    z, *_ = F.hardware_fixed_point(torch.tensor(W), torch.tensor(b), hw, alpha=0.5, beta=torch.tensor(beta),
-                                   clamp=(-1.0, 1.0), tol=1e-12, max_iter=500, generic=True)
-    np.testing.assert_allclose(z.numpy(), ref.state, rtol=0, atol=1e-13)
+    W, b, beta, _ = _system(6, S=8)
+    W = W / np.linalg.norm(W, ord=2, axis=(1, 2))[:, None, None] * (0.45 / beta)[:, None, None]   # contractive
+    alpha = np.full(8, 0.5)
+    alpha[3] = 1.5                                        # expands: never converges, deterministic
+    for tol, T in ((1e-12, 500), (1e-4, 7)):
+        ref = fixed_point_forward(W, np.clip(b, -1, 1), alpha=alpha, beta=beta, gamma=gamma, tol=tol, max_iter=T)
+        r = R.hardware_fixed_point(W, b, hw, alpha=alpha, beta=beta, gamma=gamma, clamp=(-1.0, 1.0), tol=tol,
+                                   max_iter=T)
+        cmp = ref.converged if T > 10 else np.ones(len(b), dtype=bool)
+        np.testing.assert_allclose(r.state[cmp], ref.state[cmp], rtol=0, atol=1e-13)
+        np.testing.assert_array_equal(r.iterations, ref.iterations)
+        np.testing.assert_array_equal(r.converged, ref.converged)
+        np.testing.assert_allclose(r.residual[cmp], ref.residual[cmp], rtol=1e-3, atol=1e-15)
+        assert not ref.converged[3] and (T < 10 or ref.converged.sum() == 7)
+        for backend in ("torch", "cpp") if _has_cpp() else ("torch",):
+            z, it, res, untrusted = F.hardware_fixed_point(
+                torch.tensor(W), torch.tensor(b), hw, alpha=torch.tensor(alpha), beta=torch.tensor(beta),
+                gamma=gamma, clamp=(-1.0, 1.0), tol=tol, max_iter=T, generic=True, backend=backend,
+                unconverged="zero")
+            np.testing.assert_allclose(z.numpy()[cmp], ref.state[cmp], rtol=0, atol=1e-13)
+            np.testing.assert_array_equal(it.numpy(), ref.iterations)
+            np.testing.assert_array_equal((~untrusted).numpy(), ref.converged)
+            np.testing.assert_array_equal((res <= tol).numpy(), ref.converged)
+
+
+def _true_residual(W, b, hw, beta, state, alpha=0.5):
+    """||T(s) - s|| / ||T(s)|| recomputed from scratch at a returned state (the reference step)."""
+    c = np.clip(b, *hw.input_min_max) if hw.input_clamp else b
+    Ts = R.hardware_step(state, W, c, alpha, beta, hw)
+    with np.errstate(all="ignore"):
+        rho = np.linalg.norm(Ts - state, axis=1) / np.maximum(np.linalg.norm(Ts, axis=1), 1e-30)
+    return np.where(np.isfinite(rho), rho, np.inf)
+
+
+@needs_files
+@pytest.mark.parametrize("name", ["16", "48"])
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9])
+def test_converged_means_residual_at_the_returned_state_in_every_path(name, gamma):
+    """On random systems, some contractive, some not, with momentum: converged <=> the map's residual
+    AT the returned state (recomputed independently) <= tol, in the reference, torch and C++; a diverging
+    system (non-finite state) is never converged."""
+    hw = _profile(name)
+    rng = np.random.default_rng(11)
+    S, n = 24, 16
+    W = rng.normal(size=(S, n, n)) * 0.3
+    b = rng.normal(size=(S, n))
+    beta = np.geomspace(0.1, 40.0, S)                     # from contractive to strongly expansive
+    tol, T = 1e-6, 400
+    ref = R.hardware_fixed_point(W, b, hw, alpha=0.5, beta=beta, gamma=gamma, tol=tol, max_iter=T)
+    rho = _true_residual(W, b, hw, beta, ref.state)
+    np.testing.assert_array_equal(ref.converged, rho <= tol)
+    np.testing.assert_allclose(ref.residual[np.isfinite(rho)], rho[np.isfinite(rho)], rtol=1e-12)
+    assert ref.converged.any() and not ref.converged.all()
+    assert np.all(ref.iterations[~ref.converged & np.isfinite(ref.residual)] == T)
+    for backend in ("torch", "cpp") if _has_cpp() else ("torch",):
+        z, it, res, untrusted = F.hardware_fixed_point(torch.tensor(W), torch.tensor(b), hw, alpha=0.5,
+                                                       beta=torch.tensor(beta), gamma=gamma, tol=tol,
+                                                       max_iter=T, backend=backend, unconverged="zero")
+        zr = z.numpy()
+        rho_b = _true_residual(W, b, hw, beta, zr)
+        np.testing.assert_array_equal((~untrusted).numpy(), rho_b <= tol)
+        np.testing.assert_array_equal(it.numpy(), ref.iterations)
+        np.testing.assert_array_equal((~untrusted).numpy(), ref.converged)
+        # linear form E± (torch, C++) vs effect by effect (reference): last-bit differences per step,
+        # accumulated over up to 400 slowly contracting steps -> ~1e-12; iterations agree exactly above
+        conv = ref.converged
+        np.testing.assert_allclose(zr[conv], ref.state[conv], rtol=0, atol=1e-10)
+
+
+def test_momentum_never_accepts_a_non_fixed_point():
+    """bug02's kind on the twin: with momentum the step s' - s = F(s) - s + gamma (s - s_prev) vanishes at
+    points that are not fixed points (1-D maps 0.5 s + W tanh(s) + b, contractive and not, gamma up
+    to 0.9); converged must imply |F(s) - s| <= tol |F(s)| at the returned s (reference and torch)."""
+    hw = AOCHardware.ideal(1)
+    bad = 0
+    for Wv in np.linspace(-1.45, 0.45, 39):
+        for g in (0.3, 0.5, 0.7, 0.9):
+            for bv in (0.1, 0.7, 1.3, 2.0):
+                r = R.hardware_fixed_point(np.array([[Wv]]), np.array([bv]), hw, alpha=0.5, beta=1.0, gamma=g,
+                                           tol=1e-3, max_iter=1000)
+                rho = _true_residual(np.array([[Wv]]), np.array([[bv]]), hw, np.array([1.0]), r.state)
+                bad += int(bool(r.converged[0]) and not rho[0] <= 1e-3)
+                z, it, res, untrusted = F.hardware_fixed_point(
+                    torch.tensor([[Wv]], dtype=torch.float64), torch.tensor([[bv]], dtype=torch.float64), hw,
+                    beta=1.0, gamma=g, tol=1e-3, max_iter=1000, generic=True, unconverged="zero")
+                rho_t = _true_residual(np.array([[Wv]]), np.array([[bv]]), hw, np.array([1.0]), z.numpy())
+                bad += int(not bool(untrusted[0]) and not rho_t[0] <= 1e-3)
+    assert bad == 0
+
+
+def test_diverging_iteration_is_a_failure_not_converged():
+    """bug01's kind: an expansive map whose norm overflows must end non-converged (residual inf)."""
+    hw = AOCHardware.ideal(2)
+    W = np.array([[3.0, 0.0], [0.0, 3.0]])
+    r = R.hardware_fixed_point(W, np.array([1.0, 1.0]), hw, alpha=3.0, beta=1.0, gamma=0.0, tol=1e-3,
+                               max_iter=5000)
+    assert not r.converged.any() and np.isinf(r.residual).all()
+    z, it, res, untrusted = F.hardware_fixed_point(torch.tensor(W), torch.tensor([[1.0, 1.0]], dtype=torch.float64),
+                                                   hw, alpha=3.0, tol=1e-3, max_iter=5000, generic=True,
+                                                   unconverged="zero")
+    assert bool(untrusted.all()) and bool(torch.isinf(res).all()) and int(it[0]) == int(r.iterations[0])
 
 
 def test_ideal_profile_is_the_ideal_fixed_point_bit_for_bit():
@@ -213,7 +312,7 @@ def test_untrusted_gradients_raise_or_are_dropped():
     b = torch.randn(3, 4, dtype=torch.float64).requires_grad_()
     z, it, res, untrusted = F.hardware_fixed_point(W, b, hw, tol=1e-14, max_iter=2)
     assert untrusted.all()
-    with pytest.raises(RuntimeError, match="trustworthy"):
+    with pytest.raises(FloatingPointError, match="trustworthy"):
         z.sum().backward()
     z, *_ = F.hardware_fixed_point(W, b, hw, tol=1e-14, max_iter=2, unconverged="zero")
     z.sum().backward()

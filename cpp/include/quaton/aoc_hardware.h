@@ -1,8 +1,10 @@
 // Non-ideal AOC cell (SPEC B4): batched fixed-point iteration of the linear form
 //   y = alpha s + E+ p+(f(s)) - E- p-(f(s)) + k + c + gamma (s - s_prev)
 // (E+, E-, k built from W and beta by python/quaton_fast/functional/aoc_hardware.py; semantics and
-// units in python/quaton_fast/reference/aoc_hardware.py). Stopping rule of the ideal twin: system i
-// stops after the first step with ||y - s|| <= tol * max(||y||, 1e-30) or at max_iter. float64.
+// units in python/quaton_fast/reference/aoc_hardware.py). Convergence rule of the ideal twin
+// (reference/fixed_point.py): rho(s) = ||T(s) - s|| / max(||T(s)||, 1e-30) of the map T without
+// momentum, evaluated AT the returned state; system i stops at s_t when tol > 0 and rho <= tol, when
+// rho is not finite, or at t = max_iter; iterations = t (updates applied), residual = rho. float64.
 #pragma once
 
 #include <cstdint>

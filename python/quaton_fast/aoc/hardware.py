@@ -82,10 +82,10 @@ class HardwareTwin:
         beff = (model.ip(x) + model.b).reshape(B * cells, n)
         W = model.effective_W().to(beff.dtype)
         Wb = W.unsqueeze(0).expand(B, -1, -1, -1).reshape(B * cells, n, n)
-        z, it, _, untrusted = hardware_fixed_point(
+        z, it, res, untrusted = hardware_fixed_point(
             Wb, beff, self.profile, alpha=model.alpha, beta=model.beta, clamp=model.clamp, tol=model.tol,
             max_iter=model.max_iter, unconverged=self.unconverged)
-        model.last_iterations, self.last_untrusted = it, untrusted
+        model.last_iterations, model.last_residual, self.last_untrusted = it, res, untrusted
         if self.readout_sigma > 0 and not model.training:
             z = readout(z, self.readout_sigma, self.samples, self.repeats, self.generator)
         return z.reshape(B, cells * n)

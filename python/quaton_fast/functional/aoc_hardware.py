@@ -6,17 +6,26 @@ The map, its units and every convention are those of :mod:`quaton_fast.reference
 ``W`` and ``beta`` with ordinary differentiable torch ops (:func:`path_operators`), the fixed point
 of ``T`` is found by iteration inside :class:`HardwareFixedPointFunction` (no trajectory kept), and its
 backward solves the adjoint ``(I - J^T) v = g`` at the fixed point (``J = alpha I + E⁺ diag(p⁺'f')
-- E⁻ diag(p⁻'f')``) with one batched direct solve in float64 for ``n <= 64`` (iteration above) and
+- E⁻ diag(p⁻'f')``) with one batched direct solve in float64 for ``n <= 64`` (above: the plain
+iteration, then a direct solve for the systems it did not solve) and
 returns ``dL/dE⁺ = v p⁺^T``, ``dL/dE⁻ = -v p⁻^T``, ``dL/dk = dL/dc = v``, ``dL/dalpha = v·z*``;
 autograd carries these back to ``W`` and ``beta`` (through ``max|W|``, the SLM split, the distortion
 and the gain).
 
-Trust: a system whose forward did not converge (``residual > tol`` after ``max_iter`` steps) or whose
-adjoint solve failed (non-finite, or relative residual > 1e-6) has no trustworthy implicit gradient.
-``unconverged='raise'`` (default) raises in backward (one host synchronisation per backward);
-``'zero'`` drops those systems' gradients without synchronising and counts them in the returned
-``untrusted`` tensor (S,) bool.  ``tol = 0`` (fixed number of steps, no convergence test) marks every
-system untrusted.
+Convergence (exactly the ideal twin's rule, :mod:`quaton_fast.reference.fixed_point`, "Convergence"):
+``F = T`` is the map without momentum (input clamp included); at step ``t = 0 .. max_iter`` the
+residual ``||T(s_t) - s_t|| / max(||T(s_t)||, 1e-30)`` (+inf if not finite) is evaluated; a system
+stops at ``s_t`` when ``tol > 0`` and residual <= tol, when the residual is not finite (diverged),
+or at ``t = max_iter``.  The returned state is that ``s_t``, ``iterations = t`` (updates applied),
+``residual`` its residual, and converged <=> residual <= tol.  Momentum never makes a small step
+count as convergence.  The same rule in the NumPy reference, this torch loop and the C++ kernel.
+
+Trust (valid or refused, as the ideal twin's backward): a system has a trustworthy implicit gradient
+when its forward converged (residual <= tol at the returned state) and its adjoint residual
+``||G(v) - v|| / max(||G(v)||, 1e-30)`` (``G(v) = J^T v + g``) is <= ``backward_tol`` and finite.
+``unconverged='raise'`` (default) raises ``FloatingPointError`` in backward otherwise (one host
+synchronisation per backward); ``'zero'`` drops those systems' gradients without synchronising and
+counts the forward failures in the returned ``untrusted`` tensor (S,) bool.
 
 Backends: the ideal profile (every switch off) runs :func:`quaton_fast.functional.fixed_point.fixed_point`
 itself, so it reproduces the ideal twin bit for bit.  A non-ideal profile: ``backend='auto'`` runs
@@ -37,6 +46,7 @@ import torch
 from .._backend import native
 from ..reference.aoc_hardware import crosstalk_matrix, led_dc
 from ..reference.aoc_hardware_profile import AOCHardware
+from ._fixed_point_torch import relative_residual
 from .fixed_point import fixed_point as ideal_fixed_point
 
 __all__ = ["hardware_fixed_point", "HardwareFixedPointFunction", "path_operators", "hardware_step",
@@ -44,7 +54,6 @@ __all__ = ["hardware_fixed_point", "HardwareFixedPointFunction", "path_operators
 
 _TINY = 1e-30
 DIRECT_MAX_N = 64          # adjoint by one batched direct solve up to this size, by iteration above
-_SOLVE_RTOL = 1e-6         # largest relative residual of the adjoint solve that is trusted
 _warned = {"native": False}
 
 
@@ -144,26 +153,28 @@ def _alpha_col(alpha, S: int, like: torch.Tensor) -> torch.Tensor:
 
 
 def _forward_torch(Ep, En, k, c, a, hw, gamma, tol, max_iter, s0):
-    """Batched torch iteration (any device); returns (state, iterations int64, residual)."""
+    """Batched torch iteration (any device) with the ideal twin's convergence rule (module docstring):
+    returns (state, iterations int64, residual) -- residual of the map WITHOUT momentum AT the
+    returned state, +inf where not finite.  One host read per step (early exit), as the ideal loop."""
     S = c.shape[0]
     s = torch.zeros_like(c) if s0 is None else s0.detach().to(c.dtype).clone()
     prev = s.clone()
     active = torch.ones(S, dtype=torch.bool, device=c.device)
     iters = torch.zeros(S, dtype=torch.int64, device=c.device)
-    resid = torch.zeros(S, dtype=c.dtype, device=c.device)
-    for _ in range(max_iter):
-        y = hardware_step(s, Ep, En, k, c, a, hw)
-        if gamma != 0.0:
-            y = y + gamma * (s - prev)
-        r = (y - s).norm(dim=1) / y.norm(dim=1).clamp_min(_TINY)
+    resid = torch.full((S,), float("inf"), dtype=c.dtype, device=c.device)
+    for t in range(max_iter + 1):
+        F = hardware_step(s, Ep, En, k, c, a, hw)
+        r = relative_residual(F, s)
+        iters = torch.where(active, torch.full_like(iters, t), iters)
+        resid = torch.where(active, r, resid)
+        stop = ~torch.isfinite(r) | ((r <= tol) if tol > 0 else torch.zeros_like(active))
+        active = active & ~stop
+        if t == max_iter or not bool(active.any()):
+            break
+        y = F + gamma * (s - prev) if gamma != 0.0 else F
         m = active.unsqueeze(1)
         prev = torch.where(m, s, prev)
         s = torch.where(m, y, s)
-        iters = torch.where(active, iters + 1, iters)
-        resid = torch.where(active, r, resid)
-        active = active & ~((r <= tol) if tol > 0 else torch.zeros_like(active))
-        if not bool(active.any()):
-            break
     return s, iters, resid
 
 
@@ -195,7 +206,8 @@ class HardwareFixedPointFunction(torch.autograd.Function):
     residual, converged, untrusted).  Ep/En: (S, n, n); k, c: (S, n); alpha: number | tensor scalar | (S,)."""
 
     @staticmethod
-    def forward(ctx, Ep, En, k, c, alpha, hw, gamma, tol, max_iter, s0, unconverged, use_cpp=False):
+    def forward(ctx, Ep, En, k, c, alpha, hw, gamma, tol, max_iter, s0, unconverged, use_cpp=False,
+                btol=1e-6, bmax=500):
         S, n = c.shape
         a = _alpha_col(alpha, S, c)
         with torch.no_grad():
@@ -203,11 +215,11 @@ class HardwareFixedPointFunction(torch.autograd.Function):
                 s, iters, resid = _forward_cpp(Ep, En, k, c, a, hw, gamma, tol, max_iter, s0)
             else:
                 s, iters, resid = _forward_torch(Ep, En, k, c, a, hw, gamma, tol, max_iter, s0)
-            active = torch.zeros(S, dtype=torch.bool, device=c.device)
-            converged = (resid <= tol) | (iters < max_iter) if tol > 0 else torch.zeros_like(active)
+            converged = resid <= tol          # AT the returned state (the ideal twin's rule)
         alpha_t = alpha if isinstance(alpha, torch.Tensor) else torch.as_tensor(alpha, dtype=c.dtype)
         ctx.save_for_backward(Ep, En, s, converged, alpha_t)
         ctx.hw, ctx.unconverged, ctx.alpha_is_tensor = hw, unconverged, isinstance(alpha, torch.Tensor)
+        ctx.btol, ctx.bmax = btol, bmax
         untrusted = ~converged
         ctx.mark_non_differentiable(iters, resid, converged, untrusted)
         return s, iters, resid, converged, untrusted
@@ -216,7 +228,7 @@ class HardwareFixedPointFunction(torch.autograd.Function):
     def backward(ctx, g, *_):
         Ep, En, z, converged, alpha = ctx.saved_tensors
         need = ctx.needs_input_grad
-        none_tail = (None,) * 7          # hw, gamma, tol, max_iter, s0, unconverged, use_cpp
+        none_tail = (None,) * 9          # hw, gamma, tol, max_iter, s0, unconverged, use_cpp, btol, bmax
         if g is None or not any(need[:5]):
             return (None,) * 5 + none_tail
         hw = ctx.hw
@@ -229,15 +241,17 @@ class HardwareFixedPointFunction(torch.autograd.Function):
         dn = fp if dpn is None else dpn * fp
         J = a.unsqueeze(-1) * torch.eye(n, dtype=z.dtype, device=z.device) + Ep * dp.unsqueeze(1) \
             - En * dn.unsqueeze(1)
-        v, solve_res = _adjoint_solve(J, g)
-        ok = converged & torch.isfinite(v).all(dim=1) & (solve_res <= _SOLVE_RTOL)
+        v, solve_res = _adjoint_solve(J, g, ctx.btol, ctx.bmax)
+        ok = converged & (solve_res <= ctx.btol)
         if ctx.unconverged == "raise":
             if not bool(ok.all()):
-                bad = int((~ok).sum())
-                raise RuntimeError(
-                    f"hardware_fixed_point(): {bad} of {S} systems have no trustworthy implicit gradient "
-                    "(forward not converged within max_iter, or the adjoint solve failed); raise max_iter, "
-                    "lower the gain, or pass unconverged='zero' to drop them")
+                bad_f = int((~converged).sum())
+                bad_a = int((converged & ~(solve_res <= ctx.btol)).sum())
+                raise FloatingPointError(
+                    f"hardware_fixed_point(): {bad_f + bad_a} of {S} systems have no trustworthy implicit "
+                    f"gradient ({bad_f}: forward residual > tol at the returned state; {bad_a}: adjoint "
+                    f"residual > backward_tol = {ctx.btol:g} or not finite); raise max_iter, lower the gain, "
+                    "or pass unconverged='zero' to drop them. No gradient is returned.")
         v = torch.where(ok.unsqueeze(1), v, torch.zeros_like(v))
         gEp = v.unsqueeze(-1) * pp.unsqueeze(1) if need[0] else None
         gEn = -(v.unsqueeze(-1) * pn.unsqueeze(1)) if need[1] else None
@@ -256,21 +270,48 @@ def _sum_to(grad: Optional[torch.Tensor], like: Optional[torch.Tensor]) -> Optio
     return grad.sum(0, keepdim=True)
 
 
-def _adjoint_solve(J: torch.Tensor, g: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """v with ``(I - J^T) v = g`` per system, in float64; returns (v in g's dtype, relative residual)."""
+def _adjoint_solve(J: torch.Tensor, g: torch.Tensor, btol: float = 1e-6,
+                   bmax: int = 500) -> Tuple[torch.Tensor, torch.Tensor]:
+    """v with ``v = G(v) = J^T v + g`` per system, in float64; returns (v in g's dtype, residual).
+
+    residual = ``||G(v) - v|| / max(||G(v)||, 1e-30)`` AT the returned v (+inf where not finite):
+    the ideal twin's adjoint residual (:mod:`quaton_fast.reference.fixed_point`).  n <= DIRECT_MAX_N:
+    one batched LU solve (``solve_ex``; a singular ``I - J^T`` gives NaN, i.e. refused).  Above: the
+    plain iteration ``v <- G(v)`` from ``v = g`` with the forward's stop rule (btol, bmax), then a
+    direct solve for the systems it did not solve (the ideal twin's ``backward_method='auto'``)."""
     S, n = g.shape
-    A = torch.eye(n, dtype=torch.float64, device=g.device) - J.to(torch.float64).transpose(1, 2)
-    g64 = g.to(torch.float64)
+    f64 = torch.float64
+    JT = J.to(f64).transpose(1, 2)
+    g64 = g.to(f64)
+    eye = torch.eye(n, dtype=f64, device=g.device)
+
+    def G(x):
+        return (JT @ x.unsqueeze(-1)).squeeze(-1) + g64
+
+    def direct(JTi, gi):
+        vi, info = torch.linalg.solve_ex(eye - JTi, gi.unsqueeze(-1))
+        vi = vi.squeeze(-1)
+        return torch.where((info != 0).unsqueeze(1), torch.full_like(vi, float("nan")), vi)
+
     if n <= DIRECT_MAX_N:
-        v = torch.linalg.solve(A, g64.unsqueeze(-1)).squeeze(-1)
+        v = direct(JT, g64)
     else:
-        JT = J.to(torch.float64).transpose(1, 2)
         v = g64.clone()
-        for _ in range(1000):
-            v = (JT @ v.unsqueeze(-1)).squeeze(-1) + g64
-    r = (A @ v.unsqueeze(-1)).squeeze(-1) - g64
-    res = r.norm(dim=1) / g64.norm(dim=1).clamp_min(_TINY)
-    res = torch.where(torch.isfinite(res), res, torch.full_like(res, float("inf")))
+        active = torch.ones(S, dtype=torch.bool, device=g.device)
+        for t in range(bmax + 1):
+            vn = G(v)
+            r = relative_residual(vn, v)
+            stop = ~torch.isfinite(r) | (r <= btol)
+            active = active & ~stop
+            if t == bmax or not bool(active.any()):
+                break
+            v = torch.where(active.unsqueeze(1), vn, v)
+        failed = ~(relative_residual(G(v), v) <= btol)
+        if bool(failed.any()):
+            idx = failed.nonzero().squeeze(1)
+            v = v.clone()
+            v[idx] = direct(JT[idx], g64[idx])
+    res = relative_residual(G(v), v)
     return v.to(g.dtype), res.to(g.dtype)
 
 
@@ -280,7 +321,8 @@ def _input_clamp(b: torch.Tensor, hw: AOCHardware, clamp: Optional[Tuple[float, 
     return b if lim is None else b.clamp(float(lim[0]), float(lim[1]))
 
 
-def _check(W, b, hw, clamp, tol, max_iter, unconverged, backend, s0=None, alpha=0.5, beta=1.0, gamma=0.0):
+def _check(W, b, hw, clamp, tol, max_iter, unconverged, backend, s0=None, alpha=0.5, beta=1.0, gamma=0.0,
+           backward_tol=1e-6, backward_max_iter=500):
     func = "hardware_fixed_point"
     if not isinstance(hw, AOCHardware):
         raise TypeError(f"{func}(): argument 'hw' must be an AOCHardware profile, got {type(hw).__name__}")
@@ -312,10 +354,16 @@ def _check(W, b, hw, clamp, tol, max_iter, unconverged, backend, s0=None, alpha=
         raise TypeError(f"{func}(): argument 'gamma' must be a number, got {type(gamma).__name__}")
     if clamp is not None and not (isinstance(clamp, (tuple, list)) and len(clamp) == 2 and clamp[0] < clamp[1]):
         raise ValueError(f"{func}(): argument 'clamp' must be (lo, hi) with lo < hi, got {clamp!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or not 1 <= max_iter <= 2 ** 31 - 1:
-        raise ValueError(f"{func}(): argument 'max_iter' must be an integer in [1, 2**31 - 1], got {max_iter!r}")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0:
-        raise ValueError(f"{func}(): argument 'tol' must be >= 0, got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or not 1 <= max_iter <= 2 ** 31 - 2:
+        raise ValueError(f"{func}(): argument 'max_iter' must be an integer in [1, 2**31 - 2] (the kernel "
+                         f"counts steps 0 .. max_iter in a C int), got {max_iter!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol < float("inf"):
+        raise ValueError(f"{func}(): argument 'tol' must be a finite number >= 0, got {tol!r}")
+    for name, v in (("backward_tol", backward_tol), ("backward_max_iter", backward_max_iter)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < float("inf") or (
+                name == "backward_max_iter" and (not isinstance(v, int) or v < 1)):
+            raise ValueError(f"{func}(): argument '{name}' must be "
+                             f"{'a finite number >= 0' if name == 'backward_tol' else 'an integer >= 1'}, got {v!r}")
     if unconverged not in ("raise", "zero"):
         raise ValueError(f"{func}(): argument 'unconverged' must be 'raise' or 'zero', got {unconverged!r}")
     if backend not in ("auto", "torch", "cpp", "cuda"):
@@ -333,22 +381,27 @@ def _check(W, b, hw, clamp, tol, max_iter, unconverged, backend, s0=None, alpha=
 def hardware_fixed_point(W: torch.Tensor, b: torch.Tensor, hw: AOCHardware, *, alpha=0.5, beta=1.0,
                          gamma: float = 0.0, clamp: Optional[Tuple[float, float]] = None, tol: float = 1e-3,
                          max_iter: int = 100, s0: Optional[torch.Tensor] = None,
-                         unconverged: str = "raise", backend: str = "auto", generic: bool = False):
+                         unconverged: str = "raise", backend: str = "auto", generic: bool = False,
+                         backward_tol: float = 1e-6, backward_max_iter: int = 500):
     """Fixed point of the non-ideal cell with implicit gradients for W, b, beta (and alpha if a tensor).
 
     W: (S, n, n) per system or (n, n) shared; b: (S, n) input ``x + bias`` [V] before the input clamp
     (the profile's ``deq_input_min_max`` when ``input_clamp`` is on, else ``clamp``); alpha, beta:
     number | tensor scalar | (S,); gamma: momentum (forward only); tol / max_iter: stopping rule of
-    the ideal twin; unconverged: 'raise' | 'zero' (module docstring); generic: run the non-ideal code
-    even for an ideal profile (tests).
-    Returns (state (S, n), iterations (S,) int64, residual (S,), untrusted (S,) bool).
+    the ideal twin (module docstring: residual AT the returned state, converged = residual <= tol);
+    unconverged: 'raise' | 'zero' (module docstring); generic: run the non-ideal code even for an
+    ideal profile (tests); backward_tol, backward_max_iter: the adjoint's tolerance (residual as the
+    ideal twin's) and iteration budget (used above n = DIRECT_MAX_N).
+    Returns (state (S, n), iterations (S,) int64 updates applied, residual (S,) at the returned
+    state, untrusted (S,) bool = not converged).
     """
-    b = _check(W, b, hw, clamp, tol, max_iter, unconverged, backend, s0, alpha, beta, gamma)
+    b = _check(W, b, hw, clamp, tol, max_iter, unconverged, backend, s0, alpha, beta, gamma, backward_tol,
+               backward_max_iter)
     if hw.is_ideal and not generic:
         c = b if clamp is None else b.clamp(clamp[0], clamp[1])
         z, it, res = ideal_fixed_point(W, c, alpha=alpha, beta=beta, gamma=gamma, tol=tol, max_iter=max_iter,
                                        s0=s0)
-        return z, it, res, torch.zeros_like(it, dtype=torch.bool)
+        return z, it, res, ~(res <= tol)
     use_cpp = backend in ("auto", "cpp") and _cpp_usable(b)
     if backend == "auto" and not use_cpp and not _warned["native"]:
         _warned["native"] = True
@@ -360,7 +413,8 @@ def hardware_fixed_point(W: torch.Tensor, b: torch.Tensor, hw: AOCHardware, *, a
     if Ep.shape[0] != S:
         Ep, En, k = Ep.expand(S, -1, -1), En.expand(S, -1, -1), k.expand(S, -1)
     z, it, res, _conv, untrusted = HardwareFixedPointFunction.apply(
-        Ep, En, k, c, alpha, hw, float(gamma), float(tol), int(max_iter), s0, unconverged, use_cpp)
+        Ep, En, k, c, alpha, hw, float(gamma), float(tol), int(max_iter), s0, unconverged, use_cpp,
+        float(backward_tol), int(backward_max_iter))
     return z, it, res, untrusted
 
 

@@ -54,6 +54,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from .aoc_hardware_profile import AOCHardware
+from .fixed_point import relative_residual
 
 __all__ = ["nonlinearity", "led_paths", "slm_weights", "crosstalk_matrix", "path_operators",
            "hardware_step", "hardware_step_linear", "hardware_jacobian", "hardware_gain",
@@ -276,8 +277,9 @@ def gain_bound(W: np.ndarray, beta: Any, hw: AOCHardware, z_range: float = 5.0) 
 # ----------------------------------------------------------------------------- fixed point
 @dataclass
 class HardwareFixedPointResult:
-    """state (S, n) [V]; iterations (S,) int32; residual (S,) last ||s'-s||/max(||s'||, TINY);
-    converged (S,) bool; c (S, n) the clamped input."""
+    """state (S, n) [V] the returned state s; iterations (S,) int32 updates applied to s0 (0 .. max_iter);
+    residual (S,) ``||F(s) - s|| / max(||F(s)||, TINY)`` AT the returned s (+inf if not finite);
+    converged (S,) bool ``residual <= tol``; c (S, n) the clamped input."""
     state: np.ndarray
     iterations: np.ndarray
     residual: np.ndarray
@@ -311,36 +313,54 @@ def hardware_fixed_point(W: np.ndarray, b: np.ndarray, hw: AOCHardware, *, alpha
     """Iterate ``s <- T(s) + gamma (s - s_prev)`` (effect by effect, :func:`hardware_step`) per system.
 
     W: (S, n, n) | (n, n); b: (S, n) input ``x + bias`` [V] before the clamp; alpha, beta: scalar | (S,);
-    clamp: the model's clamp used when the profile's ``input_clamp`` is off.  Stopping as the ideal
-    reference: system i stops after the first step with ``||s'-s|| <= tol max(||s'||, TINY)``.
+    clamp: the model's clamp used when the profile's ``input_clamp`` is off.
+
+    Convergence: exactly the ideal twin's rule (:mod:`quaton_fast.reference.fixed_point`,
+    "Convergence"), with ``F = T`` the non-ideal map WITHOUT momentum (the input clamp is inside
+    ``T``; the state itself is not clamped on the machine).  At step ``t = 0 .. max_iter`` compute
+    ``T(s_t)`` and ``rho(s_t) = ||T(s_t) - s_t|| / max(||T(s_t)||, 1e-30)`` (+inf if not finite);
+    system i stops at ``s_t`` when ``tol > 0`` and ``rho <= tol``, when ``rho`` is not finite
+    (diverged: a failure), or at ``t = max_iter``; else ``s_{t+1} = T(s_t) + gamma (s_t - s_{t-1})``.
+    Returned: that ``s_t``, ``iterations = t``, ``residual = rho(s_t)``, ``converged = rho <= tol``.
+    A small momentum step is never taken as convergence.
     """
     W, b, alpha, beta, S, n = _prep(W, b, alpha, beta, hw)
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"hardware_fixed_point(): argument 'max_iter' must be an integer >= 1, got {max_iter!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not (0.0 <= float(tol) < np.inf):
+        raise ValueError(f"hardware_fixed_point(): argument 'tol' must be a finite number >= 0, got {tol!r}")
+    tol = float(tol)
     c, _ = _input(b, hw, clamp)
     s = np.zeros((S, n)) if s0 is None else np.array(s0, dtype=np.float64)
+    if s.shape != (S, n):
+        raise ValueError(f"hardware_fixed_point(): argument 's0' must be of shape ({S}, {n}), got {s.shape}")
     prev = s.copy()
+    T = int(max_iter)
     iters = np.zeros(S, dtype=np.int32)
-    resid = np.zeros(S)
-    conv = np.zeros(S, dtype=bool)
+    resid = np.full(S, np.inf)
     active = np.ones(S, dtype=bool)
-    for t in range(int(max_iter)):
+    for t in range(T + 1):
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
-        y = hardware_step(s[idx], W[idx], c[idx], alpha[idx], beta[idx], hw)
-        if gamma != 0.0:
-            y = y + gamma * (s[idx] - prev[idx])
-        d = np.linalg.norm(y - s[idx], axis=1)
-        sn = np.maximum(np.linalg.norm(y, axis=1), TINY)
-        stop = d <= tol * sn if tol > 0 else np.zeros(idx.size, dtype=bool)
-        prev[idx] = s[idx]
-        s[idx] = y
-        iters[idx] = t + 1
-        resid[idx] = d / sn
-        conv[idx] = stop
+        st = s[idx]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            F = hardware_step(st, W[idx], c[idx], alpha[idx], beta[idx], hw)
+        rel = relative_residual(F, st)
+        iters[idx] = t
+        resid[idx] = rel
+        stop = ~np.isfinite(rel) | ((rel <= tol) if tol > 0.0 else False) | (t == T)
         active[idx[stop]] = False
-    return HardwareFixedPointResult(state=s, iterations=iters, residual=resid, converged=conv, c=c)
+        keep = ~stop
+        if not keep.any():
+            continue
+        idx, st, y = idx[keep], st[keep], F[keep]
+        if gamma != 0.0:
+            with np.errstate(over="ignore", invalid="ignore"):
+                y = y + gamma * (st - prev[idx])
+        prev[idx] = st
+        s[idx] = y
+    return HardwareFixedPointResult(state=s, iterations=iters, residual=resid, converged=resid <= tol, c=c)
 
 
 @dataclass
