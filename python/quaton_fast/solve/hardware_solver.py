@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from .._validation import fail
-from ..functional.aoc_hardware import _led, _profile_tensors, nonlinearity, path_operators
+from ..functional.aoc_hardware import led_paths, nonlinearity, output_efficiency, path_operators
 from ..reference.aoc_hardware_profile import AOCHardware
 from .entry_checks import as_qumo_arrays
 
@@ -126,18 +126,17 @@ def hardware_anneal(problem, profile: Optional[AOCHardware] = None, *, replicas:
             return torch.where(cm, z, s) @ Jt.T
     else:
         Ep, En, k = path_operators(Jt, 1.0, profile)           # (1, n, n), (1, n); gain = max|J|
-        P = _profile_tensors(profile, n, f64, torch.device("cpu"))
         f_sat = float(nonlinearity(torch.ones(1, dtype=f64), profile)[0])
-        pps, pns, _, _ = _led(torch.full((1,), f_sat, dtype=f64), profile, P)
-        eta_p = float(P["L_pos"].diagonal().mean())
-        eta_n = float(P["L_neg"].diagonal().mean())
+        pps, pns, _, _ = led_paths(torch.full((n,), f_sat, dtype=f64), profile)
+        pps, pns = pps[0], pns[0]
+        eta_p, eta_n = output_efficiency(profile, n)
         lam_p, lam_n = float(pps) * eta_p, float(pns) * eta_n
         EpT, EnT = (Ep[0] / lam_p).T, (En[0] / lam_n).T
         kk = k[0] / (0.5 * (lam_p + lam_n))
 
         def m_of(z):
             d = torch.where(cm, f_sat * z, nonlinearity(z, profile)[0])
-            pp, pn, _, _ = _led(d, profile, P)
+            pp, pn, _, _ = led_paths(d, profile)
             return pp @ EpT - pn @ EnT + kk
 
     best_e = torch.full((R,), float("inf"), dtype=f64)
