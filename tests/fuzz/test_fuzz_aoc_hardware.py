@@ -40,6 +40,12 @@ BAD_CALLS = [
     (lambda: HardwareTwin("June"), "'profile'"),
     (lambda: HardwareTwin(HW, readout_sigma=-1.0), "'readout_sigma'"),
     (lambda: HW.with_effects(led="yes"), "'led'"),
+    (lambda: hardware_fixed_point(torch.zeros(4, 4), torch.zeros(2, 4), HW, backward_tol=-1.0), "'backward_tol'"),
+    (lambda: hardware_fixed_point(torch.zeros(4, 4), torch.zeros(2, 4), HW, backward_max_iter=0),
+     "'backward_max_iter'"),
+    (lambda: hardware_fixed_point(torch.zeros(4, 4), torch.zeros(2, 4), HW, tol=float("inf")), "'tol'"),
+    (lambda: R.hardware_fixed_point(np.zeros((4, 4)), np.zeros((2, 4)), HW, tol=-1.0), "'tol'"),
+    (lambda: R.hardware_fixed_point(np.zeros((4, 4)), np.zeros((2, 4)), HW, s0=np.zeros((3, 4))), "'s0'"),
 ]
 
 
@@ -77,3 +83,25 @@ def test_random_values_in_a_calibration_file_are_named(tmp_path_factory, key, va
     else:
         assert np.all(np.isfinite(hw.tanh_coeffs)) and hw.n_channels >= 1
         assert set(hw.effects) == set(EFFECTS)
+
+
+from quaton_fast.solve.generators import random_qubo  # noqa: E402
+from quaton_fast.solve.hardware_solver import hardware_anneal  # noqa: E402
+
+_Q4 = random_qubo(4, seed=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(arg=st.sampled_from(["replicas", "steps", "a0", "g", "gamma", "check_every", "seed"]),
+       value=st.one_of(st.integers(-10 ** 6, -1), st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e300]),
+                       st.floats(max_value=-1e-9), st.text(max_size=3), st.none()))
+def test_hardware_anneal_rejects_bad_options(arg, value):
+    """Negative / non-finite / huge / wrong-type options name the argument (none of these values is
+    valid for any of the options)."""
+    assert_rejects(lambda: hardware_anneal(_Q4, **{arg: value}), f"'{arg}'")
+
+
+@settings(max_examples=15, deadline=None)
+@given(J=st.sampled_from([np.full((3, 3), np.nan), np.ones((2, 3)), np.zeros((0, 0)), "x", None]))
+def test_hardware_anneal_rejects_bad_problems(J):
+    assert_rejects(lambda: hardware_anneal(J), "'problem'")

@@ -49,7 +49,8 @@ from ..reference.aoc_hardware_profile import AOCHardware
 from ._fixed_point_torch import relative_residual
 from .fixed_point import fixed_point as ideal_fixed_point
 
-__all__ = ["hardware_fixed_point", "HardwareFixedPointFunction", "path_operators", "hardware_step",
+__all__ = ["hardware_fixed_point", "HardwareFixedPointFunction", "path_operators", "hardware_step", "led_paths",
+           "output_efficiency",
            "nonlinearity", "readout", "DIRECT_MAX_N"]
 
 _TINY = 1e-30
@@ -108,6 +109,19 @@ def _led(f: torch.Tensor, hw: AOCHardware, P: Dict):
         A, B, C, D = P[f"led_{s}"]
         out.append((((A * f + B) * f + C) * f + D - dc, (3 * A * f + 2 * B) * f + C))
     return out[0][0], out[1][0], out[0][1], out[1][1]
+
+
+def led_paths(f: torch.Tensor, hw: AOCHardware):
+    """(p⁺, p⁻, p⁺', p⁻') of drive levels f [V] (..., n): the microLED cubics minus their DC levels
+    (``led``/``led_dc_offset``); with ``led`` off ``(f, f, None, None)``."""
+    return _led(f, hw, _profile_tensors(hw, f.shape[-1], f.dtype, f.device))
+
+
+def output_efficiency(hw: AOCHardware, n: int, dtype=torch.float64, device="cpu") -> Tuple[float, float]:
+    """Mean over channels of the output-side diagonal ``sigma_i C_ii eta_out±_i`` per sign path
+    (the TIA efficiency, times the closed-loop scaling when on)."""
+    P = _profile_tensors(hw, n, dtype, torch.device(device))
+    return float(P["L_pos"].diagonal().mean()), float(P["L_neg"].diagonal().mean())
 
 
 def path_operators(W: torch.Tensor, beta, hw: AOCHardware) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
