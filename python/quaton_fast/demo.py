@@ -34,7 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--levels", type=A.levels, default=d["levels"], help="phase levels of PQ and PSQ")
     p.add_argument("--seed", type=A.nonnegative_int, default=d["seed"])
     p.add_argument("--limit", type=A.positive_int, default=None, help="train on LIMIT random images (and test on LIMIT/4) for smoke runs")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--evanescent", choices=("decay", "cut"), default="decay",
+                   help="evanescent waves: decay (exact, default) or cut (the demo's numbers before 2026-12-01)")
+    p.add_argument("--device", type=A.device, default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -52,11 +54,11 @@ def run(args: argparse.Namespace) -> list[dict]:
     print(f"D2NN: visible-light setup, {args.n}x{args.n} neurons, {args.layers} layers, pad {args.pad}; "
           f"{len(tr)} train / {len(te)} test images of the 5k MNIST subset; {args.epochs} epochs "
           f"({args.warmup} full-precision warm-up for PQ/PSQ), batch {args.batch}, Adam lr {args.lr}, "
-          f"seed {args.seed}, device {args.device}")
+          f"seed {args.seed}, evanescent waves {args.evanescent}, device {args.device}")
     rows = []
     for name, quantizer in methods:
         model = D2NN.preset("visible-128", n=args.n, num_layers=args.layers, object_size=args.object_size,
-                            pad=args.pad, quantizer=FullPrecision(), seed=args.seed)
+                            pad=args.pad, evanescent=args.evanescent, quantizer=FullPrecision(), seed=args.seed)
         t0 = time.perf_counter()
         res = train_classifier(model, train, test, epochs=args.epochs,
                                warmup_epochs=args.warmup if quantizer is not None else 0, quantizer=quantizer,

@@ -60,7 +60,7 @@ SOLVE = {"--time": "duration", "--replicas": "pos_int", "--seed": "nonneg_int", 
          "--device": "device"}
 DEMO = {"--n": "pos_int", "--layers": "pos_int", "--object-size": "pos_int", "--pad": "pos_int",
         "--epochs": "pos_int", "--warmup": "nonneg_int", "--batch": "pos_int", "--lr": "pos_float",
-        "--levels": "levels", "--seed": "nonneg_int", "--limit": "pos_int"}
+        "--levels": "levels", "--seed": "nonneg_int", "--limit": "pos_int", "--device": "device"}
 
 _TMP = tempfile.mkdtemp(prefix="fuzz_cli_")
 atexit.register(shutil.rmtree, _TMP, True)
