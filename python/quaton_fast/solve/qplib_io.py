@@ -21,13 +21,14 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 import scipy.sparse as sp
 
 from .._atomic import atomic_write_text
 from .._validation import fail
+from ._files import _err, _path
 from .constraints import ConstrainedProblem
 from .problems import QUBO, QUMO
 
@@ -38,20 +39,6 @@ _VARS = {"C": "continuous", "B": "binary", "M": "mixed binary/continuous", "I": 
          "G": "general (continuous/binary/integer)"}
 _CONS = {"N": "none", "B": "box", "L": "linear", "D": "diagonal convex quadratic",
          "C": "convex quadratic", "Q": "quadratic"}
-
-
-def _path(func: str, path: Any) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        fail(func, "path", "a str or os.PathLike", type(path).__name__, TypeError)
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{func}(): file '{p}' does not exist or is not a regular file")
-    return p
-
-
-def _err(func: str, p: Path, line: int | None, msg: str) -> ValueError:
-    where = f"{p.name} line {line}" if line is not None else p.name
-    return ValueError(f"{func}(): {where}: {msg}  [file: {p}]")
 
 
 def _int(tok: str) -> int | None:

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .constraints import ConstrainedProblem
-from .qplib_io import _err, _path
+from ._files import _err, _path
 
 __all__ = ["read_gams"]
 

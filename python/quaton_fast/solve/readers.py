@@ -21,6 +21,7 @@ import numpy as np
 from .._validation import fail
 from .._atomic import atomic_write_text
 from .problems import Ising, MaxCut
+from ._files import _err, _path
 
 __all__ = ["read_gset", "read_rudy", "write_gset", "write_rudy", "read_sk",
            "read_sk_ground_energies", "read_qplib", "write_qplib", "read_gams", "read_instance",
@@ -28,20 +29,6 @@ __all__ = ["read_gset", "read_rudy", "write_gset", "write_rudy", "read_sk",
 
 
 # ----------------------------------------------------------------------------------------- common
-def _path(func: str, path: Any) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        fail(func, "path", "a str or os.PathLike", type(path).__name__, TypeError)
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{func}(): file '{p}' does not exist or is not a regular file")
-    return p
-
-
-def _err(func: str, p: Path, line: int | None, msg: str) -> ValueError:
-    where = f"{p.name} line {line}" if line is not None else p.name
-    return ValueError(f"{func}(): {where}: {msg}  [file: {p}]")
-
-
 def _lines(func: str, p: Path) -> list[str]:
     try:
         text = p.read_text(encoding="utf-8")

@@ -25,7 +25,7 @@ from .checkpoint import atomic_write_json
 from .config import RunConfig
 from .epochs import epoch_generator, evaluate, phase_histograms, quantizer_state, train_one_epoch
 from .stages import (GEOMETRY_FIELDS, RunState, device_description, init_from_checkpoint, make_run_quantizer,
-                     open_run_dir, resolve_device, resume_run, run_epochs, run_log)
+                     resolve_device, resume_run, run_epochs, run_log, run_in_dir)
 
 METHOD_NAMES = {"fp": "FP", "pq": "PQ", "ste": "STE", "dsq": "DSQ", "gs": "GS", "psq-ft": "PSQ-FT",
                 "psq-li": "PSQ-LI", "psq-lt": "PSQ-LT"}
@@ -48,13 +48,8 @@ def _new_optimizer(model: torch.nn.Module, cfg: RunConfig) -> torch.optim.Optimi
 def run_classification(cfg: RunConfig, task, out_dir: str | os.PathLike, *, resume: bool = False,
                        progress: bool = True, command: str = "") -> dict:
     """Train and test one configuration; returns the result dict (also written to result.json)."""
-    f = "run_classification"
-    out = Path(out_dir)
-    resolve_device(cfg, f)  # a device that is not there fails before the directory is touched
-    with open_run_dir(out, cfg, resume, f, command) as rd:
-        if rd.finished is not None:
-            return {**rd.finished, "already_finished": True}
-        return _train_and_test(cfg, task, out, rd.ckpt_path, resume=resume, progress=progress, command=command)
+    return run_in_dir(cfg, task, out_dir, resume=resume, progress=progress, command=command, func="run_classification",
+                      train_and_test=_train_and_test)
 
 
 def _train_and_test(cfg: RunConfig, task, out: Path, ckpt_path: Path, *, resume: bool, progress: bool,

@@ -33,8 +33,8 @@ from .config import RunConfig
 from .epochs import epoch_generator, quantizer_state
 from .qpi import evaluate_qpi, fit_readout, qpi_optimizer, train_qpi_epoch
 from .run_classify import METHOD_NAMES
-from .stages import (RunState, device_description, init_from_checkpoint, open_run_dir, resolve_device, resume_run,
-                     run_epochs, run_log)
+from .stages import (RunState, device_description, init_from_checkpoint, resolve_device, resume_run,
+                     run_epochs, run_log, run_in_dir)
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,8 @@ def build_qpi_model(cfg: RunConfig) -> D2NN:
 def run_qpi(cfg: RunConfig, task, out_dir: str | os.PathLike, *, resume: bool = False, progress: bool = True,
             command: str = "") -> dict:
     """Train and test one QPI configuration; returns the result dict (also written to result.json)."""
-    f = "run_qpi"
-    out = Path(out_dir)
-    resolve_device(cfg, f)  # a device that is not there fails before the directory is touched
-    with open_run_dir(out, cfg, resume, f, command) as rd:
-        if rd.finished is not None:
-            return {**rd.finished, "already_finished": True}
-        return _train_and_test(cfg, task, out, rd.ckpt_path, resume=resume, progress=progress, command=command)
+    return run_in_dir(cfg, task, out_dir, resume=resume, progress=progress, command=command, func="run_qpi",
+                      train_and_test=_train_and_test)
 
 
 def _train_and_test(cfg: RunConfig, task, out: Path, ckpt_path: Path, *, resume: bool, progress: bool,

@@ -250,4 +250,14 @@ def run_log(msg: str) -> None:
     if dist.is_main_process():
         print(msg, flush=True)
 
-
+def run_in_dir(cfg: RunConfig, task, out_dir, *, resume: bool, progress: bool, command: str, func: str,
+               train_and_test: Callable[..., dict]) -> dict:
+    """The runners' common frame: check the device before the directory is touched, open (lock,
+    settings record) the run directory, return a finished run's result untouched, else call
+    ``train_and_test(cfg, task, out, ckpt_path, resume=..., progress=..., command=...)``."""
+    out = Path(out_dir)
+    resolve_device(cfg, func)  # a device that is not there fails before the directory is touched
+    with open_run_dir(out, cfg, resume, func, command) as rd:
+        if rd.finished is not None:
+            return {**rd.finished, "already_finished": True}
+        return train_and_test(cfg, task, out, rd.ckpt_path, resume=resume, progress=progress, command=command)
