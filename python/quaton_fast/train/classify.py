@@ -72,20 +72,22 @@ def train_classifier(model: D2NN, train: tuple[torch.Tensor, torch.Tensor], test
             opt = torch.optim.Adam(model.parameters(), lr=lr)
         qat_epoch = max(0, epoch - warmup_epochs)
         model.set_epoch(qat_epoch)
-        total, count = 0.0, 0
+        total = torch.zeros((), dtype=torch.float64, device=device)   # on the device: no read per step
+        count = 0
         bar = tqdm(list(_batches(len(x_train), batch_size, gen)), desc=f"{description} epoch {epoch + 1}/{epochs}",
                    disable=not progress, leave=False)
-        for idx in bar:
+        for step, idx in enumerate(bar):
             x = model.encode(x_train[idx].to(device), validate=False)
             y = y_train[idx].to(device)
             loss = torch.nn.functional.cross_entropy(model(x), y) + model.regularization()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * len(idx)
+            total += loss.detach().double() * len(idx)
             count += len(idx)
-            bar.set_postfix(loss=f"{total / count:.4f}")
-        history.append({"epoch": epoch, "loss": total / max(count, 1),
+            if progress and step % 50 == 0:
+                bar.set_postfix(loss=f"{float(total) / count:.4f}")
+        history.append({"epoch": epoch, "loss": float(total) / max(count, 1),
                         "phase": "warmup" if quantizer is not None and epoch < warmup_epochs else "qat"})
     acc = evaluate_accuracy(model, *test, device=device)
     return TrainResult(test_accuracy=acc, history=history, seconds=time.perf_counter() - t0)

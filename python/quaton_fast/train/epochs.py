@@ -33,6 +33,10 @@ def _all_sum(values: list[float], device: torch.device) -> list[float]:
     return t.tolist()
 
 
+#: batches between two progress-bar updates (each reads the running loss from the device once)
+PROGRESS_EVERY = 50
+
+
 def train_one_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
                     batch_size: int, generator: torch.Generator, device: torch.device, progress: bool,
                     description: str) -> dict:
@@ -43,9 +47,14 @@ def train_one_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch
     model.train()
     order = torch.randperm(len(x), generator=generator)
     batches = [order[s:s + batch_size] for s in range(0, len(x), batch_size)]
-    loss_sum, correct, count = 0.0, 0, 0
-    bar = tqdm(batches, desc=description, disable=not (progress and dist.is_main_process()), leave=False)
-    for batch in bar:
+    # running sums stay on the device (no host read per step); the bar shows them every
+    # PROGRESS_EVERY batches, one read each time, only when it is displayed
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    count = 0
+    show = progress and dist.is_main_process()
+    bar = tqdm(batches, desc=description, disable=not show, leave=False)
+    for step, batch in enumerate(bar):
         if len(batch) < dist.world_size():  # a trailing batch too small to give every rank an item
             continue
         idx = dist.shard_batch(batch)
@@ -56,11 +65,12 @@ def train_one_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch
         opt.zero_grad(set_to_none=True)
         (loss * dist.shard_loss_scale(len(batch))).backward()  # exact global-batch mean for uneven shards
         opt.step()
-        loss_sum += float(loss.detach()) * len(idx)
-        correct += int((logits.detach().argmax(-1) == yb).sum())
+        loss_sum += loss.detach().double() * len(idx)
+        correct += (logits.detach().argmax(-1) == yb).sum()
         count += len(idx)
-        bar.set_postfix(loss=f"{loss_sum / count:.4f}")
-    loss_sum, correct, count = _all_sum([loss_sum, float(correct), float(count)], device)
+        if show and step % PROGRESS_EVERY == 0:
+            bar.set_postfix(loss=f"{float(loss_sum) / count:.4f}")
+    loss_sum, correct, count = _all_sum([float(loss_sum), float(correct), float(count)], device)
     return {"loss": loss_sum / max(count, 1.0), "train_accuracy_soft": correct / max(count, 1.0)}
 
 
