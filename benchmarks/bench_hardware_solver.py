@@ -22,6 +22,8 @@ import sys
 import time
 
 import numpy as np
+
+from quaton_fast._atomic import atomic_write_json
 import torch
 
 from quaton_fast.reference.aoc_hardware_profile import AOCHardware
@@ -66,6 +68,9 @@ def main(argv=None) -> int:
                 k = int(np.sum(r.energies <= e_opt + 1e-9 * max(1.0, abs(e_opt))))
                 p = success_probability(k, a.runs)
                 recs.append({"task": f"solve16-{kind}", "instance": prob.meta.get("name", f"{kind}{s}"),
+                             "dataset": f"16-variable {kind} instances", "method": "aoc-dt-hardware-anneal",
+                             "metric": "success_probability", "value": p.mean, "split": "instance",
+                             "model": "n16", "device": machine,
                              "profile": pname, "successes": k, "attempts": a.runs, "p_mean": p.mean,
                              "p_lo": p.lower, "p_hi": p.upper, "optimum": e_opt,
                              "best_found": float(r.energies.min()), "steps": a.steps,
@@ -73,9 +78,7 @@ def main(argv=None) -> int:
                 print(f"{kind:6s} {recs[-1]['instance']:28s} {pname:42s} {k:4d}/{a.runs}  "
                       f"p = {p.mean:.3f} [{p.lower:.3f}, {p.upper:.3f}]", flush=True)
     print(f"total {time.time() - t0:.1f} s")
-    os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
-    with open(a.out, "w") as fh:
-        json.dump(recs, fh, indent=1)
+    atomic_write_json(recs, a.out, indent=1)
     return 0
 
 
