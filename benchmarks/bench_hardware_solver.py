@@ -15,16 +15,15 @@ Usage: OMP_NUM_THREADS=1 python benchmarks/bench_hardware_solver.py --profile FI
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
 
 import numpy as np
+import torch
 
 from quaton_fast._atomic import atomic_write_json
-import torch
 
 from quaton_fast.reference.aoc_hardware_profile import AOCHardware
 from quaton_fast.solve.generators import planted_qumo, random_qubo
