@@ -68,12 +68,15 @@ class STE(Quantizer):
     STE passes dL/dφ, which is orthogonal to a flip. The layer then always takes the torch path."""
 
     def __init__(self, levels: Levels = 4, period: float | None = TWO_PI, *, transmission_backward: bool = False,
-                 k: float = 2.0):
+                 k: float | None = None):
         super().__init__(levels, period)
         if not isinstance(transmission_backward, bool):
             fail("STE", "transmission_backward", "a bool", type(transmission_backward).__name__, TypeError)
+        if k is not None and not transmission_backward:
+            fail("STE", "k", "given only with transmission_backward=True (the phase-domain STE has no "
+                 "sharpness)", k)
         self.transmission_backward = transmission_backward
-        self.k = finite_real("STE", "k", k, positive=True)
+        self.k = finite_real("STE", "k", 2.0 if k is None else k, positive=True)
         if transmission_backward:
             if self.table is None or self.table.period is None:
                 fail("STE", "period", "a periodic table (2π) with transmission_backward=True", period)
@@ -338,8 +341,13 @@ def make_quantizer(name: str, levels: Levels = 4, **options) -> Quantizer:
                                levels=levels, n_medium=material.get("n_medium", 1.0))
     key = name.lower()
     if key == "fp":
+        if options:
+            fail("make_quantizer", "options", "empty for 'fp' (full precision takes no options)", options, TypeError)
         return FullPrecision()
     if key == "pq":
+        if options:
+            fail("make_quantizer", "options", "empty for 'pq' except the material keys "
+                 f"{sorted(_MATERIAL_KEYS)}", options, TypeError)
         return PostTraining(levels)
     if key == "ste":
         return STE(levels, **options)

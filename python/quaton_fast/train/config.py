@@ -105,9 +105,9 @@ class RunConfig:
         naming the option (not as a TypeError from deep inside the first QAT epoch)."""
         if not self.quantizer_options:
             return
-        if self.quantizer in ("fp", "pq", "ste"):
+        if self.quantizer == "fp":
             raise ValueError(f"{f}(): argument 'quantizer_options' (--qopt) must be empty for quantizer "
-                             f"{self.quantizer!r}, which takes no options, got {self.quantizer_options}")
+                             f"'fp', which takes no options, got {self.quantizer_options}")
         try:
             make_quantizer(self.quantizer, self.levels, **self.quantizer_options)
         except TypeError as e:
