@@ -230,7 +230,14 @@ def test_fuzz_maxcut_constructor(n, m, bad, seed):
 @FUZZ
 @given(binary=_any_array(max_dims=2), H=_any_array())
 def test_fuzz_box_quadratic(binary, H):
-    _named(lambda: QUMO.from_box_quadratic(H, binary=binary), ["'H'", "'binary'", "'g'"])
+    ok, q = _named(lambda: QUMO.from_box_quadratic(H, binary=binary), ["'H'", "'binary'", "'g'"])
+    if ok:  # accepted: the QUMO's energy equals the box objective 1/2 z^T H z at z = (1 + x)/2
+        Hd = np.asarray(H.todense() if hasattr(H, "todense") else H, dtype=np.float64)
+        n = Hd.shape[0]
+        x = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+        z = (1.0 + x) / 2.0
+        want = 0.5 * z @ Hd @ z
+        assert np.isclose(float(q.energy(x)), want, rtol=1e-9, atol=1e-9 * (1.0 + np.abs(Hd).sum()))
 
 
 # ------------------------------------------------------------------------------------------ solve

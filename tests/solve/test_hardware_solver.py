@@ -65,15 +65,18 @@ def test_hardware_path_with_every_effect_off_is_the_tanh_map_normalised():
     R, T, a0, g, gam = 4, 1, 0.3, 0.3, 0.9
     r = hardware_anneal(q, hw, replicas=R, steps=T, a0=a0, g=g, gamma=gam, seed=9, check_every=1)
     x = ((torch.rand(R, 5, generator=torch.Generator().manual_seed(9), dtype=torch.float64) * 2 - 1) * 0.01).numpy()
-    s = np.where(x >= 0, 1.0, -1.0)                                       # read-out at t = 0
-    np.testing.assert_array_equal(r.states, s)
-    # one update replayed by hand (J tanh(x) / tanh(1)), then the best checked read-out of a 2-step run
-    r2 = hardware_anneal(q, hw, replicas=R, steps=2, a0=a0, g=g, gamma=gam, seed=9, check_every=1)
     gain = 0.5 * g / np.linalg.norm(J, 2)
-    x1 = np.clip(x + gain * (np.tanh(x) @ J.T / np.tanh(1.0) + h) - 0.5 * a0 * x, -1, 1)
-    s1 = np.where(x1 >= 0, 1.0, -1.0)
+    step = lambda x, xp, a: np.clip(x + gain * (np.tanh(x) @ J.T / np.tanh(1.0) + h) - 0.5 * a * x  # noqa: E731
+                                    + gam * (x - xp), -1, 1)
+    sign = lambda z: np.where(z >= 0, 1.0, -1.0)                          # noqa: E731
+    x1 = step(x, x, a0)                                                   # the one update, replayed by hand
+    np.testing.assert_array_equal(r.states, sign(x1))                    # read out AFTER the update
+    # a 2-step run: the better of the two read-outs (the first kept on ties)
+    r2 = hardware_anneal(q, hw, replicas=R, steps=2, a0=a0, g=g, gamma=gam, seed=9, check_every=1)
+    x2 = step(x1, x, a0 * 0.5)
     e = lambda S: -0.5 * np.einsum("ri,ij,rj->r", S, J, S) - S @ h           # noqa: E731
-    best = np.where((e(s1) < e(s))[:, None], s1, s)
+    s1, s2 = sign(x1), sign(x2)
+    best = np.where((e(s2) < e(s1))[:, None], s2, s1)
     np.testing.assert_array_equal(r2.states, best)
 
 

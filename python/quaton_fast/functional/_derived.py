@@ -51,8 +51,3 @@ def transposed_transfers(transfer: torch.Tensor) -> tuple[torch.Tensor, torch.Te
         ht = h.transpose(0, 1).contiguous()
         return ht, ht.conj().resolve_conj()
     return derived(transfer, "transposed", make)  # type: ignore[return-value]
-
-
-def cache_size() -> int:
-    """Number of transfer tensors with cached derived values (for tests)."""
-    return len(_CACHE)

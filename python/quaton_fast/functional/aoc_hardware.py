@@ -411,7 +411,10 @@ def hardware_fixed_point(W: torch.Tensor, b: torch.Tensor, hw: AOCHardware, *, a
     """
     b = _check(W, b, hw, clamp, tol, max_iter, unconverged, backend, s0, alpha, beta, gamma, backward_tol,
                backward_max_iter)
-    if hw.is_ideal and not generic:
+    # the ideal profile hands over to today's ideal fixed point (bit for bit) only where that path
+    # has the same contract: refusing untrustworthy gradients with the default adjoint settings
+    if hw.is_ideal and not generic and unconverged == "raise" and backend == "auto" \
+            and backward_tol == 1e-6 and backward_max_iter == 500:
         c = b if clamp is None else b.clamp(clamp[0], clamp[1])
         z, it, res = ideal_fixed_point(W, c, alpha=alpha, beta=beta, gamma=gamma, tol=tol, max_iter=max_iter,
                                        s0=s0)

@@ -142,15 +142,15 @@ def hardware_anneal(problem, profile: Optional[AOCHardware] = None, *, replicas:
     best_e = torch.full((R,), float("inf"), dtype=f64)
     best_s = torch.zeros(R, n, dtype=f64)
     for t in range(T):
-        if (t + 1) % ce == 0 or t == T - 1:
+        a = a0 * (1.0 - t / T)
+        xn = x + gain * (m_of(x) + ht) - DT * a * x + gamma * (x - xp)
+        xp, x = x, xn.clamp(-1.0, 1.0)
+        if (t + 1) % ce == 0 or t == T - 1:     # read out the state this update produced
             s = torch.where(cm, x, torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x)))
             e = -0.5 * ((s @ Jt) * s).sum(1) - s @ ht
             imp = e < best_e
             best_e = torch.where(imp, e, best_e)
             best_s = torch.where(imp.unsqueeze(1), s, best_s)
-        a = a0 * (1.0 - t / T)
-        xn = x + gain * (m_of(x) + ht) - DT * a * x + gamma * (x - xp)
-        xp, x = x, xn.clamp(-1.0, 1.0)
     S = best_s.numpy().copy()
     if complete_continuous and cont.any():
         from .qumo_exact import continuous_optimum

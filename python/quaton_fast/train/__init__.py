@@ -5,3 +5,4 @@
   DDP-ready run behind ``quaton-fast train`` (task registry: ``tasks.TASKS``, ``register_task``);
 - ``cli_train``: its argument parsing.
 """
+from . import tasks as _tasks  # noqa: E402,F401  (registers the built-in tasks in registry.TASKS)
