@@ -66,3 +66,19 @@ def interrupt_after(monkeypatch, module, epoch_function: str, epochs_done: int) 
         calls["n"] += 1
         return real(*args, **kwargs)
     monkeypatch.setattr(module, epoch_function, wrapper)
+
+
+# ------------------------------------------------ AOC hardware calibration files (shared/data)
+def aoc_calibration_dir() -> str:
+    """shared/data/aoc_hardware next to (any parent of) the checkout, or $QUATON_AOC_HARDWARE_DIR;
+    '' when absent (the tests that need the files skip)."""
+    import os
+    from pathlib import Path
+    env = os.environ.get("QUATON_AOC_HARDWARE_DIR")
+    if env:
+        return env
+    for parent in Path(__file__).resolve().parents:
+        cand = parent / "shared" / "data" / "aoc_hardware"
+        if cand.is_dir():
+            return str(cand)
+    return ""

@@ -4,7 +4,6 @@ trust checks, read-out noise, the model hook and the aoc-train options."""
 import argparse
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,22 +18,12 @@ from quaton_fast.functional.fixed_point import fixed_point
 from quaton_fast.reference import aoc_hardware as R
 from quaton_fast.reference.aoc_hardware_profile import AOCHardware
 from quaton_fast.reference.fixed_point import fixed_point_forward
+from qf_testing import aoc_calibration_dir
 
 pytestmark = pytest.mark.filterwarnings("ignore:hardware_fixed_point")
 
 
-def _calibration_dir() -> str:
-    env = os.environ.get("QUATON_AOC_HARDWARE_DIR")
-    if env:
-        return env
-    for parent in Path(__file__).resolve().parents:
-        cand = parent / "shared" / "data" / "aoc_hardware"
-        if cand.is_dir():
-            return str(cand)
-    return ""
-
-
-DATA = _calibration_dir()
+DATA = aoc_calibration_dir()
 FILES = {"16": os.path.join(DATA, "June2024_saturation_pieces_clip2p6.yaml"),
          "48": os.path.join(DATA, "April2025_corrected_pd_3.yaml")}
 needs_files = pytest.mark.skipif(not os.path.isfile(FILES["16"]), reason="calibration files not present")

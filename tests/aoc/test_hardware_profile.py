@@ -1,6 +1,5 @@
 """AOCHardware.from_yaml: both released calibration files load; missing/malformed keys name file and key."""
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,22 +8,10 @@ yaml = pytest.importorskip("yaml")
 
 from quaton_fast.reference.aoc_hardware_profile import (EFFECTS, AOCHardware, HardwareFileError,
                                                         TIA_16CH_NEGATIVE, TIA_16CH_POSITIVE)
+from qf_testing import aoc_calibration_dir
 
 
-
-def _calibration_dir() -> str:
-    """shared/data/aoc_hardware next to (any parent of) the checkout, or $QUATON_AOC_HARDWARE_DIR."""
-    env = os.environ.get("QUATON_AOC_HARDWARE_DIR")
-    if env:
-        return env
-    for parent in Path(__file__).resolve().parents:
-        cand = parent / "shared" / "data" / "aoc_hardware"
-        if cand.is_dir():
-            return str(cand)
-    return ""
-
-
-DATA = _calibration_dir()
+DATA = aoc_calibration_dir()
 F16 = os.path.join(DATA, "June2024_saturation_pieces_clip2p6.yaml")
 F48 = os.path.join(DATA, "April2025_corrected_pd_3.yaml")
 pytestmark = pytest.mark.skipif(not os.path.isfile(F16), reason="calibration files not present")
