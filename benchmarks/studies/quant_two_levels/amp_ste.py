@@ -3,17 +3,9 @@ Forward t = sign(cos w) (= exp(i·staircase(w)) for 2 levels, the same physical 
 backward through the amplitude cos(w): dL/dw = Re-part gradient dL/da · (−sin w).
 If STE fails at 2 levels because its phase-domain signal dL/dφ is orthogonal to a flip,
 this estimator (whose signal is dL/da, the flip predictor) should train where STE does not."""
-import math, time, numpy as np, torch
-from quaton_fast import quant
-from quaton_fast.nn import D2NN
-from quaton_fast.data.mnist import load_mnist
+import time, torch
 torch.set_num_threads(1); t0 = time.time()
-x, y = load_mnist("train"); xt, yt = load_mnist("test")
-idx = np.random.default_rng(0).choice(len(x), 3000, replace=False)
-X = torch.tensor(x[idx], dtype=torch.float32); Y = torch.tensor(y[idx]).long()
-XT = torch.tensor(xt[:2000], dtype=torch.float32); YT = torch.tensor(yt[:2000]).long()
-N, L = 32, 3
-def build(): return D2NN.preset("visible-128", n=N, num_layers=L, object_size=N, quantizer=quant.FullPrecision(), seed=0)
+from _setup import X, XT, Y, YT, build  # noqa: E402 (shared data and network)
 class SignCosSTE(torch.autograd.Function):
     @staticmethod
     def forward(ctx, w):

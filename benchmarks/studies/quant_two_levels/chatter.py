@@ -2,15 +2,8 @@
 computed on worse? (tiny CPU run, same FP warm start as flip.py)"""
 import math, time, numpy as np, torch
 from quaton_fast import quant
-from quaton_fast.nn import D2NN
-from quaton_fast.data.mnist import load_mnist
 torch.set_num_threads(1); t0 = time.time()
-x, y = load_mnist("train"); xt, yt = load_mnist("test")
-idx = np.random.default_rng(0).choice(len(x), 3000, replace=False)
-X = torch.tensor(x[idx], dtype=torch.float32); Y = torch.tensor(y[idx]).long()
-XT = torch.tensor(xt[:2000], dtype=torch.float32); YT = torch.tensor(yt[:2000]).long()
-N, L = 32, 3
-def build(): return D2NN.preset("visible-128", n=N, num_layers=L, object_size=N, quantizer=quant.FullPrecision(), seed=0)
+from _setup import X, XT, Y, YT, build  # noqa: E402 (shared data and network)
 def run(net, epochs, lr=0.05, bs=64):
     opt = torch.optim.Adam(net.parameters(), lr=lr); g = torch.Generator().manual_seed(0); log = []
     for e in range(epochs):

@@ -1,16 +1,9 @@
 """STE at 2 levels: hard test accuracy after each of the last steps, and the share of neurons that
 flip back and forth (period-2 chattering) — tiny CPU run, same FP warm start as flip.py."""
-import math, time, numpy as np, torch
+import math, time, torch
 from quaton_fast import quant
-from quaton_fast.nn import D2NN
-from quaton_fast.data.mnist import load_mnist
 torch.set_num_threads(1); t0 = time.time()
-x, y = load_mnist("train"); xt, yt = load_mnist("test")
-idx = np.random.default_rng(0).choice(len(x), 3000, replace=False)
-X = torch.tensor(x[idx], dtype=torch.float32); Y = torch.tensor(y[idx]).long()
-XT = torch.tensor(xt[:2000], dtype=torch.float32); YT = torch.tensor(yt[:2000]).long()
-N, L = 32, 3
-def build(): return D2NN.preset("visible-128", n=N, num_layers=L, object_size=N, quantizer=quant.FullPrecision(), seed=0)
+from _setup import X, XT, Y, YT, build  # noqa: E402 (shared data and network)
 def acc(net, xs, ys):
     net.eval()
     with torch.no_grad(): p = net(net.encode(xs)).argmax(-1)
