@@ -1,0 +1,17 @@
+// The one switch between the GPU and the CPU execution model (issue 21). Device code in
+// cuda/**/*.cuh includes this header (through common.cuh) and is compiled two ways:
+//   - by nvcc, as CUDA, into the extension (the launchers cuda/**/*.cu include the .cuh files);
+//   - by the host compiler with -DQF_EMU, into the emulator drivers of tests/kernels/, where
+//     cuda/emu/cuda_emu.h provides threads, barriers, warp intrinsics and shared memory on the CPU.
+// Shared memory is declared through two macros so that both builds can give it its meaning:
+//   QF_SHARED_ARRAY(T, name, count)   a static __shared__ T name[count]
+//   QF_DYNAMIC_SHARED(T, name)        the block's dynamic shared memory as T* name (16-byte aligned)
+#pragma once
+
+#ifdef QF_EMU
+#include "emu/cuda_emu.h"
+#else
+#include <cuda_runtime.h>
+#define QF_SHARED_ARRAY(T, name, count) __shared__ T name[count]
+#define QF_DYNAMIC_SHARED(T, name) extern __shared__ __align__(16) T name[]
+#endif

@@ -1,0 +1,177 @@
+// Self-tests of the CPU execution model (cuda/emu/cuda_emu.h) and of the stand-in block FFT
+// (cuda/emu/block_fft.h), run by tests/kernels/test_emu_selftest.py. Each "kernel" below is a tiny
+// CUDA kernel written for one semantic of the model (checked against values computed by hand in
+// the test) or for one misuse the model must report (a deliberately broken kernel).
+#include "emu/block_fft.h"
+#include "platform.cuh"
+
+#include "emu_io.h"
+
+namespace {
+
+// ---- semantics: every lane writes what each intrinsic returned ---------------------------------
+__global__ void intrinsics_kernel(int* out, int width) {
+  const int t = threadIdx.x, lane = t % 32;
+  int* o = out + t * 9;
+  o[0] = __shfl_sync(0xffffffffu, t * 10, 3, width);
+  o[1] = __shfl_up_sync(0xffffffffu, t * 10, 2, width);
+  o[2] = __shfl_down_sync(0xffffffffu, t * 10, 2, width);
+  o[3] = __shfl_xor_sync(0xffffffffu, t * 10, 5, width);
+  o[4] = static_cast<int>(__ballot_sync(0xffffffffu, lane % 3 == 0));
+  o[5] = __any_sync(0xffffffffu, t == 7);
+  o[6] = __all_sync(0xffffffffu, t < 1000);
+  o[7] = __all_sync(0xffffffffu, lane != 5);
+  // two disjoint half-warp masks in flight at once (legal: divergent halves)
+  const unsigned half = lane < 16 ? 0x0000ffffu : 0xffff0000u;
+  o[8] = __shfl_sync(half, t, lane < 16 ? 0 : 16);
+  __syncwarp();
+}
+
+// block reduction through static shared memory + one float atomicAdd per block
+__global__ void reduce_kernel(const float* x, float* total, int count) {
+  QF_SHARED_ARRAY(float, part, 64);
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  part[threadIdx.x] = i < count ? x[i] : 0.f;
+  __syncthreads();
+  for (int w = 32; w > 0; w >>= 1) {
+    if (static_cast<int>(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) atomicAdd(total, part[0]);
+}
+
+// ---- misuse the model must report (each a deliberately broken kernel) -------------------------
+__global__ void missing_barrier_kernel(const float* x, float* out) {  // race: TSan
+  QF_SHARED_ARRAY(float, buf, 64);
+  buf[threadIdx.x] = x[threadIdx.x];
+  out[threadIdx.x] = buf[63 - threadIdx.x];  // no __syncthreads between the write and the read
+}
+__global__ void divergent_barrier_kernel(float* out) {
+  if (threadIdx.x < 16) {
+    __syncthreads();
+  } else {
+    __syncthreads();
+  }
+  out[threadIdx.x] = 1.f;
+}
+__global__ void barrier_after_return_kernel(float* out) {
+  if (threadIdx.x == 0) return;
+  __syncthreads();
+  out[threadIdx.x] = 1.f;
+}
+__global__ void out_of_bounds_kernel(const float* x, float* out, int count) {  // ASan
+  out[threadIdx.x] = x[threadIdx.x + 1];  // the last thread reads x[count]
+  (void)count;
+}
+__global__ void unwritten_shared_kernel(float* out) {  // NaN from the poisoned shared memory
+  QF_SHARED_ARRAY(float, buf, 64);
+  if (threadIdx.x % 2 == 0) buf[threadIdx.x] = 1.f;
+  __syncthreads();
+  out[threadIdx.x] = buf[threadIdx.x];
+}
+__global__ void shuffle_outside_mask_kernel(int* out) {
+  const int lane = threadIdx.x % 32;
+  if (lane < 16) out[threadIdx.x] = __shfl_sync(0x0000ffffu, lane, 20);  // lane 20 is not in the mask
+}
+__global__ void lane_not_in_mask_kernel(int* out) {
+  out[threadIdx.x] = __shfl_sync(0x0000ffffu, 1, 0);  // lanes 16..31 call with a mask without them
+}
+__global__ void exited_lane_kernel(int* out) {
+  if (threadIdx.x == 31) return;
+  out[threadIdx.x] = __any_sync(0xffffffffu, 1);  // lane 31 is named but has exited
+}
+__global__ void deadlock_kernel(int* out) {
+  // lanes 0-15 wait in a rendezvous of mask 0xffff; 16-31 in one of mask 0xffff0000 that also
+  // waits for lane 0..15? No: each half names only itself, then half A waits on a block barrier
+  // that half B never reaches because it waits for lane 0 in a warp rendezvous.
+  const int lane = threadIdx.x % 32;
+  if (lane < 16) {
+    __syncthreads();
+  } else {
+    out[threadIdx.x] = __shfl_sync(0xffffffffu, lane, 0);
+  }
+}
+__global__ void mixed_intrinsics_kernel(int* out) {
+  if (threadIdx.x % 2) out[threadIdx.x] = __any_sync(0xffffffffu, 1);
+  else out[threadIdx.x] = static_cast<int>(__ballot_sync(0xffffffffu, 1));
+}
+
+template <qf_emu::FftDirection Dir, unsigned P, unsigned E, unsigned FPB>
+void run_fft(const emu_io::Args& a) {
+  using FFT = qf_emu::StandInBlockFFT<P, Dir, E, FPB>;
+  const int rows = static_cast<int>(a.i("rows"));
+  const auto x = a.array<float2>("x", static_cast<std::size_t>(rows) * P);
+  auto y = emu_io::poisoned<float2>(static_cast<std::size_t>(rows) * P);
+  const unsigned blocks = (rows + FPB - 1) / FPB;
+  qf_emu::launch(dim3(blocks), FFT::block_dim, FFT::shared_memory_size, [&] {
+    QF_DYNAMIC_SHARED(unsigned char, smem);
+    const int row = blockIdx.x * FPB + threadIdx.y;
+    const bool valid = row < rows;
+    float2 td[FFT::storage_size];
+    for (unsigned i = 0; i < E; ++i) {
+      const unsigned j = threadIdx.x + i * FFT::stride;
+      td[i] = (valid && j < P) ? x[static_cast<std::size_t>(row) * P + j] : float2{0.f, 0.f};
+    }
+    FFT().execute(td, smem);
+    for (unsigned i = 0; i < E; ++i) {
+      const unsigned j = threadIdx.x + i * FFT::stride;
+      if (valid && j < P) y[static_cast<std::size_t>(row) * P + j] = td[i];
+    }
+  });
+  a.write("y", y);
+}
+
+int run(const std::string& kernel, const emu_io::Args& a) {
+  const unsigned threads = static_cast<unsigned>(a.i("threads", 64));
+  qf_emu::LaunchOptions opt;
+  opt.seed = static_cast<std::uint64_t>(a.i("seed", 0));
+  auto ints = emu_io::poisoned<int>(threads * 9);
+  auto floats = emu_io::poisoned<float>(threads);
+  if (kernel == "intrinsics") {
+    const int width = static_cast<int>(a.i("width"));
+    qf_emu::launch(dim3(1), dim3(threads), 0, [&] { intrinsics_kernel(ints.data(), width); }, opt);
+    a.write("out", ints);
+    return 0;
+  }
+  if (kernel == "reduce") {
+    const int count = static_cast<int>(a.i("count"));
+    const auto x = a.array<float>("x", count);
+    std::vector<float> total(1, 0.f);
+    qf_emu::launch(dim3((count + 63) / 64), dim3(64), 0, [&] { reduce_kernel(x.data(), total.data(), count); }, opt);
+    a.write("total", total);
+    return 0;
+  }
+  if (kernel == "fft") {
+    const bool inv = a.i("inverse") != 0;
+    const long long P = a.i("p");
+#define FFT_CASE(p, e, f)                                                                   \
+  if (P == p) {                                                                             \
+    if (inv) run_fft<qf_emu::FftDirection::inverse, p, e, f>(a);                            \
+    else run_fft<qf_emu::FftDirection::forward, p, e, f>(a);                                \
+    return 0;                                                                               \
+  }
+    FFT_CASE(8, 2, 3) FFT_CASE(24, 5, 2) FFT_CASE(400, 16, 2)
+#undef FFT_CASE
+    throw std::runtime_error("fft size not compiled");
+  }
+  // the broken kernels: 64 threads, one block
+  const std::vector<float> x(64, 1.f);
+  const dim3 one(1), block(64);
+  if (kernel == "missing_barrier") qf_emu::launch(one, block, 0, [&] { missing_barrier_kernel(x.data(), floats.data()); }, opt);
+  else if (kernel == "divergent_barrier") qf_emu::launch(one, block, 0, [&] { divergent_barrier_kernel(floats.data()); }, opt);
+  else if (kernel == "barrier_after_return") qf_emu::launch(one, block, 0, [&] { barrier_after_return_kernel(floats.data()); }, opt);
+  else if (kernel == "out_of_bounds") qf_emu::launch(one, block, 0, [&] { out_of_bounds_kernel(x.data(), floats.data(), 64); }, opt);
+  else if (kernel == "unwritten_shared") qf_emu::launch(one, block, 0, [&] { unwritten_shared_kernel(floats.data()); }, opt);
+  else if (kernel == "shuffle_outside_mask") qf_emu::launch(one, block, 0, [&] { shuffle_outside_mask_kernel(ints.data()); }, opt);
+  else if (kernel == "lane_not_in_mask") qf_emu::launch(one, block, 0, [&] { lane_not_in_mask_kernel(ints.data()); }, opt);
+  else if (kernel == "exited_lane") qf_emu::launch(one, block, 0, [&] { exited_lane_kernel(ints.data()); }, opt);
+  else if (kernel == "deadlock") qf_emu::launch(one, block, 0, [&] { deadlock_kernel(ints.data()); }, opt);
+  else if (kernel == "mixed_intrinsics") qf_emu::launch(one, block, 0, [&] { mixed_intrinsics_kernel(ints.data()); }, opt);
+  else throw std::runtime_error("unknown kernel '" + kernel + "'");
+  a.write("floats", floats);
+  return 0;
+}
+
+}  // namespace
+
+EMU_DRIVER_MAIN(run)

@@ -1,0 +1,107 @@
+"""The CPU execution model itself (cuda/emu/cuda_emu.h) and the stand-in block FFT (issue 21).
+
+Semantics are checked against values computed here by hand from the CUDA programming guide's
+definitions; each misuse kind is a deliberately broken micro-kernel (emu_selftest_driver.cpp) that
+must fail with the right diagnosis: a kernel error naming the call site, a ThreadSanitizer race,
+an AddressSanitizer overflow, or NaN from the poisoned shared memory.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import emu_runner as emu
+
+pytestmark = pytest.mark.skipif(not emu.compiler_available(), reason=f"no host C++ compiler ({emu.CXX})")
+
+
+@pytest.fixture(scope="module")
+def selftest():
+    return {v: emu.build("emu_selftest", v) for v in emu.VARIANTS}
+
+
+def _expected_intrinsics(threads: int, width: int) -> np.ndarray:
+    out = np.zeros((threads, 9), dtype=np.int64)
+    for t in range(threads):
+        lane, warp0 = t % 32, t - t % 32
+        base = lane & ~(width - 1)
+        v = lambda src_lane: (warp0 + src_lane) * 10  # noqa: E731
+        out[t, 0] = v(base + (3 & (width - 1)))
+        out[t, 1] = v(lane - 2) if lane - base >= 2 else t * 10
+        out[t, 2] = v(lane + 2) if lane - base + 2 < width else t * 10
+        src = lane ^ 5
+        out[t, 3] = t * 10 if src >= base + width else v(src)
+        out[t, 4] = sum(1 << ln for ln in range(32) if ln % 3 == 0)
+        out[t, 5] = int(warp0 <= 7 < warp0 + 32)
+        out[t, 6] = 1
+        out[t, 7] = 0
+        out[t, 8] = warp0 + (0 if lane < 16 else 16)
+    return out
+
+
+@pytest.mark.parametrize("variant", list(emu.VARIANTS))
+@pytest.mark.parametrize("width", [32, 16, 8, 4, 2])
+def test_warp_intrinsics_follow_the_cuda_definitions(selftest, variant, width):
+    if variant != "plain" and width not in (32, 8):
+        pytest.skip("sanitizer builds: two widths are enough")
+    out = emu.run(selftest[variant], "intrinsics", {"threads": 64, "width": width}, {}, {"out": ("i32", 64 * 9)})
+    got = out["out"].reshape(64, 9).astype(np.int64)
+    got[:, 4] &= 0xFFFFFFFF
+    np.testing.assert_array_equal(got, _expected_intrinsics(64, width))
+
+
+@pytest.mark.parametrize("variant", list(emu.VARIANTS))
+def test_block_reduction_with_shared_memory_and_atomics(selftest, variant):
+    x = np.random.default_rng(0).integers(-50, 50, 300).astype(np.float32)  # exact in float32
+    out = emu.run(selftest[variant], "reduce", {"count": 300, "seed": 7}, {"x": x}, {"total": ("f32", 1)})
+    assert out["total"][0] == x.astype(np.float64).sum()
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+@pytest.mark.parametrize("p,rows", [(8, 5), (24, 3), (400, 3)])
+def test_standin_block_fft_is_the_dft(selftest, p, rows, inverse):
+    """StandInBlockFFT == numpy.fft (forward exp(-2πi jk/P), inverse unnormalised exp(+...))."""
+    rng = np.random.default_rng(p + rows)
+    x = (rng.standard_normal((rows, p)) + 1j * rng.standard_normal((rows, p))).astype(np.complex64)
+    out = emu.run(selftest["plain"], "fft", {"p": p, "rows": rows, "inverse": int(inverse)}, {"x": x},
+                  {"y": ("c64", rows * p)})
+    y = out["y"].reshape(rows, p)
+    ref = np.fft.ifft(x.astype(np.complex128), axis=1) * p if inverse else np.fft.fft(x.astype(np.complex128), axis=1)
+    assert np.linalg.norm(y - ref) / np.linalg.norm(ref) < 1e-6
+
+
+# --- each misuse kind is reported -----------------------------------------------------------------
+@pytest.mark.parametrize("kernel,needle", [
+    ("divergent_barrier", "__syncthreads in divergent code"),
+    ("barrier_after_return", "exited"),  # reported by whichever comes second: the exit or the barrier
+    ("shuffle_outside_mask", "reads lane 20, which is outside the mask 0x0000ffff"),
+    ("lane_not_in_mask", "is not in its own mask 0x0000ffff"),
+    ("exited_lane", "exited while lanes 0x7fffffff wait for it in __any_sync"),
+    ("deadlock", "deadlock: every live thread of the block waits"),
+    ("mixed_intrinsics", "with the same mask 0xffffffff"),
+])
+def test_misuse_is_a_kernel_error_with_its_call_site(selftest, kernel, needle):
+    with pytest.raises(emu.EmuError) as err:
+        emu.run(selftest["plain"], kernel, {}, {}, {})
+    assert err.value.returncode == 3 and needle in err.value.stderr
+    assert "emu_selftest_driver.cpp:" in err.value.stderr  # the call site
+    if kernel == "barrier_after_return":
+        assert "__syncthreads at emu_selftest_driver.cpp:" in err.value.stderr
+
+
+def test_missing_barrier_is_a_tsan_data_race(selftest):
+    emu.run(selftest["plain"], "missing_barrier", {}, {}, {})  # silently wrong without TSan
+    with pytest.raises(emu.EmuError) as err:
+        emu.run(selftest["tsan"], "missing_barrier", {}, {}, {})
+    assert "ThreadSanitizer: data race" in err.value.stderr and "missing_barrier_kernel" in err.value.stderr
+
+
+def test_out_of_bounds_read_is_an_asan_overflow(selftest):
+    with pytest.raises(emu.EmuError) as err:
+        emu.run(selftest["asan"], "out_of_bounds", {}, {}, {})
+    assert "heap-buffer-overflow" in err.value.stderr and "out_of_bounds_kernel" in err.value.stderr
+
+
+def test_unwritten_shared_memory_reads_as_nan(selftest):
+    out = emu.run(selftest["plain"], "unwritten_shared", {}, {}, {"floats": ("f32", 64)})["floats"]
+    assert (out[0::2] == 1.0).all() and np.isnan(out[1::2]).all()
