@@ -24,6 +24,9 @@ void bind_propagate_fused(py::module_& m) {
     const int* sizes = fused_propagate_sizes(&count);
     return std::vector<int>(sizes, sizes + count);
   }, "Padded sizes P compiled into the fused propagation kernels.");
+  m.def("fused_propagate_support", &fused_propagate_support, py::arg("n"), py::arg("p"), py::arg("device"),
+        "Whether the fused kernels can run (N, P) on a CUDA device: 0 yes, 1 architecture not compiled, "
+        "2 P not compiled, 3 not enough shared memory per block, 4 bad shape, 5 device query failed.");
   m.def(
       "fused_propagate_cuda",
       [](std::int64_t batch, int n, int p, std::uintptr_t u, std::uintptr_t modulation_in,
@@ -44,7 +47,7 @@ void bind_propagate_fused(py::module_& m) {
         const int code = fused_propagate_cuda(prm, reinterpret_cast<void*>(stream));
         if (code == -1)
           throw std::invalid_argument("fused_propagate_cuda: unsupported parameters (P not compiled in, N > P, "
-                                      "batch > 65535, null pointer or a device other than sm_90)");
+                                      "batch > 65535, null pointer, or fused_propagate_support() refused the device or size)");
         if (code != 0)
           throw std::runtime_error("fused_propagate_cuda: CUDA error " + std::to_string(code) + " (" +
                                    cuda_error_string(code) + ")");

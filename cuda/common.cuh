@@ -1,7 +1,8 @@
-// Shared CUDA helpers: launch geometry and error checks.
+// Shared CUDA helpers: launch geometry (host) and small device functions.
 #pragma once
-#include <cuda_runtime.h>
 #include <cstdint>
+
+#include "platform.cuh"
 
 namespace quaton {
 

@@ -1,6 +1,6 @@
-"""Fused modulation + propagation kernels (cuFFTDx, sm_90) == NumPy reference, forward and backward.
+"""Fused modulation + propagation kernels (cuFFTDx, sm_80/86/89/90) == NumPy reference, forward and backward.
 
-Runs only with a GPU and a CUDA build; the fused path additionally needs an sm_90 device and a
+Runs only with a GPU and a CUDA build; the fused path additionally needs a supported device (8.0, 8.6, 8.7, 8.9, 9.0) and a
 build with nvidia-mathdx (``fused_sizes()`` non-empty), otherwise these tests skip.
 """
 import numpy as np

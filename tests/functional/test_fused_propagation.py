@@ -38,7 +38,7 @@ def test_fused_path_decision_queries_each_device_once(monkeypatch):
 
     def capability(device):
         calls.append(device)
-        return (9, 0) if device.index == 0 else (8, 0)
+        return (9, 0) if device.index == 0 else (7, 5)
 
     monkeypatch.setattr(fp, "fused_sizes", lambda: (256, 400))
     monkeypatch.setattr(torch.cuda, "get_device_capability", capability)
@@ -48,7 +48,7 @@ def test_fused_path_decision_queries_each_device_once(monkeypatch):
         h256, h512 = torch.empty(256, 256), torch.empty(512, 512)
         for _ in range(50):
             assert fp._fused_reason(_FakeCudaField(3, 128), h256) is None
-        assert "sm_80" in fp._fused_reason(_FakeCudaField(3, 128, index=1), h256)
+        assert "sm_75" in fp._fused_reason(_FakeCudaField(3, 128, index=1), h256)
         assert "P = 512 is not compiled" in fp._fused_reason(_FakeCudaField(3, 128), h512)
         assert "complex64" in fp._fused_reason(_FakeCudaField(3, 128, dtype=torch.complex128), h256)
         assert "65535" in fp._fused_reason(_FakeCudaField(70000, 128), h256)

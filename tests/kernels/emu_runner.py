@@ -36,7 +36,8 @@ INCLUDE_DIR = ROOT / "cpp" / "include"
 BUILD_ROOT = ROOT / "build-emu"
 
 CXX = os.environ.get("QF_EMU_CXX", "g++")
-COMMON_FLAGS = ["-std=c++17", "-pthread", "-DQF_EMU", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+COMMON_FLAGS = ["-std=c++17", "-pthread", "-DQF_EMU", "-Wall", "-Wextra", "-Wno-unused-parameter",
+                "-Wno-unknown-pragmas"]  # #pragma unroll is for nvcc
 VARIANTS: dict[str, list[str]] = {
     "plain": ["-O1", "-g"],
     "tsan": ["-O1", "-g", "-fsanitize=thread"],

@@ -33,11 +33,25 @@ struct FusedPropagateParams {
   float* dphi = nullptr;            // (B, N, N) float32 per-sample phase gradient (or nullptr)
 };
 
+// Answers of fused_propagate_support().
+enum FusedSupport : int {
+  kFusedSupported = 0,
+  kFusedArchNotCompiled = 1,    // no descriptors for this GPU's compute capability
+  kFusedSizeNotCompiled = 2,    // P is not one of fused_propagate_sizes()
+  kFusedSharedMemory = 3,       // (P, N) needs more shared memory per block than the GPU has
+  kFusedBadShape = 4,           // N < 1 or N > P
+  kFusedDeviceQueryFailed = 5,  // the CUDA runtime could not describe the device
+};
+
 #ifdef QF_WITH_CUFFTDX
 // Padded sizes P compiled into the fused kernels (ascending), and their count.
 const int* fused_propagate_sizes(int* count);
+// Whether the kernels can run (N, P) on CUDA device `device` (a FusedSupport code); the device's
+// facts are queried once and cached. Compiled for compute capability 8.0, 8.6 (also used on 8.7),
+// 8.9 and 9.0.
+int fused_propagate_support(int n, int p, int device);
 // Runs passes 1-3. Returns the CUDA error code (0 = success) or -1 for unsupported parameters
-// (P not compiled in, N > P, a null pointer, or a device that is not sm_90).
+// (fused_propagate_support() not kFusedSupported, a null pointer, batch > 65535).
 int fused_propagate_cuda(const FusedPropagateParams& params, void* stream);
 #endif
 

@@ -1,7 +1,8 @@
 """Phase modulation + free-space propagation as one op: ``v = propagate(u · exp(iφ), H)``.
 
-On an sm_90 GPU (H100/H200), complex64 fields and a padded size P compiled into the extension
-(``fused_sizes()``), it runs the three-pass cuFFTDx kernels of ``cuda/fused/`` forward and backward
+On a GPU of compute capability 8.0, 8.6/8.7, 8.9 or 9.0 (A100; RTX 30xx, A40; RTX 40xx, L4, L40;
+H100/H200), complex64 fields and a padded size P compiled into the extension (``fused_sizes()``)
+whose shared memory fits the GPU, it runs the three-pass cuFFTDx kernels of ``cuda/fused/`` forward and backward
 (adjoint with conj(H), phase gradient reduced over the batch); everywhere else it runs the torch
 ops (``u * polar(1, φ)`` then :func:`~quaton_fast.functional.propagate`) and, on CUDA, says once
 why. Both paths compute the same function with the same gradients (PyTorch's complex convention).
@@ -42,19 +43,30 @@ def _device_capability(device: torch.device) -> tuple[int, int]:
     return tuple(torch.cuda.get_device_capability(device))  # type: ignore[return-value]
 
 
+_SUPPORTED_CAPABILITIES = ((8, 0), (8, 6), (8, 7), (8, 9), (9, 0))
+
+
 @functools.lru_cache(maxsize=None)
-def _static_reason(device: torch.device, dtype: torch.dtype, p: int) -> str | None:
-    """Why the fused kernels cannot run (device, dtype, padded size), or None; cached per key so
-    a training step makes no device query and builds no string on the hot path."""
+def _static_reason(device: torch.device, dtype: torch.dtype, n: int, p: int) -> str | None:
+    """Why the fused kernels cannot run (device, dtype, field size N, padded size P), or None;
+    cached per key so a training step makes no device query and builds no string on the hot path."""
     if not fused_sizes():
         return "this build of quaton_fast has no fused propagation kernels (needs CUDA + nvidia-mathdx)"
     cap = _device_capability(device)
-    if cap != (9, 0):
-        return f"the fused kernels are compiled for sm_90 only, this GPU is sm_{cap[0]}{cap[1]}"
+    if cap not in _SUPPORTED_CAPABILITIES:
+        return (f"the fused kernels are compiled for sm_80, sm_86, sm_89 and sm_90; this GPU is "
+                f"sm_{cap[0]}{cap[1]}")
     if dtype != torch.complex64:
         return f"the fused kernels take complex64 fields, got {dtype}"
     if p not in fused_sizes():
         return f"padded size P = {p} is not compiled in (have {fused_sizes()})"
+    mod = native()
+    if hasattr(mod, "fused_propagate_support"):
+        code = int(mod.fused_propagate_support(n, p, device.index))
+        if code == 3:
+            return f"(N, P) = ({n}, {p}) needs more shared memory per block than this sm_{cap[0]}{cap[1]} GPU has"
+        if code != 0:
+            return f"the fused kernels refused (N, P) = ({n}, {p}) on this GPU (code {code})"
     return None
 
 
@@ -64,7 +76,7 @@ def _device_key(device: torch.device) -> torch.device:
 
 def _fused_reason(u: torch.Tensor, transfer: torch.Tensor) -> str | None:
     """None when the fused kernels can run these tensors, else why not (metadata only)."""
-    reason = _static_reason(_device_key(u.device), u.dtype, int(transfer.shape[-1]))
+    reason = _static_reason(_device_key(u.device), u.dtype, int(u.shape[-1]), int(transfer.shape[-1]))
     if reason is None and u.numel() // (u.shape[-1] ** 2) > 65535:
         return "batch larger than 65535"
     return reason

@@ -315,7 +315,7 @@ def modulate_transmission_propagate(u: torch.Tensor, transmission: torch.Tensor,
 
     u: (..., N, N) complex; transmission: (N, N) complex (complex64/complex128) on u's device;
     transfer: (P, P) complex, P >= N, unshifted FFT order. Differentiable in u and transmission
-    (PyTorch's complex convention). Always the torch path (the fused sm_90 kernels take phases;
+    (PyTorch's complex convention). Always the torch path (the fused kernels take phases;
     on CUDA this says so once). Metadata checks only unless ``check_finite``."""
     func = "modulate_transmission_propagate"
     _checks.square_field(func, "u", u, check_finite=check_finite)

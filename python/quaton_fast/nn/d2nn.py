@@ -194,7 +194,7 @@ class D2NN(nn.Module):
         (each propagation crops to the N×N aperture, see the class docstring).
         ``check_finite=True`` checks ``u`` for NaN/Inf once, without a host synchronisation
         (see :func:`quaton_fast.functional._checks.finite`); the layers check metadata only."""
-        # one op per layer, modulation + propagation: the fused cuFFTDx kernels on sm_90 GPUs,
+        # one op per layer, modulation + propagation: the fused cuFFTDx kernels on sm_80/86/89/90 GPUs,
         # the same torch ops as PhaseLayer then FreeSpace everywhere else
         self._check_field("D2NN.output_field", u, exact_3d=False)
         last = len(self.layers) - 1

@@ -56,7 +56,7 @@ class PhaseLayer(nn.Module):
     def modulate_propagate(self, u: torch.Tensor, transfer: torch.Tensor,
                            phase_error: torch.Tensor | None = None) -> torch.Tensor:
         """``propagate(self(u), transfer)`` as one op: phase tables take
-        :func:`~quaton_fast.functional.fused_propagation.modulate_propagate` (fused on sm_90),
+        :func:`~quaton_fast.functional.fused_propagation.modulate_propagate` (fused on sm_80/86/89/90),
         complex tables :func:`~quaton_fast.functional.transmission.modulate_transmission_propagate`
         (torch path). ``phase_error`` (N, N) radians, optional (fabrication errors): added to the
         phase, i.e. the transmission is multiplied by ``exp(i·phase_error)``."""

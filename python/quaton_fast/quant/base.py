@@ -131,7 +131,7 @@ class Quantizer(nn.Module):
     def uses_transmission(self) -> bool:
         """True when the layer must multiply by :meth:`transmission` (a complex table, or a
         quantizer whose training gradient lives in the transmission domain); False: the phase
-        path (``exp(i·self(latent))``, fused on sm_90)."""
+        path (``exp(i·self(latent))``, fused on sm_80/86/89/90)."""
         return self.is_complex
 
     def transmission(self, latent: torch.Tensor) -> torch.Tensor:
