@@ -505,9 +505,10 @@ def cufftdx_traits(tl: dict, cache: Path = CACHE, root: Path = ROOT) -> dict:
     return {"traits": json.loads(out_json.read_text()), "command": shown}
 
 
-def _trait(traits: list[dict], P: int, fft_arch: int | None, role: str) -> dict | None:
+def _trait(traits: list[dict], P: int, fft_arch: int | None, role: str, fpb: int | None = None) -> dict | None:
     for t in traits:
-        if t["P"] == P and t["role"] == role and (fft_arch is None or t["arch"] == f"sm_{fft_arch // 10}"):
+        if t["P"] == P and t["role"] == role and (fft_arch is None or t["arch"] == f"sm_{fft_arch // 10}") \
+                and (fpb is None or t["ffts_per_block"] == fpb):
             return t
     return None
 
@@ -516,20 +517,20 @@ def launch_config(base: str, params: dict, traits: list[dict], consts: dict) -> 
     """Threads per block and dynamic shared memory of a kernel as its launcher launches it.
     Column pass: dynamic smem = round16(max(fwd, inv) FFT smem) + N * kColumnsPerBlock * 8 bytes."""
     if "P" in params:
-        P, arch = params["P"], params.get("fft_arch")
+        P, arch, fpb = params["P"], params.get("fft_arch"), params.get("ffts_per_block")
         d = params["directions"][0] if params.get("directions") else "forward"
         if base.startswith("column"):
-            tf, ti = _trait(traits, P, arch, "column_forward"), _trait(traits, P, arch, "column_inverse")
+            tf, ti = _trait(traits, P, arch, "column_forward", fpb), _trait(traits, P, arch, "column_inverse", fpb)
             if not tf:
-                return {"threads": None, "source": "cufftdx traits missing"}
+                return {"threads": None, "source": "no cufftdx_traits entry for this P, arch and FFTs per block"}
             fft = max(tf["shared_memory_size"], ti["shared_memory_size"] if ti else 0)
             return {"threads": math.prod(tf["block_dim"]), "block_dim": tf["block_dim"],
                     "dynamic_smem_fixed": (fft + 15) // 16 * 16, "dynamic_smem_per_n": 8 * tf["ffts_per_block"],
                     "ffts_per_block": tf["ffts_per_block"], "elements_per_thread": tf["elements_per_thread"],
                     "source": "cufftdx_traits column_forward/inverse + (N, kColumnsPerBlock) tile"}
-        t = _trait(traits, P, arch, f"row_{d}")
+        t = _trait(traits, P, arch, f"row_{d}", fpb)
         if not t:
-            return {"threads": None, "source": "cufftdx traits missing"}
+            return {"threads": None, "source": "no cufftdx_traits entry for this P, arch and FFTs per block"}
         return {"threads": math.prod(t["block_dim"]), "block_dim": t["block_dim"],
                 "dynamic_smem_fixed": t["shared_memory_size"], "dynamic_smem_per_n": 0,
                 "ffts_per_block": t["ffts_per_block"], "elements_per_thread": t["elements_per_thread"],
