@@ -13,6 +13,7 @@ since).
 
     python benchmarks/kernel_model.py                      # writes docs/results/kernels.json
     python benchmarks/kernel_model.py --arch sm_90 --out -  # one arch, to stdout
+    python benchmarks/kernel_model.py --markdown            # the docs/results.md tables from kernels.json
 
 Records: one per kernel x arch x size (plus kernel instantiations no benchmark size uses, with the
 model fields null, and the composite D2NN training step per size). Fields: see docs/gpu.md.
@@ -271,9 +272,15 @@ def measured_for(base: str, variant: str, cfg: dict) -> tuple[float | None, str 
 
 
 def _git_head() -> str:
+    """The last commit that changed the kernel sources (cuda/, cpp/include/), '+dirty' if they have
+    uncommitted changes: the code the records describe."""
     try:
-        return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+        git = ["git", "-C", str(ROOT)]
+        head = subprocess.run([*git, "log", "-1", "--format=%h", "--", "cuda", "cpp/include"], capture_output=True,
                               text=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--", "cuda", "cpp/include"], capture_output=True,
+                               text=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
     except OSError:
         return ""
 
@@ -406,7 +413,7 @@ def build(archs=kr.ARCHS, jobs: int = 2) -> dict:
         "what": ("per kernel x arch x size: compiled resources (ptxas -v, cuobjdump -sass), theoretical occupancy, "
                  "bytes/FLOPs from the kernel design, predicted time on H100 SXM and H200 (model), measured time "
                  "where a GPU run measured the same kernel at the same size"),
-        "command": COMMAND, "commit": head, "tools": tl,
+        "command": COMMAND, "commit": head, "commit_is": "last commit changing cuda/ or cpp/include/", "tools": tl,
         "devices": DEVICES, "per_sm_per_clock": PER_SM_PER_CLOCK, "per_sm_source": PER_SM_SOURCE,
         "measured_copy_bytes_per_s_h200": MEASURED_COPY_BYTES_PER_S_H200,
         "arch_limits": res["arch_limits"], "arch_limits_source": res["arch_limits_source"],
@@ -428,12 +435,89 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _fmt_ms(v) -> str:
+    if v is None:
+        return "–"
+    return f"{v * 1e3:.1f} µs" if v < 0.1 else f"{v:.3g} ms"
+
+
+def markdown(doc: dict) -> str:
+    """The sm_90 tables of docs/results.md ("Kernels: what the compiled code says") from a kernels.json."""
+    def order(r):
+        c = r["config"]
+        size = (c.get("N", 0) * 10 ** 6 + c.get("B", 0)) if "P" in c or "L" in c else \
+            (c.get("n", 0) * 10 ** 7 + c.get("systems", 0)) if "systems" in c else c.get("count", 0)
+        return (r["kernel"], size, 0 if c.get("variant") in (None, "forward") else 1)
+    recs = sorted((r for r in doc["records"] if r["arch"] == "sm_90"), key=order)
+    lines = ["| kernel | size | registers | spills (B) | smem (B) | occupancy | FFMA | SHFL | MB moved | GFLOP | "
+             "predicted H100 | predicted H200 | bound (H200) | measured H200 |", "|" + "---|" * 14]
+    groups: dict = {}
+    for r in recs:
+        if r["bytes"] is None or r["kernel"] == "d2nn_step_fwd_bwd":
+            continue
+        c = r["config"]
+        size = (f"N={c['N']} P={c['P']} B={c['B']}" if "P" in c else
+                f"{c['systems']}×{c['n']}×{c['iterations']}" if "systems" in c else
+                f"{c['layers']}×{c['N']}×{c['N']}, {c['steps']} steps")
+        groups.setdefault((r["kernel"], size), []).append(r)
+    for (kernel, size), rs in groups.items():
+        r = rs[0]
+        two = len(rs) > 1   # the fused passes: forward / adjoint
+        def both(f, rs=rs):
+            return " / ".join(f(x) for x in rs)
+
+        lines.append(f"| {kernel} | {size}{' (fwd / adj)' if two else ''} | {r['registers']} | {r['spills']} | "
+                     f"{r['smem_bytes']} | {r['occupancy'] * 100:.1f} % | {r['ffma']} | {r['shfl']} | "
+                     f"{both(lambda x: format(x['bytes'] / 1e6, '.3g'))} | "
+                     f"{both(lambda x: format(x['flops'] / 1e9, '.3g'))} | "
+                     f"{both(lambda x: _fmt_ms(x['predicted_ms_h100']))} | {both(lambda x: _fmt_ms(x['predicted_ms_h200']))} | "
+                     f"{r.get('bound_h200', '')} | {both(lambda x: _fmt_ms(x['measured_ms']))} |")
+    lines += ["", "| kernel | instantiation (no benchmark size) | registers | spills (B) | occupancy | FFMA | SHFL |",
+              "|" + "---|" * 7]
+    for r in recs:
+        if r["bytes"] is None and r.get("registers") is not None:
+            lines.append(f"| {r['kernel']} | {r['instance']} | {r['registers']} | {r['spills']} | "
+                         f"{r['occupancy'] * 100:.1f} % | {r['ffma']} | {r['shfl']} |")
+    lines += ["", "| N, pad, B, L | GB moved | GFLOP | predicted H100 | predicted H200 | measured H200 (two runs) | "
+              "careful eager / its CUDA graph (H200) | predicted speed-up vs eager / graph |", "|" + "---|" * 8]
+    for r in recs:
+        if r["kernel"] != "d2nn_step_fwd_bwd":
+            continue
+        c, b = r["config"], r.get("baselines_h200_ms", {})
+        lines.append(f"| {c['N']}, {c['pad']}, {c['B']}, {c['L']} | {r['bytes'] / 1e9:.2f} | {r['flops'] / 1e9:.1f} | "
+                     f"{_fmt_ms(r['predicted_ms_h100'])} | {_fmt_ms(r['predicted_ms_h200'])} | "
+                     f"{_fmt_ms(r['measured_ms'])} / {_fmt_ms(r.get('measured_ms_second_run'))} | "
+                     f"{_fmt_ms(b.get('careful-eager-fwdbwd'))} / {_fmt_ms(b.get('careful-eager-fwdbwd-cuda-graph'))} | "
+                     f"{r.get('predicted_speedup_vs_careful-eager-fwdbwd')}× / "
+                     f"{r.get('predicted_speedup_vs_careful-eager-fwdbwd-cuda-graph')}× |")
+    tr = doc.get("cufftdx_traits", [])
+    if tr:
+        lines += ["", "| P | arch | row FFT: block_dim, FFTs/block, elements/thread, smem (B) | "
+                  "column FFT (8 per block): block_dim, elements/thread, smem (B) |", "|---|---|---|---|"]
+        for t in tr:
+            if t["role"] != "row_forward":
+                continue
+            col = next((u for u in tr if u["P"] == t["P"] and u["arch"] == t["arch"] and u["role"] == "column_forward"),
+                       None)
+            bd = "×".join(str(x) for x in t["block_dim"][:2])
+            cbd = "×".join(str(x) for x in col["block_dim"][:2]) if col else "–"
+            lines.append(f"| {t['P']} | {t['arch']} | {bd}, {t['ffts_per_block']}, {t['elements_per_thread']}, "
+                         f"{t['shared_memory_size']} | {cbd}, {col['elements_per_thread'] if col else '–'}, "
+                         f"{col['shared_memory_size'] if col else '–'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--arch", action="append", choices=kr.ARCHS, help="repeatable; default: all four")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "kernels.json"), help="'-' for stdout")
+    ap.add_argument("--markdown", nargs="?", const=str(ROOT / "docs" / "results" / "kernels.json"), metavar="JSON",
+                    help="print the sm_90 tables of docs/results.md from a kernels.json (no compiling) and exit")
     a = ap.parse_args(argv)
+    if a.markdown:
+        sys.stdout.write(markdown(json.loads(Path(a.markdown).read_text())))
+        return 0
     doc = build(tuple(a.arch or kr.ARCHS), a.jobs)
     text = json.dumps(doc, indent=1) + "\n"
     if a.out == "-":

@@ -166,3 +166,20 @@ def test_sass_loops_and_names():
         "cufftdx::Block>>(quaton::FusedPropagateParams)")
     assert base == "row_modulate_fft_kernel"
     assert params["P"] == 400 and params["ffts_per_block"] == 3 and params["fft_arch"] == 900
+
+
+def test_model_shuffles_match_the_compiled_inner_loop():
+    """The model's per-iteration shuffle count of the fixed-point kernels (G*VPT broadcasts + two
+    group sums of log2 G steps per lane) is what the compiled t-loop holds (kernels.json, SASS)."""
+    path = ROOT / "docs" / "results" / "kernels.json"
+    if not path.exists():
+        pytest.skip("docs/results/kernels.json not generated yet")
+    recs = [r for r in json.loads(path.read_text())["records"]
+            if r["kernel"].startswith("fixed_point") and r.get("inner_loop_mix") and "systems" in r["config"]]
+    assert recs
+    for r in recs:
+        G, VPT = r["params"]["G"], r["params"]["VPT"]
+        per_lane = km.design(r["kernel"], r["config"]["variant"], r["config"])["ops"]["shfl"] / (
+            r["config"]["systems"] * G * r["config"]["iterations"])
+        assert per_lane == G * VPT + 2 * int(math.log2(G))
+        assert r["inner_loop_mix"]["SHFL"] == per_lane, (r["kernel"], r["arch"], r["instance"])
