@@ -305,6 +305,7 @@ def record(k: dict, variant: str | None, cfg: dict | None, tl: dict, head: str) 
         "instance": k["instance"], "params": k["params"], "file": k["file"],
         "spill_stores": k["spill_stores"], "spill_loads": k["spill_loads"], "stack_frame": k["stack_frame"],
         "static_smem": k["static_smem"], "dynamic_smem": dyn, "threads_per_block": lc.get("threads"),
+        "launch_source": lc.get("source"), "launch_bounds_threads": k.get("launch_bounds_threads"),
         "occupancy_detail": occ, "sass_mix": k["sass"]["mix"], "inner_loop_mix": k["sass"]["inner_loop_mix"],
         "inner_loops": len(k["sass"]["inner_loops"]),
         "compiler": tl.get("nvcc_version"), "commit": head,

@@ -338,6 +338,34 @@ def disassemble(tl: dict, cubin: Path) -> dict[str, list[tuple[int, str, str]]]:
     return funcs
 
 
+def launch_bounds(tl: dict, cubin: Path) -> dict[str, int]:
+    """{mangled kernel: maximum threads per block} from __launch_bounds__ (EIATTR_MAX_THREADS in the
+    cubin's .nv.info sections, cuobjdump -elf)."""
+    elf = cubin.with_suffix(".elf")
+    if not elf.exists():
+        r = subprocess.run([tl["cuobjdump"], "-elf", str(cubin)], capture_output=True, text=True)
+        if r.returncode != 0:
+            return {}
+        tmp = elf.with_name(elf.name + f".tmp{os.getpid()}")
+        tmp.write_text(r.stdout)
+        os.replace(tmp, elf)
+    out: dict[str, int] = {}
+    cur, want = None, False
+    for line in elf.read_text().splitlines():
+        m = re.match(r"^\.nv\.info\.(\S+)", line)
+        if m:
+            cur, want = m.group(1), False
+            continue
+        if cur and "EIATTR_MAX_THREADS" in line:
+            want = True
+            continue
+        if cur and want and line.strip().startswith("Value:"):
+            vals = [int(v, 16) for v in line.split(":", 1)[1].split()]
+            out[cur] = math.prod(vals)
+            want = False
+    return out
+
+
 def mix(instrs) -> dict:
     c = Counter(MIX_GROUPS.get(op) for _, op, _ in instrs)
     d = {k: c.get(k, 0) for k in MIX_KEYS}
@@ -513,16 +541,21 @@ def _trait(traits: list[dict], P: int, fft_arch: int | None, role: str, fpb: int
     return None
 
 
-def launch_config(base: str, params: dict, traits: list[dict], consts: dict) -> dict:
+def launch_config(base: str, params: dict, traits: list[dict], consts: dict, max_threads: int | None = None,
+                  cufftdx_file: bool = False) -> dict:
     """Threads per block and dynamic shared memory of a kernel as its launcher launches it.
-    Column pass: dynamic smem = round16(max(fwd, inv) FFT smem) + N * kColumnsPerBlock * 8 bytes."""
+    Column pass: dynamic smem = round16(max(fwd, inv) FFT smem) + N * kColumnsPerBlock * 8 bytes.
+    Other kernels: fixed point kFpThreads, the rest kThreadsPerBlock; a kernel whose cubin carries
+    __launch_bounds__ that disagree, or a cuFFTDx kernel without traits, takes its launch bounds."""
     if "P" in params:
         P, arch, fpb = params["P"], params.get("fft_arch"), params.get("ffts_per_block")
         d = params["directions"][0] if params.get("directions") else "forward"
         if base.startswith("column"):
             tf, ti = _trait(traits, P, arch, "column_forward", fpb), _trait(traits, P, arch, "column_inverse", fpb)
             if not tf:
-                return {"threads": None, "source": "no cufftdx_traits entry for this P, arch and FFTs per block"}
+                return {"threads": max_threads, "dynamic_smem_fixed": 0, "dynamic_smem_per_n": 0,
+                        "source": "no cufftdx_traits entry for this P, arch and FFTs per block: __launch_bounds__ "
+                                  "threads, dynamic shared memory unknown (counted 0)"}
             fft = max(tf["shared_memory_size"], ti["shared_memory_size"] if ti else 0)
             return {"threads": math.prod(tf["block_dim"]), "block_dim": tf["block_dim"],
                     "dynamic_smem_fixed": (fft + 15) // 16 * 16, "dynamic_smem_per_n": 8 * tf["ffts_per_block"],
@@ -530,16 +563,22 @@ def launch_config(base: str, params: dict, traits: list[dict], consts: dict) -> 
                     "source": "cufftdx_traits column_forward/inverse + (N, kColumnsPerBlock) tile"}
         t = _trait(traits, P, arch, f"row_{d}", fpb)
         if not t:
-            return {"threads": None, "source": "no cufftdx_traits entry for this P, arch and FFTs per block"}
+            return {"threads": max_threads, "dynamic_smem_fixed": 0, "dynamic_smem_per_n": 0,
+                    "source": "no cufftdx_traits entry for this P, arch and FFTs per block: __launch_bounds__ "
+                              "threads, dynamic shared memory unknown (counted 0)"}
         return {"threads": math.prod(t["block_dim"]), "block_dim": t["block_dim"],
                 "dynamic_smem_fixed": t["shared_memory_size"], "dynamic_smem_per_n": 0,
                 "ffts_per_block": t["ffts_per_block"], "elements_per_thread": t["elements_per_thread"],
                 "source": f"cufftdx_traits row_{d}"}
-    if base.startswith("fixed_point"):
-        return {"threads": consts["kFpThreads"], "dynamic_smem_fixed": 0, "dynamic_smem_per_n": 0,
-                "source": "kFpThreads"}
-    return {"threads": consts["kThreadsPerBlock"], "dynamic_smem_fixed": 0, "dynamic_smem_per_n": 0,
-            "source": "kThreadsPerBlock"}
+    if cufftdx_file:
+        return {"threads": max_threads, "dynamic_smem_fixed": 0, "dynamic_smem_per_n": 0,
+                "source": "cuFFTDx kernel without descriptor in its name: __launch_bounds__ threads, dynamic "
+                          "shared memory unknown (counted 0)"}
+    name, threads = ("kFpThreads", consts["kFpThreads"]) if base.startswith("fixed_point") else \
+        ("kThreadsPerBlock", consts["kThreadsPerBlock"])
+    if max_threads and max_threads != threads:
+        name, threads = "__launch_bounds__", max_threads
+    return {"threads": threads, "dynamic_smem_fixed": 0, "dynamic_smem_per_n": 0, "source": name}
 
 
 def occupancy_for(k: dict, n: int | None = None) -> dict | None:
@@ -583,6 +622,7 @@ def collect(archs=ARCHS, files: list[Path] | None = None, exclude_cufftdx: bool 
             continue
         props = parse_ptxas(c["ptxas_log"])
         funcs = disassemble(tl, root / c["cubin"])
+        bounds = launch_bounds(tl, root / c["cubin"])
         names = demangle(sorted(props))
         for mangled, pr in sorted(props.items()):
             base, params, label = describe(names[mangled])
@@ -593,7 +633,9 @@ def collect(archs=ARCHS, files: list[Path] | None = None, exclude_cufftdx: bool 
                 empty.append({k: entry[k] for k in ("kernel", "instance", "arch", "file")} |
                              {"sass_instructions": len(instrs)})
                 continue
-            entry["launch"] = launch_config(base, params, traits.get("traits", []), consts)
+            entry["launch"] = launch_config(base, params, traits.get("traits", []), consts, bounds.get(mangled),
+                                            c.get("cufftdx", False))
+            entry["launch_bounds_threads"] = bounds.get(mangled)
             entry["occupancy"] = occupancy_for(entry)
             entry["sass"] = sass_summary(instrs)
             kernels.append(entry)

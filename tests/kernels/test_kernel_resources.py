@@ -92,6 +92,9 @@ def test_recorded_kernels_do_not_spill():
     bad = [f"{r['kernel']}<{r['instance']}> {r['arch']}: {r['spills']} bytes" for r in recs
            if r["spills"] and not spill_exempt(r["kernel"], r.get("params", {}))]
     assert not bad, "kernels.json records register spills in hot kernels:\n" + "\n".join(sorted(set(bad)))
+    for r in recs:  # the launch configuration (cuFFTDx traits) is the kernel's own __launch_bounds__
+        if r.get("launch_bounds_threads") and r.get("params", {}).get("P"):
+            assert r["threads_per_block"] == r["launch_bounds_threads"], (r["kernel"], r["arch"], r["instance"])
     for r in recs:  # the fields are all there
         for f in ("kernel", "arch", "config", "registers", "spills", "smem_bytes", "occupancy", "ffma", "shfl",
                   "bytes", "flops", "predicted_ms_h100", "predicted_ms_h200", "measured_ms", "device", "command"):
