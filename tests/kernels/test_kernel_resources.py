@@ -3,8 +3,8 @@ performance model's arithmetic (benchmarks/kernel_model.py) against hand-compute
 
 * ``test_no_spills_sm90``: compiles every non-cuFFTDx ``cuda/**/*.cu`` for sm_90 with ``ptxas -v``
   (cubins cached in build-kernels/; ~20 s cold on 2 cores, < 1 s warm) and fails on any spill.
-* ``test_no_spills_fused_sm90`` (slow): the cuFFTDx file for sm_90 (~1 min cold); needs the
-  nvidia-mathdx headers.
+* ``test_no_spills_fused_sm90`` (slow): the cuFFTDx file for sm_90 (25 s cold today, ~2 min
+  once it holds one instantiation per arch); needs the nvidia-mathdx headers.
 * ``test_recorded_kernels_do_not_spill``: the committed docs/results/kernels.json (every arch, every
   kernel, written by the model) holds no spill outside the exemption below.
 
