@@ -240,7 +240,7 @@ def compile_cubin(tl: dict, src: Path, arch: str, cache: Path = CACHE, root: Pat
     out = cache / f"{stem}.{arch}.{key}.cubin"
     log = out.with_suffix(".ptxas.log")
     cmd = nvcc_command(tl, src, arch, out, fft, root)
-    shown = " ".join([Path(cmd[0]).name] + [_rel(c, root) if c.startswith("/") else c for c in cmd[1:]])
+    shown = " ".join([Path(cmd[0]).name] + [c.replace(str(root.resolve()) + "/", "") for c in cmd[1:]])
     rec = {"file": _rel(src, root), "arch": arch, "cufftdx": fft, "cubin": _rel(out, root), "command": shown}
     if out.exists() and log.exists():
         return {**rec, "cached": True, "seconds": 0.0, "ptxas_log": log.read_text()}
