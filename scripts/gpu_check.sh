@@ -2,8 +2,11 @@
 # One-shot GPU session (target: under 8 minutes on one H100/H200): build with CUDA (+ cuFFTDx),
 # run the CUDA tests (incl. the sync-debug-mode and CUDA-graph-capture tests of the D2NN step),
 # the D2NN benchmark against the careful baselines, the per-quantizer sync/GPU-busy profile, the
-# fixed-point (AOC) benchmark, a compute-sanitizer memcheck on one small run of each kernel family,
-# and the solver peers if their data travelled. Each step runs under `timeout`, capped by what is
+# fixed-point (AOC) benchmark, compute-sanitizer memcheck, racecheck and synccheck on small runs of
+# each kernel family (the kernels' shared-memory and barrier use, which the CPU emulator of
+# tests/kernels/ proves on the CPU, checked once more on silicon), and the solver peers if their
+# data travelled. The kernels' correctness is proven before any GPU sees them (docs/gpu.md: the CPU
+# emulator); this script measures and re-checks. Each step runs under `timeout`, capped by what is
 # left of the overall budget (GPU_CHECK_BUDGET_S, default 470 s); a step that fails or times out
 # is logged and the next one runs. ${OUT:-gpu_out}/ receives at most 7 files (the device tool brings
 # back 8): info.txt, summary.txt, tests.log, bench_d2nn.json, profile_d2nn.json,
@@ -106,6 +109,16 @@ step bench-fixed-point 90 "$LOGS/bench_fixed_point.log" python3 benchmarks/bench
 step memcheck 60 "$LOGS/memcheck.log" compute-sanitizer --tool memcheck --error-exitcode 3 python3 -m pytest -q -x \
   "tests/cuda/test_fixed_point_cuda.py::test_noise_is_reproducible_and_seeded" \
   "tests/cuda/test_fused_propagation_cuda.py::test_no_modulation_and_leading_dims"
+
+# -- compute-sanitizer racecheck (shared-memory hazards) and synccheck (barrier misuse): the PSQ
+#    backward's block reduction, the fused passes' FFT/tile shared memory, the fixed point's warps
+KERNEL_SMALL_TESTS=("tests/cuda/test_psq_kernel_cuda.py::test_psq_kernel_forward_backward[257-4]"
+  "tests/cuda/test_fused_propagation_cuda.py::test_no_modulation_and_leading_dims"
+  "tests/cuda/test_fixed_point_cuda.py::test_noise_is_reproducible_and_seeded")
+for tool in racecheck synccheck; do
+  step "$tool" 60 "$LOGS/$tool.log" compute-sanitizer --tool "$tool" --error-exitcode 3 python3 -m pytest -q -x \
+    "${KERNEL_SMALL_TESTS[@]}"
+done
 
 # -- solver peers: G-set instances travel in the git-ignored data_cache/ folder
 #    (cp -r ../shared/data/gset data_cache/ and carry data_cache); peers as wheels in .whl/
