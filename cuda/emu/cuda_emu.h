@@ -175,30 +175,47 @@ struct Rendezvous {
 };
 
 struct Warp {
+  std::mutex m;  // guards pending and exited
   std::condition_variable cv;
   std::vector<std::unique_ptr<Rendezvous>> pending;
   unsigned exited = 0;
-  unsigned exists = 0;  // lanes of this warp that are threads of the block
+  unsigned exists = 0;  // lanes of this warp that are threads of the block (set before launch)
 };
 
+// Where a thread is, for deadlock reports (read by other threads: atomics).
 struct ThreadState {
-  enum Where { running, barrier, warp_op, exited } where = running;
-  Site site;
-  Op op = Op::shfl;
+  enum Where : int { running, barrier, warp_op, exited };
+  std::atomic<int> where{running};
+  std::atomic<const char*> file{nullptr};
+  std::atomic<int> line{0};
+  std::atomic<int> op{0};
+  void set(Where w, Site s = {}, Op o = Op::shfl) {
+    file.store(s.file, std::memory_order_relaxed);
+    line.store(s.line, std::memory_order_relaxed);
+    op.store(static_cast<int>(o), std::memory_order_relaxed);
+    where.store(w, std::memory_order_relaxed);
+  }
 };
 
+// One block's state. Locks: each warp's rendezvous under its Warp::m; the block barrier and the
+// static shared memory table under Block::m; never two at once. The counters used for deadlock
+// detection are relaxed atomics (no ordering: under ThreadSanitizer they must not order the
+// kernel's accesses); a thread counts itself in `blocked` under the lock of what it waits for,
+// and whoever releases waiters uncounts them under that same lock, so a running thread is never
+// counted and `blocked == alive` means nobody can release anybody.
 struct Block {
   dim3 dim;
   int nthreads = 0;
-  std::mutex m;                 // guards everything below
+  std::mutex m;
   std::condition_variable bar_cv;
   int bar_arrived = 0;
   unsigned long long bar_gen = 0;
   Site bar_site;
   int bar_first = -1;
-  int alive = 0;
-  int blocked = 0;
-  bool aborted = false;
+  std::atomic<int> alive{0};
+  std::atomic<int> blocked{0};
+  std::atomic<bool> aborted{false};
+  std::mutex error_m;
   std::string error;
   std::vector<Warp> warps;
   std::vector<ThreadState> threads;
@@ -210,11 +227,11 @@ struct Block {
 };
 
 // The model's own bookkeeping (allocating static shared memory, a thread leaving the kernel)
-// takes the block's mutex too; under ThreadSanitizer that lock would order the kernel's memory
-// accesses of one thread before those of every thread that takes it later, and hide real races
-// (two threads touching shared memory with no barrier between them). Inside this guard TSan
-// ignores both the lock and the bookkeeping's own accesses: only barriers and warp rendezvous
-// order the kernel's accesses, as on the GPU.
+// takes locks too; under ThreadSanitizer those would order the kernel's memory accesses of one
+// thread before those of every thread that takes the lock later, and hide real races (two
+// threads touching shared memory with no barrier between them). Inside this guard TSan ignores
+// both the locks and the bookkeeping's own accesses: only barriers and warp rendezvous order the
+// kernel's accesses, as on the GPU.
 struct UnorderedBookkeeping {
 #ifdef QF_EMU_TSAN
   UnorderedBookkeeping() {
@@ -253,11 +270,16 @@ inline std::string describe_waits(const Block& b) {
   std::map<std::string, std::vector<int>> by_site;
   for (int t = 0; t < b.nthreads; ++t) {
     const ThreadState& st = b.threads[t];
+    const Site site{st.file.load(std::memory_order_relaxed), st.line.load(std::memory_order_relaxed)};
     std::string key;
-    if (st.where == ThreadState::barrier) key = "__syncthreads at " + st.site.str();
-    else if (st.where == ThreadState::warp_op) key = std::string(op_name(st.op)) + " at " + st.site.str();
-    else if (st.where == ThreadState::exited) key = "exited";
-    else key = "running";
+    switch (st.where.load(std::memory_order_relaxed)) {
+      case ThreadState::barrier: key = "__syncthreads at " + site.str(); break;
+      case ThreadState::warp_op:
+        key = std::string(op_name(static_cast<Op>(st.op.load(std::memory_order_relaxed)))) + " at " + site.str();
+        break;
+      case ThreadState::exited: key = "exited"; break;
+      default: key = "running";
+    }
     by_site[key].push_back(t);
   }
   for (auto& kv : by_site) {
@@ -268,23 +290,33 @@ inline std::string describe_waits(const Block& b) {
   return s.str();
 }
 
-// Records the launch's first error, wakes every waiter and unwinds the calling thread.
-// Called with b.m held (lk).
-[[noreturn]] inline void fail(Block& b, std::unique_lock<std::mutex>& lk, const std::string& what) {
-  if (!b.aborted) {
-    b.aborted = true;
-    b.error = what;
+// Records the launch's first error, wakes every waiter and unwinds the calling thread. The caller
+// holds `lk` (some lock of the block), which is released first.
+template <class Lock>
+[[noreturn]] inline void fail(Block& b, Lock& lk, const std::string& what) {
+  if (lk.owns_lock()) lk.unlock();
+  {
+    std::lock_guard<std::mutex> g(b.error_m);
+    if (b.error.empty()) b.error = what;
   }
-  b.bar_cv.notify_all();
-  for (Warp& w : b.warps) w.cv.notify_all();
-  lk.unlock();
+  b.aborted.store(true);
+  for (Warp& w : b.warps) {
+    std::lock_guard<std::mutex> g(w.m);
+    w.cv.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> g(b.m);
+    b.bar_cv.notify_all();
+  }
   throw Aborted{};
 }
 
-// Called with b.m held by a thread about to wait: when every live thread waits, nobody can
-// release anybody.
-inline void check_deadlock(Block& b, std::unique_lock<std::mutex>& lk) {
-  if (b.alive > 0 && b.blocked >= b.alive)
+// Called by a thread that has just counted itself blocked: when every live thread waits, nobody
+// can release anybody.
+template <class Lock>
+inline void check_deadlock(Block& b, Lock& lk, int blocked_now) {
+  const int alive = b.alive.load(std::memory_order_relaxed);
+  if (alive > 0 && blocked_now >= alive)
     fail(b, lk, "deadlock: every live thread of the block waits:" + describe_waits(b));
 }
 
@@ -336,9 +368,9 @@ inline std::uint64_t warp_collective(Op op, unsigned mask, std::uint64_t value, 
                                      Site site) {
   Block& b = current_block();
   const int me = tls.linear, w = me / 32, lane = me % 32;
-  std::unique_lock<std::mutex> lk(b.m);
-  if (b.aborted) throw Aborted{};
   Warp& warp = b.warps[w];
+  std::unique_lock<std::mutex> lk(warp.m);
+  if (b.aborted.load(std::memory_order_relaxed)) throw Aborted{};
   auto who = [&] { return thread_name(b, me) + " (warp " + std::to_string(w) + " lane " + std::to_string(lane) + ")"; };
   if (!(mask >> lane & 1u))
     fail(b, lk, std::string(op_name(op)) + " at " + site.str() + ": " + who() + " is not in its own mask " + hex(mask));
@@ -380,13 +412,11 @@ inline std::uint64_t warp_collective(Op op, unsigned mask, std::uint64_t value, 
   r->arg[lane] = arg;
   if (r->arrived != mask) {
     // wait for the others
-    b.threads[me].where = ThreadState::warp_op;
-    b.threads[me].site = site;
-    b.threads[me].op = op;
-    ++b.blocked;
-    check_deadlock(b, lk);
-    warp.cv.wait(lk, [&] { return r->complete || b.aborted; });
-    if (b.aborted) throw Aborted{};
+    b.threads[me].set(ThreadState::warp_op, site, op);
+    const int blocked_now = b.blocked.fetch_add(1, std::memory_order_relaxed) + 1;
+    check_deadlock(b, lk, blocked_now);
+    warp.cv.wait(lk, [&] { return r->complete || b.aborted.load(std::memory_order_relaxed); });
+    if (!r->complete) throw Aborted{};
   } else {
     // last to arrive: compute every lane's result, release the waiters
     unsigned ballot = 0;
@@ -415,9 +445,9 @@ inline std::uint64_t warp_collective(Op op, unsigned mask, std::uint64_t value, 
     }
     r->complete = true;
     r->waiting = mask;
-    b.blocked -= __builtin_popcount(mask) - 1;
+    b.blocked.fetch_sub(__builtin_popcount(mask) - 1, std::memory_order_relaxed);
     for (int l = 0; l < 32; ++l)
-      if (mask >> l & 1u) b.threads[w * 32 + l].where = ThreadState::running;
+      if (mask >> l & 1u) b.threads[w * 32 + l].set(ThreadState::running);
     warp.cv.notify_all();
   }
   const std::uint64_t out = r->result[lane];
@@ -436,8 +466,8 @@ inline void block_barrier(Site site) {
   Block& b = current_block();
   const int me = tls.linear;
   std::unique_lock<std::mutex> lk(b.m);
-  if (b.aborted) throw Aborted{};
-  if (b.alive < b.nthreads)
+  if (b.aborted.load(std::memory_order_relaxed)) throw Aborted{};
+  if (b.alive.load(std::memory_order_relaxed) < b.nthreads)
     fail(b, lk, "__syncthreads at " + site.str() + " reached by " + thread_name(b, me) +
                     " after other threads of the block exited (a barrier after an early return):" +
                     describe_waits(b));
@@ -451,38 +481,41 @@ inline void block_barrier(Site site) {
   if (++b.bar_arrived == b.nthreads) {
     b.bar_arrived = 0;
     ++b.bar_gen;
-    b.blocked -= b.nthreads - 1;
-    for (ThreadState& t : b.threads) t.where = ThreadState::running;
+    b.blocked.fetch_sub(b.nthreads - 1, std::memory_order_relaxed);
+    for (ThreadState& t : b.threads) t.set(ThreadState::running);
     b.bar_cv.notify_all();
     return;
   }
   const unsigned long long gen = b.bar_gen;
-  b.threads[me].where = ThreadState::barrier;
-  b.threads[me].site = site;
-  ++b.blocked;
-  check_deadlock(b, lk);
-  b.bar_cv.wait(lk, [&] { return b.bar_gen != gen || b.aborted; });
-  if (b.aborted) throw Aborted{};
+  b.threads[me].set(ThreadState::barrier, site);
+  const int blocked_now = b.blocked.fetch_add(1, std::memory_order_relaxed) + 1;
+  check_deadlock(b, lk, blocked_now);
+  b.bar_cv.wait(lk, [&] { return b.bar_gen != gen || b.aborted.load(std::memory_order_relaxed); });
+  if (b.bar_gen == gen) throw Aborted{};
 }
 
 // A thread leaves the kernel (normally or by an exception).
 inline void thread_exit(Block& b, int me, bool by_abort) {
   [[maybe_unused]] UnorderedBookkeeping unordered;
-  std::unique_lock<std::mutex> lk(b.m);
-  b.threads[me].where = ThreadState::exited;
-  --b.alive;
-  b.warps[me / 32].exited |= 1u << (me % 32);
-  if (b.aborted || by_abort) return;
+  b.threads[me].set(ThreadState::exited);
+  const int alive = b.alive.fetch_sub(1, std::memory_order_relaxed) - 1;
+  Warp& warp = b.warps[me / 32];
+  std::unique_lock<std::mutex> wl(warp.m);
+  warp.exited |= 1u << (me % 32);
+  if (b.aborted.load(std::memory_order_relaxed) || by_abort) return;
   try {
+    for (auto& p : warp.pending)
+      if (!p->complete && (p->mask >> (me % 32) & 1u))
+        fail(b, wl, thread_name(b, me) + " exited while lanes " + hex(p->arrived) + " wait for it in " +
+                        op_name(p->op) + " at " + p->site.str() + " (mask " + hex(p->mask) + ")");
+    wl.unlock();
+    std::unique_lock<std::mutex> bl(b.m);
     if (b.bar_arrived > 0)
-      fail(b, lk, thread_name(b, me) + " exited while " + std::to_string(b.bar_arrived) +
+      fail(b, bl, thread_name(b, me) + " exited while " + std::to_string(b.bar_arrived) +
                       " thread(s) wait at __syncthreads at " + b.bar_site.str() + " (a barrier in divergent code):" +
                       describe_waits(b));
-    for (auto& p : b.warps[me / 32].pending)
-      if (!p->complete && (p->mask >> (me % 32) & 1u))
-        fail(b, lk, thread_name(b, me) + " exited while lanes " + hex(p->arrived) + " wait for it in " +
-                        op_name(p->op) + " at " + p->site.str() + " (mask " + hex(p->mask) + ")");
-    check_deadlock(b, lk);
+    if (alive > 0 && b.blocked.load(std::memory_order_relaxed) >= alive)
+      fail(b, bl, "deadlock: every live thread of the block waits:" + describe_waits(b));
   } catch (Aborted&) {
   }
 }
@@ -537,11 +570,11 @@ inline void launch(dim3 grid, dim3 block, std::size_t dynamic_smem_bytes, const 
     detail::Block b;
     b.dim = block;
     b.nthreads = static_cast<int>(nthreads);
-    b.alive = b.nthreads;
+    b.alive.store(b.nthreads);
     b.poison = opt.poison;
     b.warps = std::vector<detail::Warp>((b.nthreads + 31) / 32);
     for (int t = 0; t < b.nthreads; ++t) b.warps[t / 32].exists |= 1u << (t % 32);
-    b.threads.resize(b.nthreads);
+    b.threads = std::vector<detail::ThreadState>(b.nthreads);
     if (dynamic_smem_bytes) {
       b.dynamic_bytes = dynamic_smem_bytes;
       b.dynamic_smem = static_cast<unsigned char*>(::operator new(dynamic_smem_bytes, std::align_val_t(16)));
@@ -563,7 +596,7 @@ inline void launch(dim3 grid, dim3 block, std::size_t dynamic_smem_bytes, const 
         } catch (detail::Aborted&) {
           aborted = true;
         } catch (std::exception& e) {
-          std::unique_lock<std::mutex> lk(b.m);
+          std::unique_lock<std::mutex> lk;  // holds nothing
           try {
             detail::fail(b, lk, detail::thread_name(b, t) + " threw: " + e.what());
           } catch (detail::Aborted&) {
@@ -577,7 +610,7 @@ inline void launch(dim3 grid, dim3 block, std::size_t dynamic_smem_bytes, const 
     for (std::thread& th : threads) th.join();
     if (b.dynamic_smem) ::operator delete(b.dynamic_smem, std::align_val_t(16));
     for (auto& kv : b.static_smem) ::operator delete(kv.second, std::align_val_t(16));
-    if (b.aborted) {
+    if (b.aborted.load()) {
       std::ostringstream s;
       s << "kernel error in block (" << bid.x << "," << bid.y << "," << bid.z << "): " << b.error;
       throw KernelError(s.str());
