@@ -20,11 +20,13 @@
 // written their elements and one after the transform has read them, no barrier before the writes,
 // so a kernel that touches the FFT's shared memory without its own barrier is caught.
 //
-// The transform is a direct DFT with a double-precision twiddle table: exact to float rounding
-// (|error| ~ 1e-7 relative), which is all the kernels' tests need; speed is not the point.
+// The transform is computed in double precision and rounded to float (|error| ~ 1e-7 relative):
+// for a power-of-two P the FFT's first thread runs an iterative radix-2 FFT on the shared copy
+// (one more barrier), otherwise every thread evaluates its outputs as a direct DFT.
 #pragma once
 
 #include <cmath>
+#include <complex>
 #include <cstddef>
 #include <limits>
 #include <vector>
@@ -50,6 +52,29 @@ const std::vector<double>& twiddles() {
     return t;
   }();
   return table;
+}
+// In-place radix-2 FFT of x[0..P) (P a power of two) with exp(Sign 2 pi i jk / P), in double.
+template <unsigned P, int Sign>
+void radix2_fft(float2* x) {
+  static_assert((P & (P - 1)) == 0, "radix-2 needs a power of two");
+  const std::vector<double>& w = twiddles<P, Sign>();
+  std::vector<std::complex<double>> a(P);
+  for (unsigned j = 0, r = 0; j < P; ++j) {  // bit-reversed copy
+    a[r] = std::complex<double>(x[j].x, x[j].y);
+    unsigned bit = P >> 1;
+    for (; bit && (r & bit); bit >>= 1) r ^= bit;
+    r |= bit;
+  }
+  for (unsigned len = 2; len <= P; len <<= 1) {
+    const unsigned step = P / len;
+    for (unsigned i = 0; i < P; i += len)
+      for (unsigned k = 0; k < len / 2; ++k) {
+        const std::complex<double> t = std::complex<double>(w[2 * k * step], w[2 * k * step + 1]) * a[i + k + len / 2];
+        a[i + k + len / 2] = a[i + k] - t;
+        a[i + k] += t;
+      }
+  }
+  for (unsigned j = 0; j < P; ++j) x[j] = float2{static_cast<float>(a[j].real()), static_cast<float>(a[j].imag())};
 }
 }  // namespace detail
 
@@ -77,23 +102,33 @@ struct StandInBlockFFT {
       if (j < P) x[j] = td[i];
     }
     __syncthreads();
-    const std::vector<double>& w = detail::twiddles<P, sign>();
-    for (unsigned i = 0; i < E; ++i) {
-      const unsigned k = threadIdx.x + i * stride;
-      if (k >= P) {
-        td[i] = value_type{std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::quiet_NaN()};
-        continue;
+    constexpr float nan = std::numeric_limits<float>::quiet_NaN();
+    if constexpr ((P & (P - 1)) == 0) {
+      if (threadIdx.x == 0) detail::radix2_fft<P, sign>(x);
+      __syncthreads();
+      for (unsigned i = 0; i < E; ++i) {
+        const unsigned k = threadIdx.x + i * stride;
+        td[i] = k < P ? x[k] : value_type{nan, nan};
       }
-      double re = 0.0, im = 0.0;
-      unsigned m = 0;  // (j * k) mod P
-      for (unsigned j = 0; j < P; ++j) {
-        const double a = x[j].x, b = x[j].y, c = w[2 * m], d = w[2 * m + 1];
-        re += a * c - b * d;
-        im += a * d + b * c;
-        m += k;
-        if (m >= P) m -= P;
+    } else {
+      const std::vector<double>& w = detail::twiddles<P, sign>();
+      for (unsigned i = 0; i < E; ++i) {
+        const unsigned k = threadIdx.x + i * stride;
+        if (k >= P) {
+          td[i] = value_type{nan, nan};
+          continue;
+        }
+        double re = 0.0, im = 0.0;
+        unsigned m = 0;  // (j * k) mod P
+        for (unsigned j = 0; j < P; ++j) {
+          const double a = x[j].x, b = x[j].y, c = w[2 * m], d = w[2 * m + 1];
+          re += a * c - b * d;
+          im += a * d + b * c;
+          m += k;
+          if (m >= P) m -= P;
+        }
+        td[i] = value_type{static_cast<float>(re), static_cast<float>(im)};
       }
-      td[i] = value_type{static_cast<float>(re), static_cast<float>(im)};
     }
     __syncthreads();
   }

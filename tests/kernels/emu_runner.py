@@ -50,7 +50,7 @@ SANITIZER_ENV = {
     "ASAN_OPTIONS": "halt_on_error=1 exitcode=67 detect_leaks=1",
     "UBSAN_OPTIONS": "halt_on_error=1 print_stacktrace=1 exitcode=68",
 }
-DRIVER_NAMES = ("quantizer", "fixed_point", "fused")
+DRIVER_NAMES = ("quantizer", "fixed_point", "fused")  # fused_arch and emu_selftest: built where used
 RUN_TIMEOUT_S = 600
 
 
@@ -70,7 +70,7 @@ def compiler_available() -> bool:
 def _sources_hash(include_dirs: Iterable[Path], driver: str, flags: list[str]) -> str:
     h = hashlib.sha256()
     h.update(" ".join([CXX, *flags]).encode())
-    files = [DRIVERS / f"{driver}_driver.cpp", DRIVERS / "emu_io.h"]
+    files = sorted(DRIVERS.glob("*.cpp")) + [DRIVERS / "emu_io.h"]  # drivers may include each other
     for d in include_dirs:
         files += sorted(p for p in Path(d).rglob("*") if p.suffix in (".h", ".cuh", ".hpp"))
     for f in files:

@@ -278,6 +278,57 @@ def test_fused_forward_and_adjoint(drivers, variant, P, N, B, modulated, variant
     assert rel_err(adj["dphi"].reshape(B, N, N).sum(0), grad_phase_ref) < RTOL_FP32_FFT
 
 
+def _cufftdx_triples():
+    """(P, elements per thread, row FFTs per block) of every cuFFTDx descriptor the CUDA build
+    instantiates, per architecture, as recorded by benchmarks/kernel_model.py."""
+    import json
+    traits = json.loads((emu.ROOT / "docs" / "results" / "kernels.json").read_text())["cufftdx_traits"]
+    by = {}
+    for t in traits:
+        by.setdefault((t["P"], t["arch"]), {})[t["role"]] = (t["elements_per_thread"], t["ffts_per_block"])
+    triples = {}
+    for (P, arch), roles in sorted(by.items()):
+        # the driver shapes all four FFTs from one (E, FPB): these equalities are what cuFFTDx chose
+        assert roles["row_forward"] == roles["row_inverse"], (P, arch, roles)
+        assert roles["column_forward"] == roles["column_inverse"] == (roles["row_forward"][0], 8), (P, arch, roles)
+        triples.setdefault((P, *roles["row_forward"]), []).append(arch)
+    return triples
+
+
+CUFFTDX_TRIPLES = _cufftdx_triples()
+
+
+@pytest.fixture(scope="module")
+def fused_arch():
+    return emu.build("fused_arch", "plain")
+
+
+@pytest.mark.parametrize("triple", sorted(CUFFTDX_TRIPLES),
+                         ids=lambda t: f"P{t[0]}-ept{t[1]}-fpb{t[2]}-" + "-".join(CUFFTDX_TRIPLES[t]))
+def test_fused_with_each_architectures_cufftdx_shape(fused_arch, triple):
+    """The fused passes with the stand-in FFT shaped like the real descriptor of each architecture
+    (sm_80/86/89/90): N = 7 rows in blocks of up to 19 FFTs, forward and adjoint."""
+    P, ept, fpb = triple
+    N, B = 7, 1
+    rng = np.random.default_rng(P + ept + fpb)
+    c = lambda *s: (rng.standard_normal(s) + 1j * rng.standard_normal(s)).astype(np.complex64)  # noqa: E731
+    u, g, H = c(B, N, N), c(B, N, N), c(P, P)
+    phase = rng.uniform(0, 2 * np.pi, (N, N))
+    m = np.exp(1j * phase).astype(np.complex64)
+    args = {"batch": B, "n": N, "p": P, "ept": ept, "fpb": fpb, "want_dphi": 0}
+    out = emu.run(fused_arch, "fused_propagate", args,
+                  {"u": u, "transfer_t": np.ascontiguousarray(H.T), "modulation_in": m},
+                  {"out": ("c64", B * N * N), "scratch": ("c64", B * N * P)})["out"].reshape(B, N, N)
+    assert rel_err(out, ref_prop.propagate(ref_fields.phase_modulate(u, phase.astype(np.float32)), H)) < RTOL_FP32_FFT
+    adj = emu.run(fused_arch, "fused_propagate", dict(args, want_dphi=1),
+                  {"u": g, "transfer_t": np.ascontiguousarray(np.conj(H).T), "modulation_out": m, "saved_u": u},
+                  {"out": ("c64", B * N * N), "scratch": ("c64", B * N * P), "dphi": ("f32", B * N * N)})
+    grad_u, grad_phase = ref_fields.phase_modulate_backward(ref_prop.propagate_adjoint(g, H), u,
+                                                            phase.astype(np.float32))
+    assert rel_err(adj["out"].reshape(B, N, N), grad_u) < RTOL_FP32_FFT
+    assert rel_err(adj["dphi"].reshape(B, N, N).sum(0), grad_phase) < RTOL_FP32_FFT
+
+
 def test_fused_physical_transfer_function(drivers):
     """An angular-spectrum H (evanescent waves decaying): the forward is the reference propagation."""
     exe = drivers[("fused", "plain")]

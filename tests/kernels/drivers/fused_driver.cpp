@@ -71,8 +71,10 @@ int run_config(const emu_io::Args& a) {
 
 // The compiled configurations (P, elements per thread, row FFTs per block): small sizes that hit
 // the edge cases (P not a multiple of the column group, slots beyond P, partial row blocks), and
-// one production size.
+// one production size. fused_arch_driver.cpp compiles cuFFTDx's own per-architecture ones instead.
+#ifndef EMU_FUSED_CONFIGS
 #define EMU_FUSED_CONFIGS(X) X(16, 4, 2) X(20, 4, 3) X(24, 5, 2) X(64, 8, 2) X(256, 8, 4)
+#endif
 
 int run(const std::string& kernel, const emu_io::Args& a) {
   if (kernel != "fused_propagate") throw std::runtime_error("unknown kernel '" + kernel + "'");
