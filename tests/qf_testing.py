@@ -36,6 +36,23 @@ def random_fixed_point_case(rng, S, n, *, shared_W, codes, momentum, anneal, cla
     return W, b, kw
 
 
+def random_adjoint_case(rng, S, n, *, shared, clamp):
+    """A converged fixed point s* (S, n) of a random contractive system and an upstream gradient g,
+    for the adjoint tests of every backend (C++, CUDA, the CPU emulator). Returns (W, b, s*, g, kw)
+    with kw = alpha, beta, nonlinearity codes (mixed, tanh first), clamp."""
+    from quaton_fast.reference import fixed_point as ref
+    W = contractive_W(rng, () if shared else (S,), n, 0.4)
+    b = rng.normal(size=(n,) if shared else (S, n))
+    codes = rng.integers(0, 3, size=n).astype(np.int8)
+    codes[0] = 0
+    beta = 0.9 if shared else rng.uniform(0.5, 1.0, S)
+    alpha = 0.45 if shared else rng.uniform(0.3, 0.5, S)
+    kw = dict(alpha=alpha, beta=beta, nonlinearity=codes, clamp=clamp)
+    s = ref.fixed_point_forward(W, b, tol=1e-13, max_iter=2000, systems=S, **kw).state
+    g = rng.normal(size=(S, n))
+    return W, b, s, g, kw
+
+
 #: (S, n, shared_W, nonlinearity, momentum, anneal, clamp, noise, tol, T): random fixed-point systems
 #: shared by the C++ and CUDA kernel tests
 FIXED_POINT_CASES = [

@@ -6,7 +6,7 @@ import pytest
 
 from quaton_fast._backend import native
 from quaton_fast.reference import fixed_point as ref
-from qf_testing import FIXED_POINT_CASES as CASES, contractive_W, random_fixed_point_case as random_case
+from qf_testing import FIXED_POINT_CASES as CASES, contractive_W, random_adjoint_case, random_fixed_point_case as random_case
 
 if native() is None or not hasattr(native(), "fixed_point_forward_cpu"):
     pytest.skip("quaton_fast._C with the fixed-point kernels is not built", allow_module_level=True)
@@ -68,15 +68,7 @@ def test_thread_count_does_not_change_results():
 def test_adjoint_matches_reference(shared, clamp, n):
     rng = np.random.default_rng(n + 100 * shared + (7 if clamp else 0))
     S = 24
-    W = contractive_W(rng, () if shared else (S,), n, 0.4)
-    b = rng.normal(size=(n,) if shared else (S, n))
-    codes = rng.integers(0, 3, size=n).astype(np.int8)
-    codes[0] = 0
-    beta = 0.9 if shared else rng.uniform(0.5, 1.0, S)
-    alpha = 0.45 if shared else rng.uniform(0.3, 0.5, S)
-    kw = dict(alpha=alpha, beta=beta, nonlinearity=codes, clamp=clamp)
-    s = ref.fixed_point_forward(W, b, tol=1e-13, max_iter=2000, systems=S, **kw).state
-    g = rng.normal(size=(S, n))
+    W, b, s, g, kw = random_adjoint_case(rng, S, n, shared=shared, clamp=clamp)
     r = ref.fixed_point_adjoint(W, b, s, g, tol=1e-12, max_iter=2000, **kw)
     c = cpu.fixed_point_adjoint(W, b, s, g, tol=1e-12, max_iter=2000, threads=3, method="iterate", **kw)
     d = ref.fixed_point_adjoint(W, b, s, g, method="direct", **kw)

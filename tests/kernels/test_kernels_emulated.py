@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import emu_runner as emu
-from qf_testing import RTOL_FP32_ELEMENTWISE, RTOL_FP32_FFT, contractive_W, rel_err
+from qf_testing import RTOL_FP32_ELEMENTWISE, RTOL_FP32_FFT, random_adjoint_case, rel_err
 from qf_testing import random_fixed_point_case as random_case
 from quaton_fast.reference import fields as ref_fields
 from quaton_fast.reference import fixed_point as ref_fp
@@ -201,15 +201,7 @@ def test_fixed_point_adjoint_float64(drivers, variant, shared, clamp, n):
         pytest.skip("sanitizer builds: one adjoint case")
     rng = np.random.default_rng(n + 100 * shared + (7 if clamp else 0))
     S = 6 if n <= 16 else 2  # a full warp per system beyond 16 variables: keep the emulated work small
-    W = contractive_W(rng, () if shared else (S,), n, 0.4)
-    b = rng.normal(size=(n,) if shared else (S, n))
-    codes = rng.integers(0, 3, size=n).astype(np.int8)
-    codes[0] = 0
-    beta = 0.9 if shared else rng.uniform(0.5, 1.0, S)
-    alpha = 0.45 if shared else rng.uniform(0.3, 0.5, S)
-    kw = dict(alpha=alpha, beta=beta, nonlinearity=codes, clamp=clamp)
-    s = ref_fp.fixed_point_forward(W, b, tol=1e-13, max_iter=2000, systems=S, **kw).state
-    g = rng.normal(size=(S, n))
+    W, b, s, g, kw = random_adjoint_case(rng, S, n, shared=shared, clamp=clamp)
     r = ref_fp.fixed_point_adjoint(W, b, s, g, tol=1e-12, max_iter=400, **kw)
     args, arrays = _fp_forward_request(W, b, dict(kw, tol=1e-12, max_iter=400), S, n, 1)
     adj_arrays = {"W": arrays["W"], "b": arrays["b"], "nonlinearity": arrays["nonlinearity"], "state": s,
