@@ -46,9 +46,9 @@ _qf_stamp() {
   {
     echo "extras=$1 cuda=${QUATON_FAST_CUDA:-AUTO} fused=${QF_FUSED_ARCHITECTURES:-} py=$(python -c 'import sys; print(sys.version)')"
     if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
-      git -C "$ROOT" ls-files -s -- pyproject.toml CMakeLists.txt cpp cuda python
-      git -C "$ROOT" diff -- pyproject.toml CMakeLists.txt cpp cuda python
-      git -C "$ROOT" ls-files --others --exclude-standard -- cpp cuda python | xargs -r sha1sum
+      # the contents of every tracked or new (not ignored) file that goes into the package
+      git -C "$ROOT" ls-files -z -co --exclude-standard -- pyproject.toml CMakeLists.txt cpp cuda python \
+        | (cd "$ROOT" && xargs -0 -r sha1sum 2>/dev/null || true)
     else
       echo "no-git $(date +%s%N)"  # without git: always reinstall
     fi
