@@ -16,9 +16,12 @@
 //                         jk / P); every thread of the block must call it (it uses __syncthreads)
 // What it does not promise: cuFFTDx's own shared-memory layout and its choice of E and
 // ffts_per_block for a given size and architecture (benchmarks/cufftdx_traits.cu prints those);
-// the kernels may not depend on either. Synchronisation: one barrier after the threads have
-// written their elements and one after the transform has read them, no barrier before the writes,
-// so a kernel that touches the FFT's shared memory without its own barrier is caught.
+// the kernels may not depend on either. Synchronisation: the fewest barriers a block FFT can have
+// (after the threads have written their elements; for a power-of-two P also after the transform),
+// none before the writes and none after the reads: cuFFTDx does not document that execute()
+// synchronises on entry or exit, so a kernel that reuses the FFT's shared memory (another
+// execute() included) must put its own __syncthreads() in between, and TSan catches one that does
+// not.
 //
 // The transform is computed in double precision and rounded to float (|error| ~ 1e-7 relative):
 // for a power-of-two P the FFT's first thread runs an iterative radix-2 FFT on the shared copy
@@ -130,7 +133,6 @@ struct StandInBlockFFT {
         td[i] = value_type{static_cast<float>(re), static_cast<float>(im)};
       }
     }
-    __syncthreads();
   }
 };
 

@@ -11,22 +11,28 @@
 //     file:line and the thread indices) when threads wait at different __syncthreads() call sites
 //     (a barrier in divergent code) or when a thread exits while others wait at a barrier.
 //   - Warp-synchronous intrinsics (__shfl_sync, __shfl_up/down/xor_sync, __ballot_sync,
-//     __any_sync, __all_sync, __syncwarp) are rendezvous of the lanes named in the mask (warps are
-//     32 consecutive linear thread indices). Errors: the calling lane not in its mask; a mask that
-//     names lanes that do not exist (a partial warp) or have exited; lanes of one mask calling
-//     different intrinsics or widths; a lane named by a pending mask calling with another mask; a
-//     shuffle that reads a lane outside its mask (undefined on the GPU).
-//   - Deadlock: when every live thread of the block waits (barrier or rendezvous) and none can be
-//     released, the launch stops with the wait sites of all threads.
+//     __any_sync, __all_sync, __syncwarp) are rendezvous of the non-exited lanes named in the mask
+//     (warps are 32 consecutive linear thread indices; lanes of a partial warp that do not exist
+//     count as exited, as CUDA's "all non-exited threads named in mask" rule allows). Errors: the
+//     calling lane not in its mask; lanes of one mask calling different intrinsics or widths. A
+//     shuffle that reads a lane outside its mask or an exited one returns the poison pattern (0xFF
+//     bytes: NaN, -1), the value being undefined on the GPU. Arguments are typed as CUDA types
+//     them (delta unsigned; srcLane modulo width; only the low 5 bits of an xor lane mask).
+//   - Deadlock: when every live thread of the block waits (barrier or rendezvous) and nothing
+//     completes for two 50 ms checks, the launch stops with the wait sites of all threads (masks
+//     that do not match across lanes end here).
 //   - Shared memory (dynamic: QF_DYNAMIC_SHARED; static: QF_SHARED_ARRAY) is allocated per block
 //     with its exact size (AddressSanitizer sees overflows) and filled with 0xFF bytes before the
 //     block runs: a float or double read that nobody wrote is a NaN, an int is -1.
 //   - Atomics (atomicAdd/Max/Min/Exch/CAS) are __atomic builtins; float/double add by CAS.
 //   - Built-in variables threadIdx, blockIdx, blockDim, gridDim, warpSize.
-// Stronger than the hardware (what it cannot catch): a rendezvous orders memory among its lanes
-// (on the GPU only __syncwarp does), so a shared-memory race between lanes of one warp that is
-// "ordered" only by a shuffle is not reported; blocks never run concurrently, so inter-block races
-// on global memory are not seen (atomics between blocks are still exercised).
+// Under ThreadSanitizer the model's locks are hidden from TSan and only the orderings CUDA promises
+// are created (explicit release/acquire): all threads' accesses before a barrier happen before all
+// threads' accesses after it, and likewise among the lanes of one warp rendezvous. Stronger than
+// the hardware (what it cannot catch): a rendezvous orders memory among its lanes (on the GPU only
+// __syncwarp does), so a shared-memory race between lanes of one warp that is "ordered" only by a
+// shuffle is not reported; blocks never run concurrently, so inter-block races on global memory
+// are not seen (atomics between blocks are still exercised).
 //
 // Cost: thread creation and a mutex per rendezvous: ~10-50 ms per 256-thread block, ~10x under
 // ThreadSanitizer. Small grids only: this proves logic, not speed.
@@ -38,6 +44,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
@@ -115,6 +122,8 @@ extern "C" void AnnotateIgnoreReadsBegin(const char* file, int line);
 extern "C" void AnnotateIgnoreReadsEnd(const char* file, int line);
 extern "C" void AnnotateIgnoreWritesBegin(const char* file, int line);
 extern "C" void AnnotateIgnoreWritesEnd(const char* file, int line);
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
 #endif
 
 namespace qf_emu {
@@ -214,6 +223,8 @@ struct Block {
   int bar_first = -1;
   std::atomic<int> alive{0};
   std::atomic<int> blocked{0};
+  std::atomic<unsigned long long> progress{0};  // completed rendezvous, barriers and exits
+  char bar_sync[3] = {};  // ThreadSanitizer sync objects of barrier generations (gen % 3)
   std::atomic<bool> aborted{false};
   std::mutex error_m;
   std::string error;
@@ -226,29 +237,60 @@ struct Block {
   unsigned char poison = 0xFF;
 };
 
-// The model's own bookkeeping (allocating static shared memory, a thread leaving the kernel)
-// takes locks too; under ThreadSanitizer those would order the kernel's memory accesses of one
-// thread before those of every thread that takes the lock later, and hide real races (two
-// threads touching shared memory with no barrier between them). Inside this guard TSan ignores
-// both the locks and the bookkeeping's own accesses: only barriers and warp rendezvous order the
-// kernel's accesses, as on the GPU.
+// The model takes locks for its own bookkeeping (rendezvous, barriers, static shared memory, a
+// thread leaving the kernel). Under ThreadSanitizer a lock orders everything one thread did
+// before releasing it before everything the next owner does, so a thread that leaves a barrier
+// first and touches shared memory would be ordered before a slow thread that takes the lock later:
+// real races would be hidden. Inside this guard TSan ignores the locks and the bookkeeping's own
+// accesses; the model then creates exactly the orderings CUDA promises with explicit
+// release/acquire (every thread's accesses before a barrier happen before every thread's accesses
+// after it; the same among the lanes of one warp rendezvous).
 struct UnorderedBookkeeping {
+  UnorderedBookkeeping() { begin(); }
+  ~UnorderedBookkeeping() {
+    if (on_) end();
+  }
+  void begin() {
 #ifdef QF_EMU_TSAN
-  UnorderedBookkeeping() {
     AnnotateIgnoreSyncBegin(__FILE__, __LINE__);
     AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
     AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+#endif
+    on_ = true;
   }
-  ~UnorderedBookkeeping() {
+  void end() {
+#ifdef QF_EMU_TSAN
     AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
     AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
     AnnotateIgnoreSyncEnd(__FILE__, __LINE__);
-  }
-#else
-  UnorderedBookkeeping() = default;
 #endif
+    on_ = false;
+  }
+  // Publishes this thread's accesses so far to `sync` (outside the ignored region).
+  void release(void* sync) {
+    end();
+#ifdef QF_EMU_TSAN
+    __tsan_release(sync);
+#else
+    (void)sync;
+#endif
+    begin();
+  }
+  // Orders this thread after every release into `sync`.
+  void acquire(void* sync) {
+    end();
+#ifdef QF_EMU_TSAN
+    __tsan_acquire(sync);
+#else
+    (void)sync;
+#endif
+    begin();
+  }
   UnorderedBookkeeping(const UnorderedBookkeeping&) = delete;
   UnorderedBookkeeping& operator=(const UnorderedBookkeeping&) = delete;
+
+ private:
+  bool on_ = false;
 };
 
 struct ThreadCtx {
@@ -311,13 +353,26 @@ template <class Lock>
   throw Aborted{};
 }
 
-// Called by a thread that has just counted itself blocked: when every live thread waits, nobody
-// can release anybody.
-template <class Lock>
-inline void check_deadlock(Block& b, Lock& lk, int blocked_now) {
-  const int alive = b.alive.load(std::memory_order_relaxed);
-  if (alive > 0 && blocked_now >= alive)
-    fail(b, lk, "deadlock: every live thread of the block waits:" + describe_waits(b));
+// Waits on `cv` until `done()` (or the launch aborts). Deadlock: every live thread of the block
+// waits (blocked >= alive) and nothing completed, seen at two consecutive 50 ms timeouts.
+template <class Pred>
+inline void wait_or_detect_deadlock(Block& b, std::unique_lock<std::mutex>& lk, std::condition_variable& cv,
+                                    Pred done) {
+  unsigned long long seen = b.progress.load();
+  int strikes = 0;
+  while (!done() && !b.aborted.load(std::memory_order_relaxed)) {
+    if (cv.wait_for(lk, std::chrono::milliseconds(50)) != std::cv_status::timeout) continue;
+    if (done() || b.aborted.load(std::memory_order_relaxed)) break;
+    const unsigned long long now = b.progress.load();
+    const int alive = b.alive.load(), blocked = b.blocked.load();
+    if (now == seen && alive > 0 && blocked >= alive) {
+      if (++strikes >= 2) fail(b, lk, "deadlock: every live thread of the block waits:" + describe_waits(b));
+    } else {
+      strikes = 0;
+      seen = now;
+    }
+  }
+  if (!done()) throw Aborted{};
 }
 
 inline Block& current_block() {
@@ -348,53 +403,88 @@ inline std::string hex(unsigned m) {
   return buf;
 }
 
-// The source lane of lane `lane` for a shuffle, or -1 for "keeps its own value".
+// The source lane of lane `lane` for a shuffle, or -1 for "keeps its own value". Arguments as CUDA
+// types them: srcLane int (taken modulo width), delta unsigned (up/down), laneMask int (xor; only
+// its low 5 bits name a lane).
 inline int shuffle_source(Op op, int lane, long long arg, int width) {
-  const int base = lane & ~(width - 1);
+  const int base = lane & ~(width - 1), pos = lane - base;
   switch (op) {
-    case Op::shfl: return base + static_cast<int>(arg & (width - 1));
-    case Op::shfl_up: return (lane - base) >= arg ? lane - static_cast<int>(arg) : -1;
-    case Op::shfl_down: return (lane - base) + arg < width ? lane + static_cast<int>(arg) : -1;
+    case Op::shfl: return base + static_cast<int>(static_cast<unsigned>(arg) & static_cast<unsigned>(width - 1));
+    case Op::shfl_up: {
+      const unsigned d = static_cast<unsigned>(arg);
+      return static_cast<unsigned>(pos) >= d ? lane - static_cast<int>(d) : -1;
+    }
+    case Op::shfl_down: {
+      const unsigned long long d = static_cast<unsigned>(arg);
+      return pos + d < static_cast<unsigned long long>(width) ? lane + static_cast<int>(d) : -1;
+    }
     case Op::shfl_xor: {
-      const int src = lane ^ static_cast<int>(arg);
+      const int src = lane ^ (static_cast<int>(arg) & 31);
       return src >= base + width ? -1 : src;  // later groups: own value (CUDA guide)
     }
     default: return -1;
   }
 }
 
-// The rendezvous of the lanes in `mask`; returns the calling lane's result.
+// Completes rendezvous `r` of warp `w` with the lanes that arrived (the others named in the mask
+// have exited, which CUDA allows): votes count the arrived lanes only, and a shuffle that reads a
+// lane outside the mask, or one that exited, gets the poison pattern (0xFF bytes: NaN, -1), an
+// undefined value on the GPU. Called with the warp's lock held.
+inline void complete_rendezvous(Block& b, int w, Rendezvous& r, bool by_a_lane) {
+  const unsigned lanes = r.arrived;
+  unsigned ballot = 0;
+  for (int l = 0; l < 32; ++l)
+    if ((lanes >> l & 1u) && r.value[l] != 0) ballot |= 1u << l;
+  for (int l = 0; l < 32; ++l) {
+    if (!(lanes >> l & 1u)) continue;
+    switch (r.op) {
+      case Op::ballot: r.result[l] = ballot; break;
+      case Op::any: r.result[l] = ballot != 0; break;
+      case Op::all: r.result[l] = ballot == lanes; break;
+      case Op::syncwarp: r.result[l] = 0; break;
+      default: {
+        const int src = shuffle_source(r.op, l, r.arg[l], r.width);
+        if (src < 0) r.result[l] = r.value[l];
+        else if (src < 32 && (lanes >> src & 1u)) r.result[l] = r.value[src];
+        else r.result[l] = ~0ull;  // outside the mask or exited: undefined on the GPU, poison here
+      }
+    }
+  }
+  r.complete = true;
+  r.waiting = lanes;
+  // the waiting lanes are no longer blocked (the completing lane, if it is one, never was)
+  b.blocked.fetch_sub(__builtin_popcount(lanes) - (by_a_lane ? 1 : 0), std::memory_order_relaxed);
+  b.progress.fetch_add(1);
+  for (int l = 0; l < 32; ++l)
+    if (lanes >> l & 1u) b.threads[w * 32 + l].set(ThreadState::running);
+  b.warps[w].cv.notify_all();
+}
+
+// The rendezvous of the lanes in `mask`; returns the calling lane's result. Lanes named in the
+// mask that exited (or are not threads of the block) are not waited for (CUDA: "all non-exited
+// threads named in mask must execute the same intrinsic").
 inline std::uint64_t warp_collective(Op op, unsigned mask, std::uint64_t value, long long arg, int width,
                                      Site site) {
   Block& b = current_block();
   const int me = tls.linear, w = me / 32, lane = me % 32;
   Warp& warp = b.warps[w];
+  UnorderedBookkeeping unordered;
   std::unique_lock<std::mutex> lk(warp.m);
   if (b.aborted.load(std::memory_order_relaxed)) throw Aborted{};
   auto who = [&] { return thread_name(b, me) + " (warp " + std::to_string(w) + " lane " + std::to_string(lane) + ")"; };
   if (!(mask >> lane & 1u))
     fail(b, lk, std::string(op_name(op)) + " at " + site.str() + ": " + who() + " is not in its own mask " + hex(mask));
-  if (mask & ~warp.exists)
-    fail(b, lk, std::string(op_name(op)) + " at " + site.str() + ": mask " + hex(mask) + " names lanes " +
-                    hex(mask & ~warp.exists) + " that are not threads of the block (blockDim " +
-                    std::to_string(b.nthreads) + ")");
-  if (mask & warp.exited)
-    fail(b, lk, std::string(op_name(op)) + " at " + site.str() + ": mask " + hex(mask) + " names lanes " +
-                    hex(mask & warp.exited) + " that have exited");
   if (width < 1 || width > 32 || (width & (width - 1)))
     fail(b, lk, std::string(op_name(op)) + " at " + site.str() + ": width " + std::to_string(width) +
                     " is not a power of two in [1, 32]");
+  // join the pending rendezvous of the same mask this lane has not joined yet, or open one; lanes
+  // of other masks (disjoint, or still finishing another op) do not meet this one
   Rendezvous* r = nullptr;
-  for (auto& p : warp.pending) {
-    if (p->complete || !(p->mask >> lane & 1u)) continue;
-    if (p->arrived >> lane & 1u) continue;  // an earlier rendezvous this lane still has to leave
-    if (p->mask != mask)
-      fail(b, lk, std::string(op_name(op)) + " at " + site.str() + ": " + who() + " calls with mask " + hex(mask) +
-                      " while lanes " + hex(p->arrived) + " wait in " + op_name(p->op) + " at " + p->site.str() +
-                      " with mask " + hex(p->mask) + " naming it");
-    r = p.get();
-    break;
-  }
+  for (auto& p : warp.pending)
+    if (!p->complete && p->mask == mask && !(p->arrived >> lane & 1u)) {
+      r = p.get();
+      break;
+    }
   if (!r) {
     warp.pending.emplace_back(new Rendezvous);
     r = warp.pending.back().get();
@@ -410,46 +500,16 @@ inline std::uint64_t warp_collective(Op op, unsigned mask, std::uint64_t value, 
   r->arrived |= 1u << lane;
   r->value[lane] = value;
   r->arg[lane] = arg;
-  if (r->arrived != mask) {
-    // wait for the others
+  unordered.release(r);  // this lane's accesses before the intrinsic happen before the others' after it
+  const unsigned needed = mask & warp.exists & ~warp.exited;
+  if ((r->arrived & needed) != needed) {
     b.threads[me].set(ThreadState::warp_op, site, op);
-    const int blocked_now = b.blocked.fetch_add(1, std::memory_order_relaxed) + 1;
-    check_deadlock(b, lk, blocked_now);
-    warp.cv.wait(lk, [&] { return r->complete || b.aborted.load(std::memory_order_relaxed); });
-    if (!r->complete) throw Aborted{};
+    b.blocked.fetch_add(1, std::memory_order_relaxed);
+    wait_or_detect_deadlock(b, lk, warp.cv, [&] { return r->complete; });
   } else {
-    // last to arrive: compute every lane's result, release the waiters
-    unsigned ballot = 0;
-    for (int l = 0; l < 32; ++l)
-      if ((mask >> l & 1u) && r->value[l] != 0) ballot |= 1u << l;
-    for (int l = 0; l < 32; ++l) {
-      if (!(mask >> l & 1u)) continue;
-      switch (op) {
-        case Op::ballot: r->result[l] = ballot; break;
-        case Op::any: r->result[l] = ballot != 0; break;
-        case Op::all: r->result[l] = ballot == mask; break;
-        case Op::syncwarp: r->result[l] = 0; break;
-        default: {
-          const int src = shuffle_source(op, l, r->arg[l], width);
-          if (src < 0) {
-            r->result[l] = r->value[l];
-          } else if (!(mask >> src & 1u)) {
-            fail(b, lk, std::string(op_name(op)) + " at " + site.str() + ": lane " + std::to_string(l) +
-                            " of warp " + std::to_string(w) + " reads lane " + std::to_string(src) +
-                            ", which is outside the mask " + hex(mask) + " (undefined on the GPU)");
-          } else {
-            r->result[l] = r->value[src];
-          }
-        }
-      }
-    }
-    r->complete = true;
-    r->waiting = mask;
-    b.blocked.fetch_sub(__builtin_popcount(mask) - 1, std::memory_order_relaxed);
-    for (int l = 0; l < 32; ++l)
-      if (mask >> l & 1u) b.threads[w * 32 + l].set(ThreadState::running);
-    warp.cv.notify_all();
+    complete_rendezvous(b, w, *r, true);
   }
+  unordered.acquire(r);
   const std::uint64_t out = r->result[lane];
   r->waiting &= ~(1u << lane);
   if (r->waiting == 0) {
@@ -465,6 +525,7 @@ inline std::uint64_t warp_collective(Op op, unsigned mask, std::uint64_t value, 
 inline void block_barrier(Site site) {
   Block& b = current_block();
   const int me = tls.linear;
+  UnorderedBookkeeping unordered;
   std::unique_lock<std::mutex> lk(b.m);
   if (b.aborted.load(std::memory_order_relaxed)) throw Aborted{};
   if (b.alive.load(std::memory_order_relaxed) < b.nthreads)
@@ -478,51 +539,54 @@ inline void block_barrier(Site site) {
     fail(b, lk, "__syncthreads in divergent code: " + thread_name(b, me) + " waits at " + site.str() + " while " +
                     thread_name(b, b.bar_first) + " waits at " + b.bar_site.str());
   }
+  const unsigned long long gen = b.bar_gen;
+  void* sync = &b.bar_sync[gen % 3];  // a thread cannot reach generation gen + 3 before all left gen
+  unordered.release(sync);
   if (++b.bar_arrived == b.nthreads) {
     b.bar_arrived = 0;
     ++b.bar_gen;
     b.blocked.fetch_sub(b.nthreads - 1, std::memory_order_relaxed);
+    b.progress.fetch_add(1);
     for (ThreadState& t : b.threads) t.set(ThreadState::running);
     b.bar_cv.notify_all();
-    return;
+  } else {
+    b.threads[me].set(ThreadState::barrier, site);
+    b.blocked.fetch_add(1, std::memory_order_relaxed);
+    wait_or_detect_deadlock(b, lk, b.bar_cv, [&] { return b.bar_gen != gen; });
   }
-  const unsigned long long gen = b.bar_gen;
-  b.threads[me].set(ThreadState::barrier, site);
-  const int blocked_now = b.blocked.fetch_add(1, std::memory_order_relaxed) + 1;
-  check_deadlock(b, lk, blocked_now);
-  b.bar_cv.wait(lk, [&] { return b.bar_gen != gen || b.aborted.load(std::memory_order_relaxed); });
-  if (b.bar_gen == gen) throw Aborted{};
+  unordered.acquire(sync);
 }
 
-// A thread leaves the kernel (normally or by an exception).
+// A thread leaves the kernel (normally or by an exception). A rendezvous that was waiting only for
+// it completes without it (CUDA allows exited lanes in a mask); a barrier cannot (an error).
 inline void thread_exit(Block& b, int me, bool by_abort) {
-  [[maybe_unused]] UnorderedBookkeeping unordered;
+  UnorderedBookkeeping unordered;
   b.threads[me].set(ThreadState::exited);
-  const int alive = b.alive.fetch_sub(1, std::memory_order_relaxed) - 1;
-  Warp& warp = b.warps[me / 32];
+  b.alive.fetch_sub(1, std::memory_order_relaxed);
+  b.progress.fetch_add(1);
+  const int w = me / 32;
+  Warp& warp = b.warps[w];
   std::unique_lock<std::mutex> wl(warp.m);
   warp.exited |= 1u << (me % 32);
   if (b.aborted.load(std::memory_order_relaxed) || by_abort) return;
+  const unsigned alive_lanes = warp.exists & ~warp.exited;
+  for (auto& p : warp.pending)
+    if (!p->complete && p->arrived && (p->arrived & alive_lanes & p->mask) == (p->mask & alive_lanes))
+      complete_rendezvous(b, w, *p, false);
+  wl.unlock();
   try {
-    for (auto& p : warp.pending)
-      if (!p->complete && (p->mask >> (me % 32) & 1u))
-        fail(b, wl, thread_name(b, me) + " exited while lanes " + hex(p->arrived) + " wait for it in " +
-                        op_name(p->op) + " at " + p->site.str() + " (mask " + hex(p->mask) + ")");
-    wl.unlock();
     std::unique_lock<std::mutex> bl(b.m);
     if (b.bar_arrived > 0)
       fail(b, bl, thread_name(b, me) + " exited while " + std::to_string(b.bar_arrived) +
                       " thread(s) wait at __syncthreads at " + b.bar_site.str() + " (a barrier in divergent code):" +
                       describe_waits(b));
-    if (alive > 0 && b.blocked.load(std::memory_order_relaxed) >= alive)
-      fail(b, bl, "deadlock: every live thread of the block waits:" + describe_waits(b));
   } catch (Aborted&) {
   }
 }
 
 inline void* static_shared(const void* key, std::size_t bytes) {
   Block& b = current_block();
-  [[maybe_unused]] UnorderedBookkeeping unordered;
+  UnorderedBookkeeping unordered;
   std::lock_guard<std::mutex> lk(b.m);
   auto it = b.static_smem.find(key);
   if (it != b.static_smem.end()) return it->second;

@@ -128,6 +128,7 @@ __device__ __forceinline__ void column_transfer_kernel_body(const FusedPropagate
     const unsigned j = threadIdx.x + i * FwdFFT::stride;
     td[i] = from_f2<V>((k < P && j < P) ? cmul(as_f2(td[i]), Ht[j]) : make_float2(0.f, 0.f));
   }
+  __syncthreads();  // the inverse FFT reuses the forward FFT's shared memory
   InvFFT().execute(td, smem);
   __syncthreads();
 #pragma unroll

@@ -45,6 +45,11 @@ MUTANTS = {
         "  }\n  __syncthreads();\n  V td[FwdFFT::storage_size];\n",
         "  }\n  V td[FwdFFT::storage_size];\n",
         "fused", "tsan"),
+    "fused_fft_smem_reuse": (
+        "fused/propagate_fused.cuh",
+        "  __syncthreads();  // the inverse FFT reuses the forward FFT's shared memory\n",
+        "",
+        "fused", "tsan"),
     "fused_row_read_past_p": (
         "fused/propagate_fused.cuh",
         "td[i] = from_f2<V>((valid && j < P) ? X[j] : make_float2(0.f, 0.f));",
@@ -117,6 +122,15 @@ def test_missing_barrier_in_the_column_pass_is_a_race(mutant_exes):
     args, arrays, outs = _fused_request()
     with pytest.raises(emu.EmuError) as err:
         emu.run(mutant_exes["fused_column_missing_barrier"], "fused_propagate", args, arrays, outs)
+    assert "ThreadSanitizer: data race" in err.value.stderr and "column_transfer_kernel" in err.value.stderr
+
+
+def test_inverse_fft_reusing_shared_memory_without_a_barrier_is_a_race(mutant_exes):
+    """The stand-in FFT, like cuFFTDx's documentation, promises no barrier on exit: the column
+    pass's inverse FFT overwrites the forward FFT's shared memory while slower threads read it."""
+    args, arrays, outs = _fused_request()
+    with pytest.raises(emu.EmuError) as err:
+        emu.run(mutant_exes["fused_fft_smem_reuse"], "fused_propagate", args, arrays, outs)
     assert "ThreadSanitizer: data race" in err.value.stderr and "column_transfer_kernel" in err.value.stderr
 
 

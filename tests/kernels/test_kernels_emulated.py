@@ -86,7 +86,17 @@ def test_psq_forward_backward(drivers, variant, spec, count, blocks, k_dev, vari
                    {"grad_latent": ("f32", count), "grad_sharpness": ("f32", 1)})
     ref_gw, ref_gk = ref_q.psq_backward(g.astype(np.float64), w.astype(np.float64), table, k)
     assert rel_err(back["grad_latent"], ref_gw) < RTOL_FP32_ELEMENTWISE
-    assert abs(float(back["grad_sharpness"][0]) - ref_gk) <= 1e-4 * max(1.0, abs(ref_gk)) * math.sqrt(count)
+    _assert_dk_close(back["grad_sharpness"][0], g, w, table, k)
+
+
+def _assert_dk_close(got, g, w, table, k):
+    """dL/dk = sum_i c_i, reduced in float32 over threads and blocks: within 1e-4 of sum_i |c_i|,
+    far below any one thread's share (a dropped or doubled partial sum fails)."""
+    c = np.array([ref_q.psq_backward(g[i:i + 1].astype(np.float64), w[i:i + 1].astype(np.float64), table, k)[1]
+                  for i in range(len(w))])
+    tol = 1e-4 * np.abs(c).sum()
+    assert abs(float(got) - c.sum()) <= tol
+    assert tol < 0.5 * np.abs(c).max() or len(c) == 1  # the bound resolves one element's contribution
 
 
 def test_psq_hard_staircase_and_nonfinite(drivers):
@@ -111,8 +121,7 @@ def test_psq_backward_without_grad_latent(drivers):
     out = emu.run(exe, "psq_backward", args, {**arrays, "latent": w, "grad_phase": g},
                   {"grad_latent": ("f32", 700), "grad_sharpness": ("f32", 1)})
     assert np.isnan(out["grad_latent"]).all()  # untouched (the driver's NaN poison)
-    _, ref_gk = ref_q.psq_backward(g.astype(np.float64), w.astype(np.float64), table, 5.0)
-    assert abs(float(out["grad_sharpness"][0]) - ref_gk) <= 1e-4 * max(1.0, abs(ref_gk)) * math.sqrt(700)
+    _assert_dk_close(out["grad_sharpness"][0], g, w, table, 5.0)
 
 
 # -------------------------------------------------------------------------------- fixed point
@@ -265,9 +274,16 @@ def test_fused_forward_and_adjoint(drivers, variant, P, N, B, modulated, variant
         adj_in["modulation_out"] = m
     adj = _fused_run(exe, P, N, B, adj_in, True, seed=2 * P + N)
     grad_mod = ref_prop.propagate_adjoint(g, H)
-    grad_u_ref, grad_phase_ref = ref_fields.phase_modulate_backward(grad_mod, u, phase.astype(np.float32))
+    grad_u_ref, _ = ref_fields.phase_modulate_backward(grad_mod, u, phase.astype(np.float32))
     assert rel_err(adj["out"].reshape(B, N, N), grad_u_ref) < RTOL_FP32_FFT
-    assert rel_err(adj["dphi"].reshape(B, N, N).sum(0), grad_phase_ref) < RTOL_FP32_FFT
+    _assert_dphi_per_sample(adj["dphi"].reshape(B, N, N), grad_mod, u, phase)
+
+
+def _assert_dphi_per_sample(dphi, grad_mod, u, phase):
+    """Each sample's phase gradient in its own slot (the caller sums them over the batch)."""
+    for b in range(u.shape[0]):
+        _, ref_b = ref_fields.phase_modulate_backward(grad_mod[b:b + 1], u[b:b + 1], phase.astype(np.float32))
+        assert rel_err(dphi[b], ref_b) < RTOL_FP32_FFT, f"sample {b}"
 
 
 def _cufftdx_triples():
@@ -315,10 +331,10 @@ def test_fused_with_each_architectures_cufftdx_shape(fused_arch, triple):
     adj = emu.run(fused_arch, "fused_propagate", dict(args, want_dphi=1),
                   {"u": g, "transfer_t": np.ascontiguousarray(np.conj(H).T), "modulation_out": m, "saved_u": u},
                   {"out": ("c64", B * N * N), "scratch": ("c64", B * N * P), "dphi": ("f32", B * N * N)})
-    grad_u, grad_phase = ref_fields.phase_modulate_backward(ref_prop.propagate_adjoint(g, H), u,
-                                                            phase.astype(np.float32))
+    grad_mod = ref_prop.propagate_adjoint(g, H)
+    grad_u, _ = ref_fields.phase_modulate_backward(grad_mod, u, phase.astype(np.float32))
     assert rel_err(adj["out"].reshape(B, N, N), grad_u) < RTOL_FP32_FFT
-    assert rel_err(adj["dphi"].reshape(B, N, N).sum(0), grad_phase) < RTOL_FP32_FFT
+    _assert_dphi_per_sample(adj["dphi"].reshape(B, N, N), grad_mod, u, phase)
 
 
 def test_fused_physical_transfer_function(drivers):

@@ -69,21 +69,50 @@ __global__ void unwritten_shared_kernel(float* out) {  // NaN from the poisoned 
   __syncthreads();
   out[threadIdx.x] = buf[threadIdx.x];
 }
-__global__ void shuffle_outside_mask_kernel(int* out) {
+__global__ void shuffle_outside_mask_kernel(int* out) {  // undefined value: the poison pattern (-1)
   const int lane = threadIdx.x % 32;
-  if (lane < 16) out[threadIdx.x] = __shfl_sync(0x0000ffffu, lane, 20);  // lane 20 is not in the mask
+  out[threadIdx.x] = lane < 16 ? __shfl_sync(0x0000ffffu, 100 + lane, 20) : 7;  // lane 20 is not in the mask
 }
 __global__ void lane_not_in_mask_kernel(int* out) {
   out[threadIdx.x] = __shfl_sync(0x0000ffffu, 1, 0);  // lanes 16..31 call with a mask without them
 }
-__global__ void exited_lane_kernel(int* out) {
-  if (threadIdx.x == 31) return;
-  out[threadIdx.x] = __any_sync(0xffffffffu, 1);  // lane 31 is named but has exited
+__global__ void exited_lanes_kernel(int* out) {  // legal: exited lanes named in the mask are not waited for
+  const int lane = threadIdx.x % 32;
+  if (lane >= 20) return;
+  out[threadIdx.x * 3 + 0] = static_cast<int>(__ballot_sync(0xffffffffu, 1));
+  out[threadIdx.x * 3 + 1] = __all_sync(0xffffffffu, 1);
+  out[threadIdx.x * 3 + 2] = __shfl_sync(0xffffffffu, 100 + lane, 25);  // an exited lane: poison
+}
+__global__ void halves_kernel(int* out) {  // legal: a half-warp op, then a full-warp op
+  const int lane = threadIdx.x % 32;
+  int v = lane;
+  if (lane < 16) v += __shfl_down_sync(0x0000ffffu, v, 1, 16);
+  out[threadIdx.x] = __shfl_sync(0xffffffffu, v, 0);
+}
+__global__ void offsets_kernel(int* out) {  // CUDA's argument types: delta unsigned, xor mask's low 5 bits
+  const int t = threadIdx.x;
+  out[t * 4 + 0] = __shfl_up_sync(0xffffffffu, t, -1);    // delta 2^32 - 1 >= width: own value
+  out[t * 4 + 1] = __shfl_xor_sync(0xffffffffu, t, -1);   // lane ^ 31
+  out[t * 4 + 2] = __shfl_down_sync(0xffffffffu, t, 40);  // beyond the width: own value
+  out[t * 4 + 3] = __shfl_sync(0xffffffffu, t, -1);       // srcLane modulo 32: lane 31
+}
+__global__ void race_after_barrier_kernel(float* out) {  // TSan: a race in the second barrier interval
+  QF_SHARED_ARRAY(float, buf, 64);
+  buf[threadIdx.x] = 1.f;
+  __syncthreads();
+  if (threadIdx.x == 0) buf[1] = 2.f;  // thread 1 wrote buf[1] before the barrier: fine
+  if (threadIdx.x == 1) out[1] = buf[0] + buf[1];  // ...but reads buf[1] while thread 0 writes it
+}
+__global__ void cross_mask_race_kernel(float* g) {  // TSan: rendezvous of other masks order nothing
+  const int lane = threadIdx.x % 32;
+  if (lane == 16) g[0] = 3.f;
+  const unsigned half = lane < 16 ? 0x0000ffffu : 0xffff0000u;
+  const int v = __shfl_sync(half, lane, 0);
+  if (lane == 0) g[1] = g[0] + static_cast<float>(v);
 }
 __global__ void deadlock_kernel(int* out) {
-  // lanes 0-15 wait in a rendezvous of mask 0xffff; 16-31 in one of mask 0xffff0000 that also
-  // waits for lane 0..15? No: each half names only itself, then half A waits on a block barrier
-  // that half B never reaches because it waits for lane 0 in a warp rendezvous.
+  // lanes 0-15 wait at a block barrier that lanes 16-31 never reach: they wait for lane 0 in a
+  // full-warp shuffle.
   const int lane = threadIdx.x % 32;
   if (lane < 16) {
     __syncthreads();
@@ -164,11 +193,17 @@ int run(const std::string& kernel, const emu_io::Args& a) {
   else if (kernel == "unwritten_shared") qf_emu::launch(one, block, 0, [&] { unwritten_shared_kernel(floats.data()); }, opt);
   else if (kernel == "shuffle_outside_mask") qf_emu::launch(one, block, 0, [&] { shuffle_outside_mask_kernel(ints.data()); }, opt);
   else if (kernel == "lane_not_in_mask") qf_emu::launch(one, block, 0, [&] { lane_not_in_mask_kernel(ints.data()); }, opt);
-  else if (kernel == "exited_lane") qf_emu::launch(one, block, 0, [&] { exited_lane_kernel(ints.data()); }, opt);
+  else if (kernel == "exited_lanes") qf_emu::launch(one, block, 0, [&] { exited_lanes_kernel(ints.data()); }, opt);
+  else if (kernel == "halves") {
+    for (int rep = 0; rep < 30; ++rep) qf_emu::launch(one, block, 0, [&] { halves_kernel(ints.data()); }, opt);
+  } else if (kernel == "offsets") qf_emu::launch(one, block, 0, [&] { offsets_kernel(ints.data()); }, opt);
+  else if (kernel == "race_after_barrier") qf_emu::launch(one, block, 0, [&] { race_after_barrier_kernel(floats.data()); }, opt);
+  else if (kernel == "cross_mask_race") qf_emu::launch(one, block, 0, [&] { cross_mask_race_kernel(floats.data()); }, opt);
   else if (kernel == "deadlock") qf_emu::launch(one, block, 0, [&] { deadlock_kernel(ints.data()); }, opt);
   else if (kernel == "mixed_intrinsics") qf_emu::launch(one, block, 0, [&] { mixed_intrinsics_kernel(ints.data()); }, opt);
   else throw std::runtime_error("unknown kernel '" + kernel + "'");
   a.write("floats", floats);
+  a.write("ints", ints);
   return 0;
 }
 
