@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from quaton_fast.solve import ConstrainedProblem, brute_force_constrained, solve
-from quaton_fast.solve.assignment_repair import assignment_repair
+from quaton_fast.solve.assignment_repair import assignment_descent, assignment_repair
 from quaton_fast.solve.constrained_phases import PHASES
 from quaton_fast.solve.constraint_classes import row_classes
 from quaton_fast.solve.feasibility_milp import feasibility_point
@@ -97,6 +97,28 @@ def test_assignment_repair_keeps_groups_and_fixes_capacity():
         assert_crossdock_feasible(ci, w)
 
 
+def test_assignment_descent_reaches_a_pair_move_local_optimum():
+    ci = crossdock_instance(trucks_in=4, trucks_out=4, doors=3, tightness=0.8, capacity=90, seed=4)
+    p = ci.problem
+    w = assignment_descent(p, ci.planted)
+    assert p.is_feasible(w) and p.min_energy(w) <= p.min_energy(ci.planted)
+    assert_crossdock_feasible(ci, w)
+    # independent check: no feasible move of one or two trucks to other doors improves w
+    doors = [int(np.flatnonzero(w[g])[0]) for g in ci.groups]
+    E = p.min_energy(w)
+    T, m = ci.groups.shape
+    for t1, t2 in itertools.combinations_with_replacement(range(T), 2):
+        for d1, d2 in itertools.product(range(m), repeat=2):
+            if (d1 == doors[t1]) or (t1 != t2 and d2 == doors[t2]) or (t1 == t2 and d1 != d2):
+                continue
+            v = w.copy()
+            for t_, d_ in {(t1, d1), (t2, d2)}:
+                v[ci.groups[t_]] = 0.0
+                v[ci.groups[t_, d_]] = 1.0
+            if p.is_feasible(v):
+                assert p.min_energy(v) >= E - 1e-9
+
+
 # ------------------------------------------- (a) small instances against brute force, phases
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_small_crossdock_optimal_and_phase(seed):
@@ -111,10 +133,10 @@ def test_small_crossdock_optimal_and_phase(seed):
     assert res.phase in PHASES and res.phase != "none"
     if res.phase in ("fallback", "fallback-start"):
         assert res.fallback is not None and res.fallback["status"] == "feasible"
-    # phase "dynamics" means a replica state was feasible as decoded: without repair and without
-    # the fallback, every returned point must be labelled "dynamics"
+    # phase "dynamics" means a replica state was feasible as decoded: without repair, construction
+    # and fallback, every returned point must be labelled "dynamics"
     r2 = p.aoc_solve(max_iterations=3000, iterations_per_run=300, seed=seed, progress=False,
-                     repair_states=False, fallback=False)
+                     repair_states=False, construct=False, fallback=False)
     assert r2.phase == ("dynamics" if r2.feasible else "none") and r2.fallback is None
 
 

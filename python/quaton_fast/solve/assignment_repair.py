@@ -33,7 +33,7 @@ import numpy as np
 from .constraint_classes import row_classes
 from .constraints import FEAS_TOL, ConstrainedProblem
 
-__all__ = ["assignment_repair", "DENSE_MAX"]
+__all__ = ["assignment_repair", "assignment_descent", "DENSE_MAX"]
 
 DENSE_MAX = 8_000_000
 _TABU = 7
@@ -197,3 +197,70 @@ def _escape(S: _Rows, r, D, ok, legal, rng):
             if cand.size:
                 return [int(rng.choice(cand))]
     return []
+
+
+def assignment_descent(p: ConstrainedProblem, z: np.ndarray, *, max_rounds: int | None = None,
+                       checks: int = 200_000) -> np.ndarray:
+    """Feasible descent with the moves that keep one-hot groups satisfied, from a FEASIBLE z:
+    the best improving feasible relocation within a group, else the best improving feasible PAIR
+    of relocations in two groups (two trucks exchange doors, or a QAP 2-exchange; the ``checks``
+    best improving pairs by objective change are checked for feasibility at once), repeated. The
+    objective change of a pair (k1 replaces c1, k2 replaces c2) is
+    ``dE1 + dE2 + sign*(H[k1,k2] - H[k1,c2] - H[c1,k2] + H[c1,c2])``.
+    Returns z unchanged when it is infeasible, has no group, or is too large (rows*n > DENSE_MAX,
+    n > 4000)."""
+    rc = row_classes(p)
+    if rc.n_groups == 0 or (p.m_eq + p.m_ineq) * p.n > DENSE_MAX or p.n > 4000 or not p.is_feasible(z):
+        return z
+    S = _rows_of(p)
+    if not hasattr(S, "Hdense"):
+        S.Hdense = p.H.toarray()
+    Hd, A, gof = S.Hdense, S.A, S.group_of
+    z = z.astype(np.float64).copy()
+    r = A @ z - S.b
+    grad = Hd @ z + p.g
+    E = float(p.min_energy(z))
+    rounds = max_rounds if max_rounds is not None else 4 * p.n
+    for _ in range(rounds):
+        choice = np.full(rc.n_groups, -1, dtype=np.int64)
+        on = np.flatnonzero((gof >= 0) & (z == 1.0))
+        choice[gof[on]] = on
+        K = np.flatnonzero((gof >= 0) & (z == 0.0))
+        if K.size == 0:
+            break
+        C = choice[gof[K]]
+        D = A[:, K] - A[:, C]                                         # (rows, |K|)
+        d1 = p.sign * (grad[K] - grad[C] + 0.5 * (Hd[K, K] + Hd[C, C]) - Hd[K, C])
+        thr = -1e-9 * max(1.0, abs(E))
+        cand = np.flatnonzero(_rows_ok(r[:, None] + D, S) & (d1 < thr))
+        moves = []
+        if cand.size:
+            j = int(cand[np.argmin(d1[cand])])
+            moves = [(int(K[j]), int(C[j]))]
+        else:
+            cross = Hd[np.ix_(K, K)] - Hd[np.ix_(K, C)] - Hd[np.ix_(C, K)] + Hd[np.ix_(C, C)]
+            tot = d1[:, None] + d1[None, :] + p.sign * cross
+            tot[gof[K][:, None] == gof[K][None, :]] = np.inf          # same group: not a pair move
+            aa, bb = np.nonzero(np.triu(tot < thr))                   # improving pairs, each once
+            if aa.size:
+                o = np.argsort(tot[aa, bb], kind="stable")[:checks]
+                aa, bb = aa[o], bb[o]
+                feas = _rows_ok(r[:, None] + D[:, aa] + D[:, bb], S)
+                if feas.any():
+                    f = int(np.argmax(feas))                          # the best feasible one
+                    a, b = int(aa[f]), int(bb[f])
+                    moves = [(int(K[a]), int(C[a])), (int(K[b]), int(C[b]))]
+        if not moves:
+            break
+        for k, c in moves:
+            z[k], z[c] = 1.0, 0.0
+            r += A[:, k] - A[:, c]
+            grad += Hd[:, k] - Hd[:, c]
+        E = float(p.min_energy(z))
+    return z
+
+
+def _rows_ok(R: np.ndarray, S: _Rows) -> np.ndarray:
+    """(k,) bool: residual columns R (rows, k) within FEAS_TOL on every non-group row."""
+    v = np.where(S.eq[:, None], np.abs(R), np.maximum(R, 0.0)) / S.s[:, None]
+    return v.max(axis=0, initial=0.0) <= FEAS_TOL

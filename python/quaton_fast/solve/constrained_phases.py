@@ -29,13 +29,13 @@ import time as _time
 
 import numpy as np
 
-from .assignment_repair import assignment_repair
+from .assignment_repair import assignment_descent, assignment_repair
 from .constrained_repair import polish, repair
 from .constraint_classes import row_classes
 from .constraints import FEAS_TOL, ConstrainedProblem
 from .feasibility_milp import feasibility_point
 
-__all__ = ["Incumbent", "offer_candidates", "constructed_point", "Fallback", "PHASES"]
+__all__ = ["Incumbent", "improve", "offer_candidates", "constructed_point", "Fallback", "PHASES"]
 
 PHASES = ("construction", "dynamics", "repair", "fallback", "fallback-start", "none")
 WARM_SCALE = 0.5          # warm-started replicas begin at WARM_SCALE * (the fallback point in [-1, 1])
@@ -65,6 +65,18 @@ class Incumbent:
         return False
 
 
+def improve(p: ConstrainedProblem, z: np.ndarray) -> np.ndarray:
+    """Feasible descent of z: ``polish`` (flips, swaps, QAP 2-exchanges), then, with one-hot
+    groups, ``assignment_descent`` (relocations and pairs of relocations), then polish again if
+    that moved z. Infeasible z are returned unchanged."""
+    z = polish(p, z)
+    if row_classes(p).n_groups:
+        w = assignment_descent(p, z)
+        if not np.array_equal(w, z):
+            z = polish(p, w)
+    return z
+
+
 def offer_candidates(model, p: ConstrainedProblem, Y: np.ndarray, order: np.ndarray, k: int,
                      do_repair: bool, best: Incumbent, rng: np.random.Generator,
                      warm: np.ndarray | None = None) -> bool:
@@ -90,7 +102,7 @@ def offer_candidates(model, p: ConstrainedProblem, Y: np.ndarray, order: np.ndar
                     steps = None if best.z is None else 2 * p.n
                     z = assignment_repair(p, z, rng=rng, max_steps=steps)
                 z = repair(p, z)
-            z = polish(p, z)
+            z = improve(p, z)
         improved |= best.offer(z, phase)
     return improved
 
@@ -99,7 +111,7 @@ def constructed_point(p: ConstrainedProblem, rng: np.random.Generator) -> np.nda
     """The "construction" phase (module docstring): z (n,), feasible or the least violated found."""
     z = np.where(p.binary, p.lower, 0.5 * (p.lower + p.upper))
     z = repair(p, assignment_repair(p, z, rng=rng))
-    return polish(p, z)
+    return improve(p, z)
 
 
 class Fallback:
@@ -134,7 +146,7 @@ class Fallback:
         self.info = {"status": res.status, "seconds": res.seconds, "started_s": elapsed,
                      "message": res.message}
         if res.z is not None:
-            best.offer(polish(self.p, res.z), "fallback")
+            best.offer(improve(self.p, res.z), "fallback")
             self.y = self.model.encode(res.z)
         return res.status == "infeasible"
 
