@@ -25,6 +25,7 @@ of their largest capacity coefficient (first-fit-decreasing for packing rows). C
 variables are not moved here (``constrained_repair.repair`` re-optimises them afterwards).
 
 Dense row matrix (rows x n) is used; problems with rows*n > ``DENSE_MAX`` are returned unchanged.
+H is held dense up to n = ``DENSE_H_MAX`` (sparse columns above).
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from .constraints import FEAS_TOL, ConstrainedProblem
 
 __all__ = ["assignment_repair", "assignment_descent", "DENSE_MAX"]
 
-DENSE_MAX = 8_000_000
+DENSE_MAX = 8_000_000     # rows * n of the dense row matrix
+DENSE_H_MAX = 3000        # n up to which H is held dense (72 MB at the limit)
 _TABU = 7
 
 
@@ -53,11 +55,20 @@ class _Rows:
         self.eq = np.concatenate([np.ones(keep_eq.size, bool), np.zeros(p.m_ineq, bool)])
         self.groups, self.group_of = rc.groups, rc.group_of
         self.free = p.binary & (rc.group_of < 0) & (p.lower != p.upper)
-        self.H = p.H.tocsr()
+        self.H = p.H.toarray() if p.n <= DENSE_H_MAX else p.H.tocsc()   # column access per move
         self.Hd = np.asarray(p.H.diagonal()).reshape(-1)
         # fill order: largest capacity coefficient first
         w = np.abs(self.A[~self.eq]).max(axis=0) if (~self.eq).any() else np.zeros(p.n)
         self.order = np.argsort([-w[g].max() for g in self.groups], kind="stable")
+
+    def col(self, idx) -> np.ndarray:
+        """Dense columns H[:, idx] (n, len(idx))."""
+        c = self.H[:, idx]
+        return c if isinstance(c, np.ndarray) else c.toarray()
+
+    def entries(self, rows, cols) -> np.ndarray:
+        """H[rows[i], cols[i]] (k,)."""
+        return np.asarray(self.H[rows, cols]).reshape(-1)
 
     def viol(self, R: np.ndarray) -> np.ndarray:
         """V of residuals R (rows,) or (rows, k) -> scalar or (k,)."""
@@ -99,7 +110,7 @@ def assignment_repair(p: ConstrainedProblem, z: np.ndarray, *, rng: np.random.Ge
             continue
         z[idx] = 0.0
         r -= A[:, on].sum(axis=1)
-        grad -= np.asarray(S.H[:, on].sum(axis=1)).reshape(-1)
+        grad -= S.col(on).sum(axis=1)
         R = r[:, None] + A[:, idx]
         v = S.viol(R)
         dobj = p.sign * (grad[idx] + 0.5 * S.Hd[idx])
@@ -109,7 +120,7 @@ def assignment_repair(p: ConstrainedProblem, z: np.ndarray, *, rng: np.random.Ge
         k = int(idx[cand[np.argmin(dobj[cand])]])
         z[k], choice[g] = 1.0, k
         r += A[:, k]
-        grad += S.H[:, [k]].toarray().reshape(-1)
+        grad += S.col([k])[:, 0]
     V = float(S.viol(r)[0])
     best_z, best_V = z.copy(), V
     steps = max_steps if max_steps is not None else 20 * n
@@ -131,7 +142,7 @@ def assignment_repair(p: ConstrainedProblem, z: np.ndarray, *, rng: np.random.Ge
         dobj = p.sign * (d * grad + 0.5 * S.Hd * d * d)
         if rel.any():
             kk, cc = np.flatnonzero(rel), ch[rel]
-            Hkc = np.asarray(S.H[kk, cc]).reshape(-1)
+            Hkc = S.entries(kk, cc)
             dobj[kk] = p.sign * (grad[kk] - grad[cc] + 0.5 * (S.Hd[kk] + S.Hd[cc]) - Hkc)
         dv_ok = np.where(ok, dv, np.inf)
         best = dv_ok.min()
@@ -148,13 +159,14 @@ def assignment_repair(p: ConstrainedProblem, z: np.ndarray, *, rng: np.random.Ge
                 c = int(choice[g])
                 z[c], z[k], choice[g] = 0.0, 1.0, k
                 r += A[:, k] - A[:, c]
-                grad += (S.H[:, [k]] - S.H[:, [c]]).toarray().reshape(-1)
+                hc = S.col([k, c])
+                grad += hc[:, 0] - hc[:, 1]
                 tabu[g] = step + 1 + _TABU if best >= -1e-12 else tabu[g]
             else:
                 dk = 1.0 - 2.0 * z[k]
                 z[k] += dk
                 r += A[:, k] * dk
-                grad += S.H[:, [k]].toarray().reshape(-1) * dk
+                grad += S.col([k])[:, 0] * dk
         V = float(S.viol(r)[0])
         if V < best_V:
             best_z, best_V = z.copy(), V
@@ -208,14 +220,12 @@ def assignment_descent(p: ConstrainedProblem, z: np.ndarray, *, max_rounds: int 
     objective change of a pair (k1 replaces c1, k2 replaces c2) is
     ``dE1 + dE2 + sign*(H[k1,k2] - H[k1,c2] - H[c1,k2] + H[c1,c2])``.
     Returns z unchanged when it is infeasible, has no group, or is too large (rows*n > DENSE_MAX,
-    n > 4000)."""
+    n > DENSE_H_MAX)."""
     rc = row_classes(p)
-    if rc.n_groups == 0 or (p.m_eq + p.m_ineq) * p.n > DENSE_MAX or p.n > 4000 or not p.is_feasible(z):
+    if rc.n_groups == 0 or (p.m_eq + p.m_ineq) * p.n > DENSE_MAX or p.n > DENSE_H_MAX or not p.is_feasible(z):
         return z
     S = _rows_of(p)
-    if not hasattr(S, "Hdense"):
-        S.Hdense = p.H.toarray()
-    Hd, A, gof = S.Hdense, S.A, S.group_of
+    Hd, A, gof = S.H, S.A, S.group_of
     z = z.astype(np.float64).copy()
     r = A @ z - S.b
     grad = Hd @ z + p.g

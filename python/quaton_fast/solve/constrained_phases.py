@@ -18,7 +18,9 @@ Phases (``ConstrainedSolveResult.phase``, printed by the CLI), for the RETURNED 
   proved that none exists).
 
 The fallback runs once, when no feasible point has been found after ``fallback_after`` seconds
-(default ``min(1 s, 10 % of time_limit)``; with an iteration budget, after 10 % of it). HiGHS gets
+(default ``min(1 s, 10 % of time_limit)``; with an iteration budget, after 10 % of it), or at once
+when the construction phase ran and found none (the rows are then evidently hard for the local
+moves; a restart of the dynamics can take seconds on a loaded CPU). HiGHS gets
 ``max(min(remaining, 1 s), remaining / 2)`` seconds of the remaining budget (10 s without a time
 limit). Afterwards half of every restart's replicas start from the fallback point
 (``WARM_SCALE * y_f`` plus the usual small random state), so the dynamics search around it.
@@ -125,15 +127,18 @@ class Fallback:
             after = min(FALLBACK_AFTER_MAX, FALLBACK_SHARE * time_limit) if time_limit is not None else None
         self.after = after
         self.done, self.y, self.info = False, None, None
+        self.now = False           # set when the construction found no feasible point
 
     def due(self, best: Incumbent, elapsed: float, its: int) -> bool:
         if not self.enabled or self.done or best.z is not None:
             return False
+        if self.now:
+            return True
         if self.after is not None:
             return elapsed >= self.after
         return self.max_iterations is not None and its >= FALLBACK_SHARE * self.max_iterations
 
-    def run(self, best: Incumbent, elapsed: float) -> bool:
+    def run(self, best: Incumbent, elapsed: float, restarts: int = 0) -> bool:
         """Solve the constraints alone; offer the (polished) point as phase 'fallback'. Returns
         True when HiGHS proved the constraints infeasible (nothing left to search)."""
         self.done = True
@@ -144,7 +149,7 @@ class Fallback:
             limit = 10.0
         res = feasibility_point(self.p, time_limit=max(limit, 0.05))
         self.info = {"status": res.status, "seconds": res.seconds, "started_s": elapsed,
-                     "message": res.message}
+                     "after_restarts": int(restarts), "message": res.message}
         if res.z is not None:
             best.offer(improve(self.p, res.z), "fallback")
             self.y = self.model.encode(res.z)

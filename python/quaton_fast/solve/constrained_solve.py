@@ -64,7 +64,7 @@ class ConstrainedSolveResult(SolveResult):
     phase: which phase produced the returned point -- 'dynamics', 'repair', 'fallback',
     'fallback-start' or 'none' (constrained_phases.py); fallback: None if the HiGHS feasibility
     fallback did not run, else {'status': 'feasible'|'infeasible'|'unknown', 'seconds', 'started_s',
-    'message'} ('infeasible': HiGHS proved that no feasible point exists)."""
+    'after_restarts', 'message'} ('infeasible': HiGHS proved that no feasible point exists)."""
     feasible: bool = False
     objective: float | None = None
     solution: np.ndarray | None = None
@@ -266,7 +266,7 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
                   max_iterations=max_iterations)
     best_p, its, restarts, hits, ttt = None, 0, 0, 0, None
     if construct and model.m:
-        best.offer(constructed_point(p, rng), "construction")
+        fb.now = not best.offer(constructed_point(p, rng), "construction") and fallback_after is None
         if _reached(p, best, target):
             hits, ttt = 1, _time.perf_counter() - t0
     bar = None
@@ -278,7 +278,7 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
             bar = None
     while not (ttt is not None and stop_at_target):
         el = _time.perf_counter() - t0
-        if fb.due(best, el, its) and fb.run(best, el):
+        if fb.due(best, el, its) and fb.run(best, el, restarts):
             break                              # HiGHS proved the constraints infeasible
         el = _time.perf_counter() - t0
         # stop when the budget is spent, or when the next restart (mean duration so far) would
