@@ -68,15 +68,15 @@ class Incumbent:
 
 
 def improve(p: ConstrainedProblem, z: np.ndarray) -> np.ndarray:
-    """Feasible descent of z: ``polish`` (flips, swaps, QAP 2-exchanges), then, with one-hot
-    groups, ``assignment_descent`` (relocations and pairs of relocations), then polish again if
-    that moved z. Infeasible z are returned unchanged."""
-    z = polish(p, z)
-    if row_classes(p).n_groups:
-        w = assignment_descent(p, z)
-        if not np.array_equal(w, z):
-            z = polish(p, w)
-    return z
+    """Feasible descent of z: with one-hot groups, ``assignment_descent`` (relocations and pairs
+    of relocations, vectorised), then ``polish`` (flips, swaps, QAP 2-exchanges) once, then the
+    assignment descent again if polish moved z; without groups, ``polish`` alone. Infeasible z
+    are returned unchanged."""
+    if not row_classes(p).n_groups:
+        return polish(p, z)
+    z = assignment_descent(p, z)
+    w = polish(p, z)
+    return w if np.array_equal(w, z) else assignment_descent(p, w)
 
 
 def offer_candidates(model, p: ConstrainedProblem, Y: np.ndarray, order: np.ndarray, k: int,
