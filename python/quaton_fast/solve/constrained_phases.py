@@ -8,8 +8,9 @@ Phases (``ConstrainedSolveResult.phase``, printed by the CLI), for the RETURNED 
   (which fills each one-hot group first-fit-decreasing and removes conflicts), the greedy repair and
   feasible descent; cheap (< 0.3 s on the shared QPLIB instances) and deterministic;
 * ``"dynamics"``  -- an AOC-DT replica state that was feasible as decoded (then feasible descent);
-* ``"repair"``    -- an AOC-DT replica state made feasible by repair (assignment-aware repair when
-  the problem has one-hot rows, then the greedy 1-flip repair), then feasible descent;
+* ``"repair"``    -- an AOC-DT replica state made feasible by repair (the greedy 1-flip repair; when
+  that fails and the problem has one-hot rows, the assignment-aware repair followed by the greedy
+  one), then feasible descent;
 * ``"fallback"``  -- the HiGHS feasibility point of the constraints alone (objective dropped), then
   feasible descent: it is returned only when no other feasible point was as good;
 * ``"fallback-start"`` -- a replica of a restart that was warm-started at the fallback point
@@ -68,15 +69,16 @@ class Incumbent:
 
 
 def improve(p: ConstrainedProblem, z: np.ndarray) -> np.ndarray:
-    """Feasible descent of z: with one-hot groups, ``assignment_descent`` (relocations and pairs
-    of relocations, vectorised), then ``polish`` (flips, swaps, QAP 2-exchanges) once, then the
-    assignment descent again if polish moved z; without groups, ``polish`` alone. Infeasible z
-    are returned unchanged."""
-    if not row_classes(p).n_groups:
-        return polish(p, z)
-    z = assignment_descent(p, z)
-    w = polish(p, z)
-    return w if np.array_equal(w, z) else assignment_descent(p, w)
+    """Feasible descent of z: ``polish`` (flips, swaps, QAP 2-exchanges), then, with one-hot
+    groups, ``assignment_descent`` (relocations and pairs of relocations), then polish again if
+    that moved z. Infeasible z are returned unchanged. (Descent first, then polish, reached worse
+    local optima on QPLIB_3307: 3.2 % against 1.9 % at the same iteration budget.)"""
+    z = polish(p, z)
+    if row_classes(p).n_groups:
+        w = assignment_descent(p, z)
+        if not np.array_equal(w, z):
+            z = polish(p, w)
+    return z
 
 
 def offer_candidates(model, p: ConstrainedProblem, Y: np.ndarray, order: np.ndarray, k: int,
@@ -99,11 +101,12 @@ def offer_candidates(model, p: ConstrainedProblem, Y: np.ndarray, order: np.ndar
             if not p.is_feasible(z):
                 if not from_fallback:
                     phase = "repair"
-                if has_groups:
+                w = repair(p, z)
+                if has_groups and not p.is_feasible(w):
                     # a short search once a feasible point exists: new points only need to compete
                     steps = None if best.z is None else 2 * p.n
-                    z = assignment_repair(p, z, rng=rng, max_steps=steps)
-                z = repair(p, z)
+                    w = repair(p, assignment_repair(p, z, rng=rng, max_steps=steps))
+                z = w
             z = improve(p, z)
         improved |= best.offer(z, phase)
     return improved
