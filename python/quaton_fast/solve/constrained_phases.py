@@ -55,6 +55,9 @@ class Incumbent:
         self.lv_z, self.lv = None, np.inf
 
     def offer(self, z: np.ndarray, phase: str) -> bool:
+        """Offer z (n,) (file variables) produced by ``phase`` (one of PHASES): kept when feasible
+        and strictly better in min_energy (then traced); else remembered if least violated so far.
+        Returns True when the incumbent improved."""
         v = self.p.violations(z)
         if not v["scaled_max"] <= FEAS_TOL:
             if v["scaled_max"] < self.lv:
@@ -133,6 +136,8 @@ class Fallback:
         self.now = False           # set when the construction found no feasible point
 
     def due(self, best: Incumbent, elapsed: float, its: int) -> bool:
+        """True when the fallback should run now (enabled, not run yet, no feasible point yet, and
+        the construction failed or ``after`` seconds / 10 % of the iterations have passed)."""
         if not self.enabled or self.done or best.z is not None:
             return False
         if self.now:
