@@ -120,7 +120,7 @@ def test_assignment_descent_reaches_a_pair_move_local_optimum():
 
 
 # ------------------------------------------- (a) small instances against brute force, phases
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_small_crossdock_optimal_and_phase(seed):
     ci = crossdock_instance(trucks_in=3, trucks_out=3, doors=3, tightness=0.95, capacity=60, seed=seed)
     p = ci.problem
