@@ -67,7 +67,9 @@ def run_ours(p, budget, seed, threads, best):
     return {"method": "aoc-dt", "feasible": bool(r.feasible), "objective": r.objective,
             "gap": None if not r.feasible else relative_gap(r.objective, best, p.sense),
             "time_to_1pct": time_to_gap(r.trace, best, p.sense), "max_violation": r.max_violation,
-            "first_feasible_s": r.trace[0][0] if r.trace else None, "restarts": r.restarts, "wall": wall}
+            "first_feasible_s": r.trace[0][0] if r.trace else None, "restarts": r.restarts, "wall": wall,
+            "phase": getattr(r, "phase", None),
+            "fallback": None if getattr(r, "fallback", None) is None else r.fallback["status"]}
 
 
 def scip_model(p):
@@ -159,6 +161,7 @@ def main(argv=None) -> int:
                     print(f"{name} {kind:4s} {budget:5.0f}s seed {seed} {meth:6s} feasible={r['feasible']!s:5s} "
                           f"obj={fmt(r['objective'], '.10g')} gap={fmt(None if r['gap'] is None else 100 * r['gap'], '.3g')}% "
                           f"t1%={fmt(r['time_to_1pct'], '.3g')} "
+                          + (f"phase={r.get('phase')} " if meth == "aoc-dt" else "")
                           + (f"dual={fmt(r.get('dual_bound'), '.10g')}" if meth == "scip" else ""), flush=True)
     summary = {}
     for budget in budgets:

@@ -66,7 +66,10 @@ def test_gams_file_gap_from_prop_and_best(tmp_path, capsys):
     assert res["solution"] == [0.0, 1.0, 1.0] and res["variables"] == ["b1", "b2", "b3"]
     rc, res = run(tmp_path, "g.gms", GMS, "--best", "3")
     assert res["gap"] == pytest.approx(1 / 3)
-    assert "gap: 33.33 %" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "gap: 33.33 %" in out
+    assert res["phase"] in ("construction", "dynamics", "repair", "fallback", "fallback-start")
+    assert f"phase: {res['phase']}" in out
 
 
 def test_infeasible_file_says_so(tmp_path, capsys):
@@ -74,3 +77,6 @@ def test_infeasible_file_says_so(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 2 and not res["feasible"] and res["objective"] is None and res["solution"] is None
     assert "NO FEASIBLE SOLUTION FOUND" in out
+    # the construction finds nothing, so HiGHS runs at once and proves that nothing exists
+    assert res["phase"] == "none" and res["fallback"]["status"] == "infeasible"
+    assert "NO feasible point (proved by HiGHS)" in out

@@ -177,11 +177,13 @@ class LocalReplicas:
     def __init__(self, plan: _Plan, lo: int = 0, hi: int | None = None):
         self.plan, self.lo, self.hi = plan, lo, plan.replicas if hi is None else hi
 
-    def run_slice(self, params: np.ndarray, restart: int) -> tuple[np.ndarray, np.ndarray]:
-        """Replicas [lo, hi) of this restart. params: (R, 3) float64 (a0, g, gamma) of ALL replicas.
+    def run_slice(self, params: np.ndarray, restart: int, x0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Replicas [lo, hi) of this restart. params: (R, 3) float64 (a0, g, gamma) of ALL replicas;
+        x0: optional (n, hi-lo) float32 start states (default: the seeded random ones).
         Returns (energies (hi-lo,) with offset, sign-states (n, hi-lo) float32)."""
         p, sl = self.plan, params[self.lo:self.hi]
-        x0 = initial_states(p.op.n, p.seed, restart, range(self.lo, self.hi))
+        if x0 is None:
+            x0 = initial_states(p.op.n, p.seed, restart, range(self.lo, self.hi))
         g = np.minimum(sl[:, 1] / (p.scale * p.unit), _MAX_KERNEL_GAIN)
         e, S = run_batch(p.op, sl[:, 0].astype(np.float32), g.astype(np.float32),
                          sl[:, 2].astype(np.float32), x0, p.T, p.check_every, p.backend, p.threads,

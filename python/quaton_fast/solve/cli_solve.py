@@ -4,7 +4,8 @@ QPLIB (.qplib) and GAMS convert (.gms) files are read as ConstrainedProblem and 
 file's own sense and variables: objective (constant included), feasibility, max violation, gap to
 ``--best`` (default: SOLOBJVALUE of the .prop file next to the instance); ``--target`` is an
 objective in the file's sense; JSON ``solution``/``best_state`` are the file's variables z (0/1 for
-binaries). Exit status 2 when no feasible point was found."""
+binaries), and the phase that produced the returned point (dynamics / repair / fallback /
+fallback-start, docs/constraints.md). Exit status 2 when no feasible point was found."""
 from __future__ import annotations
 
 import argparse
@@ -110,6 +111,11 @@ def _run_constrained(args, problem, budget) -> int:
         print(f"objective ({problem.sense}): {res.objective:.10g}   feasible: yes   max violation: {res.max_violation:.3g}")
     else:
         print(f"NO FEASIBLE SOLUTION FOUND (least max violation seen: {res.max_violation:.3g})")
+    fb = res.fallback
+    print(f"phase: {res.phase}   (feasibility fallback: "
+          + ("not run" if fb is None else f"{fb['status']} after {fb['seconds']:.2f} s") + ")")
+    if fb is not None and fb["status"] == "infeasible":
+        print("the constraints have NO feasible point (proved by HiGHS)")
     if best is not None:
         print(f"best known: {best:.10g}   gap: {'-' if gap is None else f'{100 * gap:.4g} %'}")
     print(f"time-to-target: {'-' if ttt is None else f'{ttt:.3f} s'}")
@@ -119,6 +125,7 @@ def _run_constrained(args, problem, budget) -> int:
         atomic_write_json({"file": args.file, "sense": problem.sense, "feasible": res.feasible,
                            "objective": res.objective, "best_known": best, "gap": gap,
                            "max_violation": res.max_violation, "time_to_target": ttt, "target": args.target,
+                           "phase": res.phase, "fallback": res.fallback,
                            "solution": None if res.solution is None else res.solution.tolist(),
                            "variables": problem.names,
                            # the energy the solver minimised (sign*objective) and the state in the FILE's variables

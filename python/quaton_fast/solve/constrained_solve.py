@@ -19,7 +19,10 @@ y*: ``lambda <- lambda + rho r(y*)`` (inequality multipliers kept >= 0, all clip
 below ``RHO_TAU`` times the best so far (the classical rule, e.g. Birgin & Martinez, Practical
 Augmented Lagrangian Methods, SIAM 2014, alg. 4.1, with tau = 0.5). The ``top_k`` lowest-L replicas
 of every restart are decoded to z, repaired (greedy 1-flip on the violation) and polished (feasible
-1-flips and swaps) -- constrained_repair.py; only FEASIBLE points compete for the result.
+1-flips and swaps) -- constrained_repair.py; problems with one-hot rows get the assignment-aware
+repair first (assignment_repair.py). When no feasible point exists after a short time, a HiGHS
+feasibility solve of the constraints alone gives a start point (constrained_phases.py). Only
+FEASIBLE points compete for the result; ``phase`` says which phase produced the returned one.
 """
 from __future__ import annotations
 
@@ -34,8 +37,11 @@ import scipy.sparse as sp
 from .._validation import fail
 from .aoc_solver import (LocalReplicas, SolveResult, _plan, _Sampler, _validate_budget,
                          default_iterations_per_run)
+from .constrained_phases import Fallback, Incumbent, constructed_point, offer_candidates
 from .constrained_repair import polish, repair
+from .constraint_classes import row_classes
 from .constraints import ConstrainedProblem
+from .replica_kernels import initial_states
 
 __all__ = ["solve_constrained", "bcd_constrained", "ConstrainedSolveResult", "ALModel"]
 
@@ -54,7 +60,11 @@ class ConstrainedSolveResult(SolveResult):
     then ``solution``/``objective``/``best_state`` are None, ``best_energy`` is inf and
     ``max_violation`` is that of the least violated point found (``least_violating``).
     objective: file's sense, constant included; solution: z (n,) in the file's variables;
-    best_energy = sign*objective; trace: [(seconds, objective)] of feasible improvements."""
+    best_energy = sign*objective; trace: [(seconds, objective)] of feasible improvements.
+    phase: which phase produced the returned point -- 'dynamics', 'repair', 'fallback',
+    'fallback-start' or 'none' (constrained_phases.py); fallback: None if the HiGHS feasibility
+    fallback did not run, else {'status': 'feasible'|'infeasible'|'unknown', 'seconds', 'started_s',
+    'after_restarts', 'message'} ('infeasible': HiGHS proved that no feasible point exists)."""
     feasible: bool = False
     objective: float | None = None
     solution: np.ndarray | None = None
@@ -63,6 +73,8 @@ class ConstrainedSolveResult(SolveResult):
     least_violating: np.ndarray | None = None
     outer_rounds: int = 0
     penalty: float = 0.0
+    phase: str = "none"
+    fallback: dict | None = None
 
 
 class ALModel:
@@ -84,6 +96,7 @@ class ALModel:
         self.impossible = bool(np.any(-absrow > bin_ + 1e-9 * np.maximum(1, np.abs(bin_))))
         Ain, bin_, absrow = Ain[np.flatnonzero(keep)], bin_[keep], absrow[keep]
         smax = np.maximum(bin_ + absrow, 0.0)
+        self.Ain_x, self.bin_x, self.smax = Ain, bin_, smax
         m_e, m_i = Aeq.shape[0], Ain.shape[0]
         self.n, self.m_e, self.m_i = n, m_e, m_i
         self.N = n + m_i
@@ -135,6 +148,17 @@ class ALModel:
         x = np.where(self.p.binary, np.where(x >= 0, 1.0, -1.0), np.clip(x, -1, 1))
         return self.a + self.d * x
 
+    def encode(self, z: np.ndarray) -> np.ndarray:
+        """y (N,) of a point z (n,) in the file's variables: x = (z - a)/d (0 where d = 0) and each
+        slack at its value for z, u_i = 2 (b_i - a_i z)/smax_i - 1, clipped to [-1, 1]."""
+        x = np.where(self.d != 0, (np.asarray(z, np.float64) - self.a) / np.where(self.d != 0, self.d, 1.0), 0.0)
+        x = np.clip(x, -1.0, 1.0)
+        if not self.m_i:
+            return x
+        sigma = self.bin_x - self.Ain_x @ x
+        u = np.where(self.smax > 0, 2.0 * sigma / np.where(self.smax > 0, self.smax, 1.0) - 1.0, -1.0)
+        return np.concatenate([x, np.clip(u, -1.0, 1.0)])
+
     def update(self, lam: np.ndarray, rho: float, r: np.ndarray, best_r: float) -> tuple[np.ndarray, float, float]:
         """One multiplier/penalty update from the residual r of the inner solution."""
         if not self.m:
@@ -155,62 +179,24 @@ def _check_int(fn: str, name: str, v) -> None:
         fail(fn, name, "a positive int", repr(v))
 
 
-class _Best:
-    """Best feasible point and least violated point seen."""
-
-    def __init__(self, p: ConstrainedProblem, t0: float):
-        self.p, self.t0 = p, t0
-        self.z, self.E, self.trace = None, np.inf, []
-        self.lv_z, self.lv = None, np.inf
-
-    def offer(self, z: np.ndarray) -> bool:
-        v = self.p.violations(z)
-        if not v["scaled_max"] <= 1e-6:
-            if v["scaled_max"] < self.lv:
-                self.lv, self.lv_z = v["scaled_max"], z.copy()
-            return False
-        E = float(self.p.min_energy(z))
-        if E < self.E - 1e-12 * max(1.0, abs(E)):
-            self.z, self.E = z.copy(), E
-            self.trace.append((_time.perf_counter() - self.t0, float(self.p.objective(z))))
-            return True
-        return False
-
-
-def _candidates(model: ALModel, p: ConstrainedProblem, Y: np.ndarray, order: np.ndarray, k: int,
-                do_repair: bool, best: _Best) -> bool:
-    improved = False
-    seen = set()
-    for j in order[:k]:
-        z = model.decode(Y[:, j])
-        key = z.tobytes()
-        if key in seen:
-            continue
-        seen.add(key)
-        if do_repair:
-            z = repair(p, z)
-            z = polish(p, z)
-        improved |= best.offer(z)
-    return improved
-
-
-def _result(p: ConstrainedProblem, model: ALModel, best: _Best, *, ttt, its, wall, restarts, hits,
-            hp, rounds, rho) -> ConstrainedSolveResult:
+def _result(p: ConstrainedProblem, model: ALModel, best: Incumbent, *, ttt, its, wall, restarts, hits,
+            hp, rounds, rho, fallback=None) -> ConstrainedSolveResult:
     if best.z is not None:
         z = best.z
         x = np.where(model.d != 0, (z - model.a) / np.where(model.d != 0, model.d, 1.0), 0.0)
         return ConstrainedSolveResult(x, best.E, ttt, its, wall, best.trace, hp, None, restarts, hits,
                                       feasible=True, objective=float(p.objective(z)), solution=z,
                                       max_violation=p.max_violation(z), sense=p.sense, outer_rounds=rounds,
-                                      penalty=rho)
+                                      penalty=rho, phase=best.phase, fallback=fallback)
     lv = best.lv_z
     return ConstrainedSolveResult(None, float("inf"), None, its, wall, [], hp, None, restarts, hits,
                                   feasible=False, objective=None, solution=None,
                                   max_violation=float("inf") if lv is None else p.max_violation(lv),
-                                  sense=p.sense, least_violating=lv, outer_rounds=rounds, penalty=rho)
+                                  sense=p.sense, least_violating=lv, outer_rounds=rounds, penalty=rho,
+                                  phase="none", fallback=fallback)
 
 
-def _reached(p: ConstrainedProblem, best: _Best, target) -> bool:
+def _reached(p: ConstrainedProblem, best: Incumbent, target) -> bool:
     if target is None or best.z is None:
         return False
     obj = p.objective(best.z)
@@ -225,7 +211,8 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
                       check_every: int = 5, sparse: bool | None = None, device: str = "cpu",
                       backend: str | None = None, threads: int = 0, precision: str | None = None,
                       progress: bool = True, top_k: int = 4, repair_states: bool = True,
-                      rho0: float = RHO0) -> ConstrainedSolveResult:
+                      rho0: float = RHO0, construct: bool = True, fallback: bool = True,
+                      fallback_after: float | None = None) -> ConstrainedSolveResult:
     """Solve a ConstrainedProblem with the augmented-Lagrangian AOC-DT (module docstring).
 
     Same budget/hardware arguments as :func:`quaton_fast.solve.solve` (which forwards here);
@@ -233,6 +220,12 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
     as good). iterations_per_run: steps per restart (default: default_iterations_per_run(n),
     at most 1000, so that the multipliers are updated often). top_k: replicas per restart that are
     repaired and polished; repair_states False disables repair and polish (ablation).
+    construct: build the structure-aware start point before the first restart (phase
+    'construction'; inside the time budget).
+    fallback: run the HiGHS feasibility fallback when no feasible point was found after
+    ``fallback_after`` seconds (None: min(1 s, 10 % of time_limit), or 10 % of max_iterations;
+    0: before the first restart) -- constrained_phases.py. The result's ``phase`` says which phase
+    produced the returned point.
     Returns a :class:`ConstrainedSolveResult` (``feasible`` False when no feasible point was found).
     """
     fn = "solve_constrained"
@@ -245,6 +238,9 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
     _check_int(fn, "top_k", top_k)
     if max_iterations is not None:
         _check_int(fn, "max_iterations", max_iterations)
+    if fallback_after is not None and (not isinstance(fallback_after, numbers.Real) or isinstance(fallback_after, bool)
+                                       or not np.isfinite(fallback_after) or fallback_after < 0):
+        fail(fn, "fallback_after", "a finite number of seconds >= 0 or None", repr(fallback_after))
     for name, v in (("rho0", rho0), ("time_limit", time_limit)):
         if v is not None and (not isinstance(v, numbers.Real) or isinstance(v, bool)
                               or not np.isfinite(v) or v <= 0):
@@ -262,8 +258,17 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
     lam, rho, best_r = np.zeros(model.m), float(rho0), np.inf
     sampler = _Sampler(int(seed))
     plan, plan_rho = _plan(model.qumo(lam, rho), **kw), rho     # set-up (torch import, norms) before the clock
+    row_classes(p)                              # structure recognised before the clock (cached on p)
     t0 = _time.perf_counter()
-    best = _Best(p, t0)
+    best = Incumbent(p, t0)
+    rng = np.random.default_rng([int(seed), 24])
+    fb = Fallback(p, model, enabled=fallback, after=fallback_after, time_limit=time_limit,
+                  max_iterations=max_iterations)
+    best_p, its, restarts, hits, ttt = None, 0, 0, 0, None
+    if construct and model.m:
+        fb.now = not best.offer(constructed_point(p, rng), "construction") and fallback_after is None
+        if _reached(p, best, target):
+            hits, ttt = 1, _time.perf_counter() - t0
     bar = None
     if progress:
         try:
@@ -271,8 +276,10 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
             bar = tqdm(total=max_iterations or None, unit="it", desc="aoc-solve (constrained)", leave=False)
         except ImportError:
             bar = None
-    best_p, its, restarts, hits, ttt = None, 0, 0, 0, None
-    while True:
+    while not (ttt is not None and stop_at_target):
+        el = _time.perf_counter() - t0
+        if fb.due(best, el, its) and fb.run(best, el, restarts):
+            break                              # HiGHS proved the constraints infeasible
         el = _time.perf_counter() - t0
         # stop when the budget is spent, or when the next restart (mean duration so far) would
         # overrun it by more than half a restart
@@ -291,12 +298,14 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
         explore = best_p is None or (time_limit is not None and el < exploration_share * time_limit) or \
             (time_limit is None and its < exploration_share * max_iterations)
         params = sampler.explore(plan.replicas) if explore else sampler.exploit(plan.replicas, best_p)
-        e, S = LocalReplicas(plan).run_slice(params, restarts)
+        x0, warm = (None, None) if fb.y is None else \
+            fb.warm_states(initial_states(model.N, plan.seed, restarts, range(plan.replicas)))
+        e, S = LocalReplicas(plan).run_slice(params, restarts, x0)
         its += T
         restarts += 1
         Y = S.astype(np.float64)
         order = np.argsort(e, kind="stable")
-        improved = _candidates(model, p, Y, order, int(top_k), repair_states, best)
+        improved = offer_candidates(model, p, Y, order, int(top_k), repair_states, best, rng, warm)
         if improved or best_p is None:
             best_p = params[int(order[0])].copy()
         lam, rho, best_r = model.update(lam, rho, model.residual(Y[:, int(order[0])]), best_r)
@@ -307,15 +316,13 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
         if bar is not None:
             bar.update(T)
             bar.set_postfix(best="-" if best.z is None else f"{p.objective(best.z):.6g}", rho=f"{rho:.3g}")
-        if ttt is not None and stop_at_target:
-            break
     if bar is not None:
         bar.close()
     hp = {"backend": plan.backend, "device": plan.device, "replicas": plan.replicas, "iterations_per_run": T,
           "rho_final": rho, "phi": model.phi, "slacks": model.m_i, "rows": model.m, "top_k": int(top_k),
-          "repair": bool(repair_states)}
+          "repair": bool(repair_states), "row_classes": row_classes(p).summary()}
     return _result(p, model, best, ttt=ttt, its=its, wall=_time.perf_counter() - t0, restarts=restarts,
-                   hits=hits, hp=hp, rounds=restarts, rho=rho)
+                   hits=hits, hp=hp, rounds=restarts, rho=rho, fallback=fb.info)
 
 
 def bcd_constrained(problem: ConstrainedProblem, *, block_size: int = 16, rounds: int = 10,
@@ -335,7 +342,7 @@ def bcd_constrained(problem: ConstrainedProblem, *, block_size: int = 16, rounds
     model = ALModel(p)
     lam, rho, best_r = np.zeros(model.m), float(rho0), np.inf
     t0 = _time.perf_counter()
-    best = _Best(p, t0)
+    best = Incumbent(p, t0)
     rng = np.random.default_rng(seed)
     y = np.where(rng.random(model.N) < 0.5, -1.0, 1.0)
     y[model.cont] = 0.0
@@ -344,9 +351,10 @@ def bcd_constrained(problem: ConstrainedProblem, *, block_size: int = 16, rounds
         y, _ = bcd(q, block_size=block_size, max_sweeps=max_sweeps, block_iterations=block_iterations,
                    seed=seed + k, x0=y)
         z = model.decode(y)
+        phase = "dynamics" if p.is_feasible(z) else "repair"
         if repair_states:
             z = polish(p, repair(p, z))
-        best.offer(z)
+        best.offer(z, phase)
         lam, rho, best_r = model.update(lam, rho, model.residual(y), best_r)
     hp = {"block_size": block_size, "rounds": rounds, "rho_final": rho, "phi": model.phi}
     return _result(p, model, best, ttt=None, its=0, wall=_time.perf_counter() - t0, restarts=int(rounds),

@@ -1,4 +1,5 @@
-"""Instance generators: toroidal Max-Cut graphs, SK spin glasses, random QUBOs, planted QUMOs.
+"""Instance generators: toroidal Max-Cut graphs, SK spin glasses, random QUBOs, planted QUMOs,
+crossdock assignment problems with capacity rows (constrained, QPLIB_3614-like).
 
 All take an integer ``seed`` (numpy.random.default_rng) and are deterministic for a given seed.
 """
@@ -11,7 +12,8 @@ import numpy as np
 from .._validation import fail, finite_real, positive_int
 from .problems import QUBO, QUMO, Ising, MaxCut
 
-__all__ = ["toroidal_graph", "random_sk", "random_qubo", "planted_qumo", "PlantedQUMO"]
+__all__ = ["toroidal_graph", "random_sk", "random_qubo", "planted_qumo", "PlantedQUMO", "crossdock_instance",
+           "CrossdockInstance"]
 
 
 def _seed(func: str, seed) -> int:
@@ -95,3 +97,93 @@ def planted_qumo(n: int, n_continuous: int, seed: int = 0) -> PlantedQUMO:
     x[cont] = rng.uniform(-0.8, 0.8, size=n_continuous)
     q = QUMO(-A, A @ x, cont, 0.0, meta={"name": f"planted_qumo_n{n}_c{n_continuous}_seed{seed}"})
     return PlantedQUMO(q, x, float(-0.5 * x @ A @ x))
+
+
+class CrossdockInstance(NamedTuple):
+    problem: "ConstrainedProblem"   # the instance (minimise)
+    planted: np.ndarray             # (n,) 0/1: a feasible point (the construction's assignment)
+    groups: np.ndarray              # (trucks, doors) int: variable index of "truck t at door d"
+    weights: np.ndarray             # (trucks,) the capacity coefficient (load) of each truck
+    capacity: float                 # the right-hand side of every capacity row
+
+
+def _split(rng, total: int, parts: int) -> np.ndarray:
+    """``parts`` positive integers summing to ``total`` (random composition)."""
+    cuts = np.sort(rng.choice(np.arange(1, total), size=parts - 1, replace=False))
+    return np.diff(np.concatenate([[0], cuts, [total]]))
+
+
+def crossdock_instance(trucks_in: int = 15, trucks_out: int = 15, doors: int = 8, tightness: float = 0.92,
+                       capacity: int = 300, seed: int = 0) -> CrossdockInstance:
+    """Crossdock door assignment like QPLIB_3614 (crossdock_15x7) and its 15x8 sibling: every
+    inbound truck picks one of ``doors`` inbound doors, every outbound truck one of ``doors``
+    outbound doors (one one-hot equality row per truck: ``trucks_in + trucks_out`` rows of
+    ``doors`` options, n = (trucks_in + trucks_out) * doors binaries), and the trucks at a door
+    must fit its capacity (one ``<=`` row per door: 2 * doors capacity rows, coefficients = truck
+    loads, right-hand side ``capacity``). Objective (minimise): sum over inbound i, outbound j of
+    ``flow_ij * dist(door(i), door(j))``, flows random integers in [0, 20] (about 1/3 zero),
+    inbound door a and outbound door b facing each other across the dock, ``dist = |a - b| + 2``:
+    ``H[(i,a),(j,b)] = H[(j,b),(i,a)] = flow_ij * dist(a, b)``, g = 0.
+
+    Feasibility is planted: each door's load is drawn in [tightness * capacity, capacity] and split
+    into trucks (every door at least one truck), so the planted assignment is feasible while the
+    doors are on average >= ``tightness`` full -- a random assignment violates capacity. Needs
+    ``trucks_in, trucks_out >= doors``. Variables are in a random order (the solver must not rely
+    on contiguity). Deterministic for a seed.
+    """
+    from .constraints import ConstrainedProblem
+    import scipy.sparse as sp
+    f = "crossdock_instance"
+    doors = positive_int(f, "doors", doors, minimum=2)
+    trucks_in = positive_int(f, "trucks_in", trucks_in, minimum=doors)
+    trucks_out = positive_int(f, "trucks_out", trucks_out, minimum=doors)
+    capacity = positive_int(f, "capacity", capacity, minimum=2 * max(trucks_in, trucks_out))
+    tightness = finite_real(f, "tightness", tightness)
+    if not 0.0 < tightness <= 1.0:
+        fail(f, "tightness", "in (0, 1]", tightness)
+    rng = np.random.default_rng(_seed(f, seed))
+    T = trucks_in + trucks_out
+    n = T * doors
+    perm = rng.permutation(n)
+    groups = perm.reshape(T, doors)                       # groups[t, d]: variable of truck t at door d
+    weights = np.zeros(T)
+    planted_door = np.zeros(T, dtype=np.int64)
+    for side, (t0, cnt) in enumerate(((0, trucks_in), (trucks_in, trucks_out))):
+        per_door = 1 + np.bincount(rng.integers(0, doors, cnt - doors), minlength=doors)
+        lo = int(np.ceil(tightness * capacity))
+        trucks = rng.permutation(cnt) + t0
+        k = 0
+        for d in range(doors):
+            load = int(rng.integers(max(lo, per_door[d]), capacity + 1))
+            w = _split(rng, load, int(per_door[d])) if per_door[d] > 1 else np.array([load])
+            for wi in w:
+                weights[trucks[k]], planted_door[trucks[k]] = wi, d
+                k += 1
+    flow = rng.integers(0, 21, (trucks_in, trucks_out)) * (rng.random((trucks_in, trucks_out)) < 2 / 3)
+    dist = np.abs(np.arange(doors)[:, None] - np.arange(doors)[None, :]) + 2.0
+    rows, cols, vals = [], [], []
+    for i in range(trucks_in):
+        for j in range(trucks_out):
+            if flow[i, j] == 0:
+                continue
+            vi = np.repeat(groups[i], doors)
+            vj = np.tile(groups[trucks_in + j], doors)
+            v = flow[i, j] * dist.reshape(-1)
+            rows += [vi, vj]
+            cols += [vj, vi]
+            vals += [v, v]
+    H = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    A_eq = sp.csr_matrix((np.ones(n), (np.repeat(np.arange(T), doors), groups.reshape(-1))), shape=(T, n))
+    cap_r, cap_c, cap_v = [], [], []
+    for side, (t0, cnt) in enumerate(((0, trucks_in), (trucks_in, trucks_out))):
+        for d in range(doors):
+            cap_r += [side * doors + d] * cnt
+            cap_c += list(groups[t0:t0 + cnt, d])
+            cap_v += list(weights[t0:t0 + cnt])
+    A_in = sp.csr_matrix((cap_v, (cap_r, cap_c)), shape=(2 * doors, n))
+    planted = np.zeros(n)
+    planted[groups[np.arange(T), planted_door]] = 1.0
+    name = f"crossdock_{trucks_in}x{trucks_out}x{doors}_t{tightness:g}_seed{seed}"
+    p = ConstrainedProblem(H, np.zeros(n), 0.0, "minimize", np.zeros(n), np.ones(n), np.ones(n, bool),
+                           A_eq, np.ones(T), A_in, np.full(2 * doors, float(capacity)), meta={"name": name})
+    return CrossdockInstance(p, planted, groups, weights, float(capacity))
