@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .. import _argtypes as A
+from .._validation import plain_scalar
 from .. import distributed as dist
 from .._atomic import clean_stale_temporaries
 from .._rundir import RunSettingsMismatch, check_settings, run_lock, settings_fingerprint, write_settings
@@ -73,6 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def validate_args(args: argparse.Namespace) -> None:
     """Checks across options and of options built without this parser (``run`` called from Python):
     ValueError naming the option."""
+    for name in ("epochs", "batch", "max_steps", "lr", "max_gain"):
+        setattr(args, name, plain_scalar(getattr(args, name)))   # NumPy numbers from a sweep table
     for name in ("epochs", "batch"):
         v = getattr(args, name)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:

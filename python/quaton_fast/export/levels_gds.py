@@ -20,7 +20,7 @@ import re
 import numpy as np
 
 from .._atomic import atomic_path
-from .._validation import fail, finite_real
+from .._validation import fail, finite_real, plain_scalar
 
 __all__ = ["levels_from_heights", "write_levels_gds", "read_levels_gds"]
 
@@ -81,6 +81,7 @@ def write_levels_gds(path: str | os.PathLike, level_maps, level_heights, dx: flo
     if maps.min() < 0 or maps.max() >= lv.size:
         fail(func, "level_maps", f"indices in [0, {lv.size})", f"range [{maps.min()}, {maps.max()}]")
     dx = finite_real(func, "dx", dx, positive=True)
+    first_layer, info_layer = plain_scalar(first_layer), plain_scalar(info_layer)
     for name, v in (("first_layer", first_layer), ("info_layer", info_layer)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= 255:
             fail(func, name, "an integer GDS layer in [0, 255]", repr(v))
