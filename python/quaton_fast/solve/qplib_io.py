@@ -18,7 +18,6 @@ L: ...")``. Quadratic constraints (classes D, C, Q) and general integers raise N
 """
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Iterator
@@ -28,7 +27,7 @@ import scipy.sparse as sp
 
 from .._atomic import atomic_write_text
 from .._validation import fail
-from ._files import _err, _path
+from ._files import _err, _path, declared_count, read_text, strict_float, strict_int
 from .constraints import ConstrainedProblem
 from .problems import QUBO, QUMO
 
@@ -41,11 +40,7 @@ _CONS = {"N": "none", "B": "box", "L": "linear", "D": "diagonal convex quadratic
          "C": "convex quadratic", "Q": "quadratic"}
 
 
-def _int(tok: str) -> int | None:
-    try:
-        return int(tok)
-    except ValueError:
-        return None
+_int = strict_int        # [+-]?[0-9]+ only
 
 
 class _Tokens:
@@ -53,10 +48,7 @@ class _Tokens:
 
     def __init__(self, func: str, p: Path):
         self.func, self.p = func, p
-        try:
-            text = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise _err(func, p, None, f"not a UTF-8/ASCII text file ({e.reason} at byte {e.start})") from None
+        text = read_text(func, p)
         self._it: Iterator[tuple[int, str]] = iter(
             (k + 1, s) for k, s in enumerate(self._strip(x) for x in text.splitlines()) if s)
         self.line = 0
@@ -97,12 +89,9 @@ class _Tokens:
         return v
 
     def _float(self, tok: str, what: str, inf_ok: bool) -> float:
-        try:
-            v = float(tok)
-        except ValueError:
-            raise self.err(f"expected {what} (a number), got {tok!r}") from None
-        if math.isnan(v) or (not inf_ok and not math.isfinite(v)):
-            raise self.err(f"expected {what} (a finite number), got {tok!r}")
+        v = strict_float(tok, inf_ok)       # plain ASCII decimals; 'inf' only where infinity is allowed
+        if v is None:
+            raise self.err(f"expected {what} (a {'' if inf_ok else 'finite '}plain decimal number), got {tok!r}")
         return v
 
     def num(self, what: str, inf_ok: bool = False) -> float:
@@ -184,8 +173,10 @@ def read_qplib(path: str | os.PathLike, *, as_constrained: bool = False):
         raise t.err(f"expected 'minimize' or 'maximize', got {sense!r}")
     sense = "maximize" if sense.startswith("max") else "minimize"
     n = t.int_("number of variables", 1)
+    declared_count(func, p, t.line, "number of variables", n)     # before any O(n) allocation
     has_cons = code[2] == "L"
     m = t.int_("number of constraints", 0) if has_cons else 0
+    declared_count(func, p, t.line, "number of constraints", m)
     Hr, Hc, Hv = [], [], []
     if code[0] != "L":
         k = t.int_("number of quadratic terms in the objective", 0, n * n)
