@@ -108,3 +108,13 @@ def test_extreme_but_finite_sizes_name_the_argument(tmp_path, kw, name):
     args.update(kw)
     with pytest.raises(ValueError, match=f"argument '{name}'"):
         E.write_relief_stl(tmp_path / "x.stl", args["heights"], args["dx"], args["base_thickness"], unit="mm")
+
+
+def test_read_relief_stl_checks_the_declared_triangle_count(tmp_path):
+    p = tmp_path / "x.stl"
+    E.write_relief_stl(p, np.zeros((2, 2)), 4e-4, 1e-3)
+    raw = bytearray(p.read_bytes())
+    raw[80:84] = (2 ** 32 - 1).to_bytes(4, "little")
+    p.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="4294967295 triangles declared.*x.stl"):
+        E.read_relief_stl(p)

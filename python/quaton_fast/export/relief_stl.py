@@ -134,13 +134,24 @@ def read_relief_stl(path: str | os.PathLike) -> dict:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{func}(): file '{path}' not found")
     with open(path, "rb") as fh:
-        head = fh.read(80).decode("ascii", "replace")
+        raw = fh.read(84)
+    head = raw[:80].decode("ascii", "replace")
     m = _HEADER.search(head)
     if m is None or m.group(1) not in UNITS:
         fail(func, "path", "an STL written by write_relief_stl (header with unit, dx, base)",
              f"header {head.strip()!r} in {path}")
     unit, dx, base = m.group(1), float(m.group(2)), float(m.group(3))
-    tris = _stl().Mesh.from_file(path).vectors.astype(np.float64) * UNITS[unit]
+    if not (np.isfinite(dx) and dx > 0 and np.isfinite(base) and base > 0):
+        fail(func, "path", "a header with a finite pitch and base > 0", f"header {head.strip()!r} in {path}")
+    count = int.from_bytes(raw[80:84], "little") if len(raw) == 84 else -1
+    size = os.path.getsize(path)
+    if count < 1 or size != 84 + 50 * count:    # the declared triangle count against the file's size
+        fail(func, "path", "a binary STL whose triangle count matches its size (84 + 50 x count bytes)",
+             f"{count} triangles declared, {size} bytes in {path}")
+    try:
+        tris = _stl().Mesh.from_file(path).vectors.astype(np.float64) * UNITS[unit]
+    except (AssertionError, ValueError, OSError) as e:
+        fail(func, "path", "a readable binary STL", f"{type(e).__name__}: {e} in {path}")
     flat = np.ptp(tris[:, :, 2], axis=1) == 0
     normal_z = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])[:, 2]
     tops = tris[flat & (normal_z > 0)]

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..reference import optical_limits
-from .._validation import fail, finite_real, positive_int
+from .._validation import fail, finite_real, plain_scalar, positive_int
 from .._atomic import atomic_path
 from .. import encode as _encode
 from ..functional import _checks
@@ -102,6 +102,7 @@ class D2NN(nn.Module):
         if quantizer is not None and not isinstance(quantizer, Quantizer):
             fail(f, "quantizer", "a quaton_fast.quant.Quantizer (e.g. quant.PSQ(4)) or None",
                  f"{type(quantizer).__name__} {quantizer!r}", TypeError)
+        seed = plain_scalar(seed)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             fail(f, "seed", "an integer or None", f"{type(seed).__name__} {seed!r}", TypeError)
         if readout not in ("classify", "qpi", "field"):
