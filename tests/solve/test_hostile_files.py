@@ -144,3 +144,17 @@ def test_sk_npz_header_checked_against_the_file(tmp_path):
     p.write_bytes(bytes(b))
     with pytest.raises(ValueError, match="J.npz: not a readable"):
         read_sk(p)
+
+
+def test_gams_product_expansion_is_limited(tmp_path):
+    names = ",".join(f"y{i}" for i in range(1001))
+    text = (f"Variables objvar,{names};\nBinary Variables {names};\nEquations e1;\n"
+            f"e1.. objvar - sqr({'+'.join(f'y{i}' for i in range(1001))}) =E= 0;\n"
+            "Model m / all /;\nSolve m using MIQP minimizing objvar;\n")
+    p = tmp_path / "bomb.gms"
+    p.write_text(text)
+    with pytest.raises(ValueError, match="bomb.gms line 4: .*1001 x 1001 linear terms"):
+        read_gams(p)
+    p.write_text(text.replace("sqr(", "(", 1))          # the same sum, linear: read in one pass
+    P = read_gams(p)
+    assert P.n == 1001 and np.all(P.g == 1.0)

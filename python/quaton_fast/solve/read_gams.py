@@ -45,6 +45,9 @@ _DOLLAR_OK = (re.compile(r"\$(offlisting|onlisting)\s*", re.I),
 _REFUSED_VARS = ("integer", "negative", "sos1", "sos2", "semicont", "semiint")
 #: deepest nesting of parentheses / sqr( ) in one expression (the parser recurses once per level)
 MAX_NESTING = 100
+#: most quadratic terms one product may expand to: sqr(x1 + ... + xk) has k(k+1)/2, so a 100 KB line
+#: could otherwise ask for 1e9 dictionary entries (convert files write products out term by term)
+MAX_PRODUCT_TERMS = 1_000_000
 
 
 class _Poly:
@@ -64,6 +67,15 @@ class _Poly:
         for k, v in o.quad.items():
             quad[k] = quad.get(k, 0.0) + s * v
         return _Poly(self.c + s * o.c, lin, quad)
+
+    def iadd(self, o: "_Poly", s: float = 1.0) -> "_Poly":
+        """self += s*o in place (a sum of k terms in O(k), not O(k^2)); self must be unshared."""
+        self.c += s * o.c
+        for k, v in o.lin.items():
+            self.lin[k] = self.lin.get(k, 0.0) + s * v
+        for k, v in o.quad.items():
+            self.quad[k] = self.quad.get(k, 0.0) + s * v
+        return self
 
     def scale(self, s: float) -> "_Poly":
         return _Poly(s * self.c, {k: s * v for k, v in self.lin.items()}, {k: s * v for k, v in self.quad.items()})
@@ -120,10 +132,10 @@ class _Parser:
         return p
 
     def expr(self) -> _Poly:
-        p = self.term()
+        p = self.term().add(_Poly())          # a private copy, then summed in place
         while self.peek()[1] in ("+", "-"):
             s = 1.0 if self.take()[1] == "+" else -1.0
-            p = p.add(self.term(), s)
+            p.iadd(self.term(), s)
         return p
 
     def term(self) -> _Poly:
@@ -132,7 +144,7 @@ class _Parser:
             op = self.take()[1]
             if op != "*":
                 self.fail(f"operator {op!r} is outside the supported subset (+, -, *, sqr)")
-            q = p.mul(self.unary())
+            q = self.product(p, self.unary())
             if q is None:
                 self.fail("a product of degree > 2 (only quadratic expressions are supported)")
             p = q
@@ -145,6 +157,13 @@ class _Parser:
                 s = -s
         p = self.atom()
         return p if s == 1.0 else p.scale(s)
+
+    def product(self, a: _Poly, b: _Poly) -> "_Poly | None":
+        """a*b, refused (file and line) when it would expand to more than MAX_PRODUCT_TERMS terms."""
+        if len(a.lin) * len(b.lin) > MAX_PRODUCT_TERMS:
+            self.fail(f"a product of {len(a.lin)} x {len(b.lin)} linear terms expands to more than "
+                      f"{MAX_PRODUCT_TERMS} quadratic terms (read_gams.MAX_PRODUCT_TERMS)")
+        return a.mul(b)
 
     def nested(self) -> _Poly:
         """``expr`` one nesting level deeper (inside parentheses or sqr)."""
@@ -173,7 +192,7 @@ class _Parser:
                 p = self.nested()
                 if self.take()[1] != ")":
                     self.fail("missing ')' after sqr(")
-                q = p.mul(p)
+                q = self.product(p, p)
                 if q is None:
                     self.fail("sqr of a non-linear expression (degree > 2)")
                 return q
