@@ -158,3 +158,11 @@ def test_gams_product_expansion_is_limited(tmp_path):
     p.write_text(text.replace("sqr(", "(", 1))          # the same sum, linear: read in one pass
     P = read_gams(p)
     assert P.n == 1001 and np.all(P.g == 1.0)
+
+
+def test_qplib_dense_form_is_not_built_for_a_declared_huge_n(tmp_path):
+    p = tmp_path / "big.qplib"
+    p.write_text("T\nQBN\nminimize\n100000\n1\n1 1 2.0\n0\n0\n1.5\n1e30\n0\n0\n0\n0\n0\n")
+    with pytest.raises(ValueError, match="big.qplib: n = 100000 variables: the dense QUBO/QUMO form"):
+        read_qplib(p)
+    assert read_qplib(p, as_constrained=True).n == 100000          # the sparse form reads it

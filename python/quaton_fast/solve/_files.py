@@ -23,6 +23,8 @@ from .._validation import fail
 
 #: largest text instance file a reader loads (bytes)
 MAX_TEXT_BYTES = 1 << 30
+#: largest dense n x n float64 matrix a reader builds (QPLIB's unconstrained QUBO/QUMO form): 4 GiB
+MAX_DENSE_BYTES = 4 << 30
 #: largest declared number of variables / constraints (16,777,216; G-set's largest graph has 20,000 nodes)
 MAX_DECLARED = 1 << 24
 
