@@ -123,3 +123,9 @@ def test_bad_inputs_name_the_argument(tmp_path):
     (tmp_path / "junk.stl").write_bytes(b"solid nothing\n" * 10)
     assert_rejects(lambda: E.read_relief_stl(tmp_path / "junk.stl"), "path")
     assert_rejects(lambda: E.export_fabrication(tmp_path / "none.npz", tmp_path, base_thickness=1e-3), "none.npz")
+
+
+@pytest.mark.parametrize("dx", [1e300, 1e-300, 2.0])
+def test_gds_pitch_outside_what_gdsii_holds_is_refused(tmp_path, dx):
+    with pytest.raises(ValueError, match="argument 'dx' must be a pitch in"):
+        E.write_levels_gds(tmp_path / "a.gds", np.zeros((1, 2, 2), int), np.array([0.0]), dx)

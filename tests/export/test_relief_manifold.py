@@ -119,9 +119,3 @@ def test_read_relief_stl_checks_the_declared_triangle_count(tmp_path):
     with pytest.raises(ValueError, match="4294967295 triangles declared.*x.stl"):
         E.read_relief_stl(p)
 
-
-@pytest.mark.parametrize("dx", [1e300, 1e-300, 2.0])
-def test_gds_pitch_outside_what_gdsii_holds_is_refused(tmp_path, dx):
-    pytest.importorskip("gdstk")
-    with pytest.raises(ValueError, match="argument 'dx' must be a pitch in"):
-        E.write_levels_gds(tmp_path / "a.gds", np.zeros((1, 2, 2), int), np.array([0.0]), dx)
