@@ -48,3 +48,11 @@ def test_absurd_calibration_value_names_the_key(tmp_path):
     p.write_text(yaml.safe_dump(d))
     with pytest.raises(HardwareFileError, match="hw.yaml', key 'led_poly_coeffs_pos' .*\\|value\\| <= 1e\\+06"):
         AOCHardware.from_yaml(p)
+
+
+def test_profile_built_in_python_refuses_absurd_values_naming_the_field():
+    import numpy as np
+    with pytest.raises(ValueError, match="argument 'led_pos' must be finite with \\|value\\| <= 1e\\+06"):
+        AOCHardware(16, led_pos=np.array([1e308, 0.0, 1.0, 0.0]))
+    with pytest.raises(ValueError, match="argument 'cl_ratio'"):
+        AOCHardware(16, cl_ratio=float("nan"))

@@ -150,6 +150,19 @@ class AOCHardware:
         if self.closed_loop and self.cl_scaling is None:
             raise ValueError("AOCHardware(): argument 'closed_loop' must be False for a profile without "
                              "closed-loop calibration (close_loop_offset_and_scale), got True")
+        # extreme but finite calibration values overflow inside the map: refused here, naming the field
+        numeric = [f.name for f in dataclasses.fields(self) if f.name not in EFFECTS + ("n_channels", "source")]
+        for name in numeric:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                a = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"AOCHardware(): argument '{name}' must be numbers, got {type(value).__name__}") from None
+            if not np.all(np.isfinite(a)) or (a.size and np.abs(a).max() > MAX_CALIBRATION_MAGNITUDE):
+                raise ValueError(f"AOCHardware(): argument '{name}' must be finite with |value| <= "
+                                 f"{MAX_CALIBRATION_MAGNITUDE:g}, got values in [{a.min():g}, {a.max():g}]")
         for name in EFFECTS:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"AOCHardware(): argument '{name}' must be a bool, got "
