@@ -35,7 +35,9 @@ def test_strict_float_accepts_plain_decimals(tok, v):
 
 
 @pytest.mark.parametrize("body, line", [("1_0 2 1\n", 2), ("1 \u0663 1\n", 2), ("1 2 1_000\n", 2),
-                                        ("1 2 nan\n", 2), ("1 2 1\n2 3 inf\n", 3)])
+                                        ("1 2 nan\n", 2), ("1 2 1\n2 3 inf\n", 3),
+                                        ("1\u00a02 1\n", 2),        # a no-break space is not a separator
+                                        ("1 2 1\x0b2 3 1\n", 2)])   # nor is a vertical tab a line end
 def test_gset_tokens_are_gset_syntax(tmp_path, body, line):
     p = tmp_path / "g.txt"
     p.write_text(f"10 {body.count(chr(10))}\n{body}", encoding="utf-8")

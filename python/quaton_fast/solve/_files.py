@@ -1,7 +1,8 @@
 """File helpers of the instance readers: an existing file, an error that names file and line, the
 strict number tokens of the text formats, and the limits a declared size is checked against.
 
-Tokens (G-set/rudy, QPLIB, GAMS) are exactly as strict as the formats: an integer is
+Lines end at '\n' only and tokens are separated by spaces and tabs only (:func:`text_lines`,
+:func:`fields`). Tokens (G-set/rudy, QPLIB, GAMS) are exactly as strict as the formats: an integer is
 ``[+-]?[0-9]+`` and a number a plain ASCII decimal ``[+-]?(digits[.digits]|.digits)([eE][+-]?digits)``
 -- Python's ``int()``/``float()`` would also take ``1_000``, non-ASCII digits (``'٣'``), ``nan``,
 ``inf`` and surrounding blanks, which no format allows. ``inf``/``infinity`` is accepted only where
@@ -57,6 +58,23 @@ def read_text(func: str, p: Path) -> str:
         return p.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise _err(func, p, None, f"not a UTF-8/ASCII text file ({e.reason} at byte {e.start})") from None
+
+
+_BLANKS = re.compile(r"[ \t]+")
+
+
+def text_lines(text: str) -> list[str]:
+    """Lines split at '\n' (a trailing '\r' dropped) only: ``str.splitlines`` would also break at
+    '\x0b', '\x1c', '\u2028' ..., which no text format here treats as a line end."""
+    return [s[:-1] if s.endswith("\r") else s for s in text.split("\n")]
+
+
+def fields(line: str) -> list[str]:
+    """Tokens separated by ASCII blanks (space, tab) only: ``str.split()`` would also split at
+    '\u00a0', '\u2003' ...; such a character stays inside its token, which then fails the
+    strict number check."""
+    s = line.strip(" \t")
+    return _BLANKS.split(s) if s else []
 
 
 def strict_int(tok: str) -> int | None:

@@ -27,7 +27,9 @@ import scipy.sparse as sp
 
 from .._atomic import atomic_write_text
 from .._validation import fail
-from ._files import MAX_DENSE_BYTES, _err, _path, declared_count, read_text, strict_float, strict_int
+from ._files import (MAX_DENSE_BYTES, _err, _path, declared_count, read_text, strict_float, strict_int,
+                     text_lines)
+from ._files import fields as split_fields
 from .constraints import ConstrainedProblem
 from .problems import QUBO, QUMO
 
@@ -50,7 +52,7 @@ class _Tokens:
         self.func, self.p = func, p
         text = read_text(func, p)
         self._it: Iterator[tuple[int, str]] = iter(
-            (k + 1, s) for k, s in enumerate(self._strip(x) for x in text.splitlines()) if s)
+            (k + 1, s) for k, s in enumerate(self._strip(x) for x in text_lines(text)) if s)
         self.line = 0
 
     @staticmethod
@@ -59,14 +61,14 @@ class _Tokens:
             i = s.find(c)
             if i >= 0:
                 s = s[:i]
-        return s.strip()
+        return s.strip(" \t")
 
     def next(self, what: str, fields: int | None = None) -> list[str]:
         try:
             self.line, s = next(self._it)
         except StopIteration:
             raise _err(self.func, self.p, self.line + 1, f"file truncated: expected {what}") from None
-        t = s.split()
+        t = split_fields(s)
         if fields is not None and len(t) != fields:
             raise self.err(f"expected {what} ({fields} field{'s' if fields > 1 else ''}), got {s!r}"
                            + (" (a count above may be wrong)" if len(t) > fields else ""))

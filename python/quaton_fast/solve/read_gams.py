@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .constraints import ConstrainedProblem
-from ._files import _err, _path, read_text, strict_float
+from ._files import _err, _path, read_text, strict_float, text_lines
 
 __all__ = ["read_gams"]
 
@@ -208,7 +208,7 @@ def _statements(func: str, p: Path, text: str):
     """Yield (line, statement text) for ';'-terminated statements, skipping comments and the
     accepted $-lines."""
     buf, start = [], None
-    for ln, raw in enumerate(text.splitlines(), 1):
+    for ln, raw in enumerate(text_lines(text), 1):
         s = raw.rstrip()
         if not s.strip() or s.startswith("*"):
             continue

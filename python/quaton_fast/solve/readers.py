@@ -20,7 +20,7 @@ from .._safe_npz import read_arrays
 from .._validation import fail
 from .._atomic import atomic_write_text
 from .problems import Ising, MaxCut
-from ._files import _err, _path, declared_count, read_text, strict_float, strict_int
+from ._files import _err, _path, declared_count, fields, read_text, strict_float, strict_int, text_lines
 
 __all__ = ["read_gset", "read_rudy", "write_gset", "write_rudy", "read_sk",
            "read_sk_ground_energies", "read_qplib", "write_qplib", "read_gams", "read_instance",
@@ -29,7 +29,7 @@ __all__ = ["read_gset", "read_rudy", "write_gset", "write_rudy", "read_sk",
 
 # ----------------------------------------------------------------------------------------- common
 def _lines(func: str, p: Path) -> list[str]:
-    return read_text(func, p).splitlines()
+    return text_lines(read_text(func, p))
 
 
 _int = strict_int        # [+-]?[0-9]+ only (no '1_0', no non-ASCII digits)
@@ -40,11 +40,11 @@ _num = strict_float      # plain ASCII decimals only, finite
 def _read_edge_list(func: str, path: Any) -> MaxCut:
     p = _path(func, path)
     lines = _lines(func, p)
-    while lines and not lines[-1].strip():      # trailing blank lines are tolerated
+    while lines and not lines[-1].strip(" \t"):      # trailing blank lines are tolerated
         lines.pop()
     if not lines:
         raise _err(func, p, 1, "empty file; expected a header 'n m'")
-    head = lines[0].split()
+    head = fields(lines[0])
     n, m = (_int(head[0]), _int(head[1])) if len(head) == 2 else (None, None)
     if n is None or m is None or n < 1 or m < 0:
         raise _err(func, p, 1, f"expected header 'n m' (integers n >= 1, m >= 0), got {lines[0].strip()!r}")
@@ -56,7 +56,7 @@ def _read_edge_list(func: str, path: Any) -> MaxCut:
     weights = np.empty(m, dtype=np.float64)
     for k, line in enumerate(body[:m]):
         ln = k + 2
-        tok = line.split()
+        tok = fields(line)
         i, j, w = (_int(tok[0]), _int(tok[1]), _num(tok[2])) if len(tok) == 3 else (None, None, None)
         if i is None or j is None or w is None:
             raise _err(func, p, ln, "expected 3 fields 'i j w' (integers i, j, finite number w), "
