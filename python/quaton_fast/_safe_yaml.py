@@ -5,8 +5,10 @@ file whose anchors nest ten aliases per level expands to 1e8 numbers (a "billion
 tens of seconds and gigabytes). :func:`load_yaml`
 
 * refuses files above :data:`MAX_YAML_BYTES` (16 MiB; the released calibrations are < 100 KB);
-* refuses aliases (``*name`` and merge keys ``<<: *name``) outright -- calibration files never
-  need them -- and counts nodes, refusing more than :data:`MAX_YAML_NODES`;
+* counts every node as often as aliases repeat it -- the size of the data once expanded -- while
+  composing, and refuses more than :data:`MAX_YAML_NODES` (the bomb is refused after reading a few
+  KB, in milliseconds); aliases themselves stay legal (``yaml.safe_dump`` writes them for shared
+  sub-lists), an alias to a collection that contains it (recursive data) is refused;
 * turns a non-UTF-8 byte, malformed YAML and nesting too deep for the parser into one exception
   class (``error``) whose message names the function and the file (and YAML's line/column).
 """
@@ -22,25 +24,39 @@ MAX_YAML_NODES = 1_000_000
 
 
 def _loader_class(yaml):
-    class _NoAliasLoader(yaml.SafeLoader):
-        """SafeLoader that refuses aliases and counts nodes as it composes them."""
+    class _CountingLoader(yaml.SafeLoader):
+        """SafeLoader that counts every node as often as aliases repeat it (the size of the data once
+        expanded) and refuses more than MAX_YAML_NODES, or an alias to a node still being composed."""
 
         def __init__(self, stream):
             super().__init__(stream)
-            self._nodes = 0
+            self._sizes: dict = {}
 
         def compose_node(self, parent, index):
             if self.check_event(yaml.AliasEvent):
                 ev = self.peek_event()
-                raise yaml.composer.ComposerError(None, None, f"alias *{ev.anchor} is not accepted (aliases are "
-                                                  "refused: they can expand a small file without bound)", ev.start_mark)
-            self._nodes += 1
-            if self._nodes > MAX_YAML_NODES:
-                raise yaml.composer.ComposerError(None, None, f"more than {MAX_YAML_NODES} YAML nodes "
-                                                  "(quaton_fast._safe_yaml.MAX_YAML_NODES)", self.peek_event().start_mark)
-            return super().compose_node(parent, index)
+                target = self.anchors.get(ev.anchor)
+                if target is not None and id(target) not in self._sizes:
+                    raise yaml.composer.ComposerError(None, None, f"alias *{ev.anchor} refers to a collection that "
+                                                      "contains it (recursive data)", ev.start_mark)
+            mark = self.peek_event().start_mark
+            node = super().compose_node(parent, index)
+            size = self._sizes.get(id(node))
+            if size is None:                               # a new node (an alias returns a sized one)
+                if isinstance(node, yaml.SequenceNode):
+                    size = 1 + sum(self._sizes[id(c)] for c in node.value)
+                elif isinstance(node, yaml.MappingNode):
+                    size = 1 + sum(self._sizes[id(k)] + self._sizes[id(v)] for k, v in node.value)
+                else:
+                    size = 1
+                self._sizes[id(node)] = size
+            if size > MAX_YAML_NODES:
+                raise yaml.composer.ComposerError(None, None, f"the data expands to more than {MAX_YAML_NODES} "
+                                                  "values through aliases or sheer size "
+                                                  "(quaton_fast._safe_yaml.MAX_YAML_NODES)", mark)
+            return node
 
-    return _NoAliasLoader
+    return _CountingLoader
 
 
 def load_yaml(func: str, path: "str | os.PathLike", error: type = ValueError) -> Any:
