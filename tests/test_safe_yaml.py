@@ -64,3 +64,11 @@ def test_profile_built_in_python_refuses_absurd_values_naming_the_field():
         AOCHardware(16, led_pos=np.array([1e308, 0.0, 1.0, 0.0]))
     with pytest.raises(ValueError, match="argument 'cl_ratio'"):
         AOCHardware(16, cl_ratio=float("nan"))
+
+
+def test_reading_a_calibration_file_does_not_import_torch():
+    import subprocess
+    import sys
+    code = "import sys\nfrom quaton_fast.aoc.hardware import AOCHardware\nprint('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
