@@ -18,6 +18,30 @@ def _fmt_shape(shape: Sequence[int]) -> str:
     return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def plain_scalar(value: Any) -> Any:
+    """The one converter of "a number" at every entry point: a NumPy scalar (``np.int64(2)``,
+    ``np.float32(0.5)``, ``np.bool_``), a 0-d NumPy array or a 0-d torch tensor becomes the
+    equivalent Python ``int``/``float``/``bool``/``complex``; anything else is returned unchanged
+    (so the caller's own type check still sees lists, strings, n-d arrays...).
+
+    torch is not imported (this module is the bottom floor): a 0-d tensor is recognised by its
+    type's module and ``dim()``. Reading a 0-d CUDA tensor synchronises once, where the user hands
+    the value in, never on a hot path."""
+    if isinstance(value, (bool, int, float, complex)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.item() if value.ndim == 0 and value.dtype.kind in "biufc" else value
+    if type(value).__module__.split(".")[0] == "torch" and hasattr(value, "dim") and callable(value.dim):
+        try:
+            if value.dim() == 0:
+                return value.item()
+        except Exception:  # noqa: BLE001 - not a tensor after all
+            return value
+    return value
+
+
 def fail(func: str, arg: str, expected: str, got: Any, exc: type = ValueError) -> None:
     """Raise ``exc`` with the project's standard message."""
     raise exc(f"{func}(): argument '{arg}' must be {expected}, got {got}")
@@ -25,7 +49,9 @@ def fail(func: str, arg: str, expected: str, got: Any, exc: type = ValueError) -
 
 def finite_real(func: str, arg: str, value: Any, *, positive: bool = False,
                 nonnegative: bool = False) -> float:
-    """Return ``value`` as a Python float after checking it is a finite real number."""
+    """Return ``value`` as a Python float after checking it is a finite real number (NumPy
+    scalars and 0-d arrays/tensors accepted, :func:`plain_scalar`)."""
+    value = plain_scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         fail(func, arg, "a real number", f"{type(value).__name__} {value!r}", TypeError)
     v = float(value)
@@ -39,7 +65,9 @@ def finite_real(func: str, arg: str, value: Any, *, positive: bool = False,
 
 
 def positive_int(func: str, arg: str, value: Any, *, minimum: int = 1) -> int:
-    """Return ``value`` as int after checking it is an integer >= ``minimum``."""
+    """Return ``value`` as int after checking it is an integer >= ``minimum`` (NumPy integer
+    scalars and 0-d integer arrays/tensors accepted, :func:`plain_scalar`)."""
+    value = plain_scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         fail(func, arg, f"an integer >= {minimum}", f"{type(value).__name__} {value!r}", TypeError)
     if int(value) < minimum:

@@ -24,6 +24,8 @@ from typing import Any
 
 import torch
 
+from ._validation import plain_scalar
+
 __all__ = ["init_from_env", "is_initialized", "rank", "world_size", "is_main_process",
            "shard_batch", "shard_loss_scale", "wrap_ddp", "unwrap", "barrier", "launched_by_torchrun",
            "shutdown"]
@@ -110,6 +112,7 @@ def shard_loss_scale(global_size: int) -> float:
     """Factor for this rank's *mean* loss so that DDP's gradient average equals the gradient of
     the mean over the whole global batch of ``global_size`` items split by :func:`shard_batch`:
     ``world · len(shard) / global_size`` (exactly 1.0 when the batch splits evenly)."""
+    global_size = plain_scalar(global_size)
     if isinstance(global_size, bool) or not isinstance(global_size, int) or global_size < 1:
         raise ValueError(f"shard_loss_scale(): argument 'global_size' must be a positive int, got {global_size!r}")
     w, r = world_size(), rank()

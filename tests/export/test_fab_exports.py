@@ -29,11 +29,23 @@ def test_relief_mesh_is_closed_and_outward(seed):
     _, _, h = _quantized(rng, L=1, n=7)
     dx, base = 0.4e-3, 1e-3
     tris = E.relief_mesh_triangles(h[0], dx, base)
-    expected = (7 * dx) ** 2 * base + dx ** 2 * h[0].sum()
-    # outward orientation and closure: the enclosed volume is the plate plus the columns
-    assert _signed_volume(tris) == pytest.approx(expected, rel=1e-12)
+    expected = (7 * dx) ** 2 * base + dx ** 2 * h[0].sum() + _posts_volume(base + h[0], dx / 64)
+    # outward orientation and closure: the enclosed volume is the plate plus the columns (plus the
+    # dx/32 posts joining diagonal pairs); abs=0: the volumes are ~1e-8 m^3
+    assert _signed_volume(tris) == pytest.approx(expected, rel=1e-12, abs=0)
     # translating a closed surface does not change its volume (an open one would)
-    assert _signed_volume(tris + np.array([3e-3, -2e-3, 5e-3])) == pytest.approx(expected, rel=1e-9)
+    assert _signed_volume(tris + np.array([3e-3, -2e-3, 5e-3])) == pytest.approx(expected, rel=1e-9, abs=0)
+
+
+def _posts_volume(top, eps):
+    """Extra volume of the posts at grid vertices where two columns touch only along an edge."""
+    vol = 0.0
+    for r in range(1, top.shape[0]):
+        for c in range(1, top.shape[1]):
+            a, b, cc, d = top[r - 1, c - 1], top[r - 1, c], top[r, c - 1], top[r, c]
+            if min(a, d) > max(b, cc) or min(b, cc) > max(a, d):
+                vol += eps * eps * sum(max(a, b, cc, d) - t for t in (a, b, cc, d))
+    return vol
 
 
 @pytest.mark.parametrize("unit", ["m", "mm", "um"])
@@ -111,3 +123,9 @@ def test_bad_inputs_name_the_argument(tmp_path):
     (tmp_path / "junk.stl").write_bytes(b"solid nothing\n" * 10)
     assert_rejects(lambda: E.read_relief_stl(tmp_path / "junk.stl"), "path")
     assert_rejects(lambda: E.export_fabrication(tmp_path / "none.npz", tmp_path, base_thickness=1e-3), "none.npz")
+
+
+@pytest.mark.parametrize("dx", [1e300, 1e-300, 2.0])
+def test_gds_pitch_outside_what_gdsii_holds_is_refused(tmp_path, dx):
+    with pytest.raises(ValueError, match="argument 'dx' must be a pitch in"):
+        E.write_levels_gds(tmp_path / "a.gds", np.zeros((1, 2, 2), int), np.array([0.0]), dx)

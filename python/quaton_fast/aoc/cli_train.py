@@ -30,6 +30,8 @@ import numpy as np
 import torch
 
 from .. import _argtypes as A
+from .._safe_torch import load_weights_only
+from .._validation import plain_scalar
 from .. import distributed as dist
 from .._atomic import clean_stale_temporaries
 from .._rundir import RunSettingsMismatch, check_settings, run_lock, settings_fingerprint, write_settings
@@ -73,6 +75,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def validate_args(args: argparse.Namespace) -> None:
     """Checks across options and of options built without this parser (``run`` called from Python):
     ValueError naming the option."""
+    for name in ("epochs", "batch", "max_steps", "lr", "max_gain"):
+        setattr(args, name, plain_scalar(getattr(args, name)))   # NumPy numbers from a sweep table
     for name in ("epochs", "batch"):
         v = getattr(args, name)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -127,7 +131,7 @@ def check_resume(out: Path, args: argparse.Namespace) -> int:
                                   f"resumed safely; delete it or choose another --out")
     check_settings(record, run_settings(args), func="aoc-train", what=what)
     try:
-        return int(torch.load(ckpt, map_location="cpu", weights_only=False)["epoch"])
+        return int(load_weights_only(ckpt, "aoc-train")["epoch"])
     except Exception as e:  # noqa: BLE001 - corrupt / foreign file
         raise ValueError(f"aoc-train: {what} is not a readable aoc-train checkpoint ({type(e).__name__}: "
                          f"{_one_line(e)}); delete it or choose another --out") from None

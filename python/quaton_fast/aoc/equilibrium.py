@@ -61,6 +61,7 @@ class _EquilibriumCore(nn.Module):
             clamp = (lo, hi)
         tol = V.finite_real(func, "tol", tol, nonnegative=True)
         max_iter = V.positive_int(func, "max_iter", max_iter)
+        seed = V.plain_scalar(seed)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
             V.fail(func, "seed", "None or an integer >= 0", repr(seed), TypeError)
         if max_gain is not None:

@@ -24,9 +24,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-import torch
 
-from ..functional.aoc_hardware import hardware_fixed_point, nonlinearity, path_operators, readout
 from ..reference.aoc_hardware import hardware_gain, led_paths
 from ..reference.aoc_hardware_profile import EFFECTS, AOCHardware, HardwareFileError
 
@@ -60,6 +58,9 @@ class HardwareTwin:
                              f"expected, got {readout_sigma!r}, {samples!r}, {repeats!r}")
         self.profile, self.readout_sigma = profile, float(readout_sigma)
         self.samples, self.repeats, self.unconverged = int(samples), int(repeats), unconverged
+        import torch  # here, not at import: loading a calibration file does not need torch
+
+        from ..functional.aoc_hardware import nonlinearity
         self.generator = torch.Generator().manual_seed(int(seed))
         self.last_untrusted: Optional[torch.Tensor] = None
         f0, fp0 = (float(t) for t in nonlinearity(torch.zeros(1, dtype=torch.float64), profile)[0:2])
@@ -78,6 +79,7 @@ class HardwareTwin:
 
     def equilibrium(self, model, x: torch.Tensor) -> torch.Tensor:
         """Fixed points of all cells of ``model`` for inputs x (B, in) -> (B, cells*width)."""
+        from ..functional.aoc_hardware import hardware_fixed_point, readout
         B, n, cells = x.shape[0], model.width, model.cells
         beff = (model.ip(x) + model.b).reshape(B * cells, n)
         W = model.effective_W().to(beff.dtype)
@@ -92,14 +94,19 @@ class HardwareTwin:
 
     def linear_gain(self, W: torch.Tensor, beta) -> torch.Tensor:
         """Per cell ``||E⁺ diag(s⁺) - E⁻ diag(s⁻)||_2`` with ``s± = p±'(f(0)) f'(0)``; W: (cells, n, n)."""
+        import torch
+
+        from ..functional.aoc_hardware import path_operators
         Ep, En, _ = path_operators(W, beta, self.profile)
         return torch.linalg.matrix_norm(Ep * self._slope0[0] - En * self._slope0[1], ord=2)
 
-    @torch.no_grad()
     def project_(self, model) -> None:
         """Rescale each cell's W so that its hardware linear gain is <= model.max_gain (no-op if None)."""
+        import torch
+
         if model.max_gain is None:
             return
-        gain = self.linear_gain(model.W.detach(), model.beta.detach())
-        scale = torch.clamp(model.max_gain / gain.clamp_min(1e-12), max=1.0)
-        model.W.mul_(scale.reshape(-1, 1, 1).to(model.W.dtype))
+        with torch.no_grad():
+            gain = self.linear_gain(model.W.detach(), model.beta.detach())
+            scale = torch.clamp(model.max_gain / gain.clamp_min(1e-12), max=1.0)
+            model.W.mul_(scale.reshape(-1, 1, 1).to(model.W.dtype))

@@ -15,6 +15,7 @@ from typing import Dict, Optional
 import torch
 
 from .._atomic import atomic_torch_save, atomic_write_json
+from .._safe_torch import load_weights_only
 from ..distributed import is_main_process, shard_batch, shard_loss_scale, unwrap, world_size, wrap_ddp
 from .equilibrium import EquilibriumClassifier, EquilibriumRegressor
 
@@ -39,7 +40,7 @@ def save_checkpoint(path, model, opt, epoch: int, step: int, **extra) -> None:
 
 
 def load_checkpoint(path, model, opt) -> Dict:
-    st = torch.load(path, map_location="cpu", weights_only=False)
+    st = load_weights_only(path, "aoc load_checkpoint")    # no code runs from the file
     unwrap(model).load_state_dict(st["model"]); opt.load_state_dict(st["opt"]); torch.set_rng_state(st["rng"])
     return st
 

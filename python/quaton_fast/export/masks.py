@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._safe_npz import read_arrays
 from .._validation import fail, finite_real
 from .levels_gds import levels_from_heights, write_levels_gds
 from .relief_stl import write_relief_stl
@@ -36,14 +37,25 @@ def export_fabrication(masks_npz: str | os.PathLike, out_dir: str | os.PathLike,
     if not masks_npz.is_file():
         raise FileNotFoundError(f"{func}(): masks file '{masks_npz}' not found "
                                 f"(written by D2NN.export_masks or quaton-fast train)")
-    with np.load(masks_npz) as z:
-        if "heights" not in z or "dx" not in z:
-            fail(func, "masks_npz", "an .npz with 'heights' and 'dx'", f"keys {sorted(z.files)} in {masks_npz}")
-        heights = np.asarray(z["heights"], dtype=np.float64)
-        dx = float(z["dx"])
-    if heights.ndim != 3:
-        fail(func, "masks_npz", "heights of shape (L, N, N)", f"shape {heights.shape} in {masks_npz}")
     finite_real(func, "base_thickness", base_thickness, positive=True)
+    # headers checked against the file before reading, no pickles, errors naming the file
+    z = read_arrays(func, masks_npz, ("heights", "dx"))
+    if "heights" not in z or "dx" not in z:
+        fail(func, "masks_npz", "an .npz with 'heights' and 'dx'", f"keys {sorted(z)} in {masks_npz}")
+    heights, dx = z["heights"], z["dx"]
+    if heights.dtype.kind not in "iuf" or heights.ndim != 3 or heights.shape[1] != heights.shape[2] \
+            or 0 in heights.shape:
+        fail(func, "masks_npz", "'heights' a real array of shape (L, N, N) with L, N >= 1 (metres)",
+             f"{heights.dtype} shape {heights.shape} in {masks_npz}")
+    heights = heights.astype(np.float64)
+    if dx.dtype.kind not in "iuf" or dx.size != 1:
+        fail(func, "masks_npz", "'dx' one real number (metres)", f"{dx.dtype} shape {dx.shape} in {masks_npz}")
+    dx = float(dx.reshape(()))
+    if not (np.isfinite(dx) and dx > 0):
+        fail(func, "masks_npz", "'dx' a finite pitch > 0 (metres)", f"{dx!r} in {masks_npz}")
+    if not np.all(np.isfinite(heights)) or heights.min() < 0:
+        fail(func, "masks_npz", "'heights' finite and >= 0 (metres)", f"range [{heights.min()}, {heights.max()}] "
+             f"in {masks_npz}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     levels = distinct_levels(heights)

@@ -3,8 +3,10 @@
 One mask = a height map ``h`` of shape (N, N) in metres on a square grid of pitch ``dx`` metres.
 The printed part is a solid plate: a base of thickness ``base_thickness`` (metres) under every
 neuron, and on top of it one flat-topped square column per neuron of height ``h[i, j]``. The mesh is
-closed (watertight): top faces, vertical walls wherever neighbouring heights differ and around the
-border, and the bottom face.
+a closed 2-manifold (watertight, every edge in exactly two triangles, no T-junctions; see
+:mod:`quaton_fast.export.relief_mesh`): top faces, vertical walls wherever neighbouring heights
+differ and around the border, and the bottom face; where two columns touch only along a vertical
+edge, a post of side dx/32 on that corner joins them.
 
 Coordinates: x along the column index j, y along the row index i, z up; neuron (i, j) covers
 x ∈ [j·dx, (j+1)·dx), y ∈ [i·dx, (i+1)·dx); the bottom of the base is z = 0, the top of neuron
@@ -21,6 +23,7 @@ import numpy as np
 
 from .._atomic import atomic_path
 from .._validation import fail, finite_real
+from .relief_mesh import HUB_FRACTION, relief_triangles
 
 __all__ = ["UNITS", "relief_mesh_triangles", "write_relief_stl", "read_relief_stl"]
 
@@ -39,61 +42,37 @@ def _check_heights(func: str, heights) -> np.ndarray:
     return h
 
 
-def _quads_to_triangles(quads: np.ndarray) -> np.ndarray:
-    """(Q, 4, 3) counter-clockwise quads (seen from outside) -> (2Q, 3, 3) triangles."""
-    return np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]], axis=0)
-
-
 def relief_mesh_triangles(heights, dx: float, base_thickness: float) -> np.ndarray:
     """Triangles of the closed relief mesh, (T, 3, 3) float64 metres, outward-facing (right-hand rule).
 
+    A closed 2-manifold without T-junctions (:mod:`quaton_fast.export.relief_mesh`: walls carry every
+    height met on their vertical edges; a dx/32-wide post joins columns that touch only along an edge).
     heights: (N, N) metres, >= 0; dx: pitch (m) > 0; base_thickness: (m) > 0.
     Raises ValueError/TypeError naming the argument on bad input."""
     func = "relief_mesh_triangles"
     h = _check_heights(func, heights)
     dx = finite_real(func, "dx", dx, positive=True)
     base = finite_real(func, "base_thickness", base_thickness, positive=True)
+    _check_scale(func, h, dx, base, 1.0, np.float64)
+    return relief_triangles(base + h, dx)
+
+
+def _check_scale(func: str, h: np.ndarray, dx: float, base: float, unit: float, dtype) -> None:
+    """Every coordinate (in ``unit``) finite and representable in ``dtype`` with the posts' dx/64
+    still resolved: extreme but finite inputs are refused here, naming the argument."""
+    fi = np.finfo(dtype)
+    limit = float(fi.max) / 4
     n = h.shape[0]
-    top = base + h
-    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    x0, x1, y0, y1 = j * dx, (j + 1) * dx, i * dx, (i + 1) * dx
-    quads = []
-    # top faces (normal +z): counter-clockwise seen from above
-    z = top
-    quads.append(np.stack([np.stack([x0, y0, z], -1), np.stack([x1, y0, z], -1),
-                           np.stack([x1, y1, z], -1), np.stack([x0, y1, z], -1)], -2).reshape(-1, 4, 3))
-    # bottom face (normal -z), one quad for the whole plate
-    L = n * dx
-    quads.append(np.array([[[0, 0, 0], [0, L, 0], [L, L, 0], [L, 0, 0]]], dtype=np.float64))
-    # walls between columns j and j+1 (normal +x where the left column is taller, -x otherwise),
-    # with the outer border at x = 0 and x = L taken as neighbours of height 0 at z = 0
-    padded_x = np.concatenate([np.zeros((n, 1)), top, np.zeros((n, 1))], axis=1)   # (n, n+2)
-    xs = np.arange(n + 1) * dx
-    a, b = padded_x[:, :-1], padded_x[:, 1:]                        # left, right heights at each x-edge
-    ii, kk = np.nonzero(a != b)
-    lo, hi = np.minimum(a, b)[ii, kk], np.maximum(a, b)[ii, kk]
-    x = xs[kk]
-    ya, yb = ii * dx, (ii + 1) * dx
-    left_taller = a[ii, kk] > b[ii, kk]
-    # normal +x: vertices (x, ya, lo) (x, yb, lo) (x, yb, hi) (x, ya, hi) are CCW seen from +x
-    q = np.stack([np.stack([x, ya, lo], -1), np.stack([x, yb, lo], -1),
-                  np.stack([x, yb, hi], -1), np.stack([x, ya, hi], -1)], -2)
-    q[~left_taller] = q[~left_taller][:, ::-1]
-    quads.append(q)
-    padded_y = np.concatenate([np.zeros((1, n)), top, np.zeros((1, n))], axis=0)   # (n+2, n)
-    ys = np.arange(n + 1) * dx
-    a, b = padded_y[:-1, :], padded_y[1:, :]                        # lower-y, upper-y heights at each y-edge
-    kk, jj = np.nonzero(a != b)
-    lo, hi = np.minimum(a, b)[kk, jj], np.maximum(a, b)[kk, jj]
-    y = ys[kk]
-    xa, xb = jj * dx, (jj + 1) * dx
-    lower_taller = a[kk, jj] > b[kk, jj]
-    # normal +y: (xb, y, lo) (xa, y, lo) (xa, y, hi) (xb, y, hi) are CCW seen from +y
-    q = np.stack([np.stack([xb, y, lo], -1), np.stack([xa, y, lo], -1),
-                  np.stack([xa, y, hi], -1), np.stack([xb, y, hi], -1)], -2)
-    q[~lower_taller] = q[~lower_taller][:, ::-1]
-    quads.append(q)
-    return _quads_to_triangles(np.concatenate(quads, axis=0))
+    if not n * dx / unit <= limit:
+        fail(func, "dx", f"small enough that N·dx ({n} x {dx:g} m) fits the file's numbers (<= {limit:.3g} {'' if unit == 1 else 'units'})",
+             f"{n * dx:g} m")
+    if not dx / unit * HUB_FRACTION >= float(fi.tiny) * 1e3 or not dx * HUB_FRACTION / (n * dx) > 16 * float(fi.eps):
+        fail(func, "dx", f"resolvable: dx/64 must exceed the {np.dtype(dtype).name} resolution of the plate's coordinates",
+             f"{dx:g} m with N = {n}")
+    if not (base + float(h.max())) / unit <= limit:
+        fail(func, "heights" if h.max() > base else "base_thickness",
+             f"small enough that base_thickness + max(heights) fits the file's numbers (<= {limit:.3g})",
+             f"{base + float(h.max()):g} m")
 
 
 def _stl():
@@ -115,10 +94,23 @@ def write_relief_stl(path: str | os.PathLike, heights, dx: float, base_thickness
     func = "write_relief_stl"
     if unit not in UNITS:
         fail(func, "unit", f"one of {sorted(UNITS)}", repr(unit))
-    tris = relief_mesh_triangles(heights, dx, base_thickness) / UNITS[unit]
+    h = _check_heights(func, heights)
+    dx = finite_real(func, "dx", dx, positive=True)
+    base = finite_real(func, "base_thickness", base_thickness, positive=True)
+    u = UNITS[unit]
+    _check_scale(func, h, dx, base, u, np.float32)
+    # the mesh is built from the float32 values the file will hold, so that tops equal after
+    # rounding are one level (no zero-height walls) and every shared vertex stays shared
+    tops = (np.float32(base / u) + (h / u).astype(np.float32)).astype(np.float64)
+    tris = relief_triangles(tops, float(np.float32(dx / u))).astype(np.float32)
+    area2 = np.linalg.norm(np.cross((tris[:, 1] - tris[:, 0]).astype(np.float64),
+                                    (tris[:, 2] - tris[:, 0]).astype(np.float64)), axis=1)
+    if not np.all(area2 > 0):
+        fail(func, "heights", f"representable in float32 {unit} (the STL's numbers) with distinct levels",
+             f"{int((area2 <= 0).sum())} triangles that collapse when rounded")
     mesh = _stl()
     m = mesh.Mesh(np.zeros(tris.shape[0], dtype=mesh.Mesh.dtype))
-    m.vectors[:] = tris.astype(np.float32)
+    m.vectors[:] = tris
     m.update_normals()
     header = f"quaton_fast relief unit={unit} dx={float(dx):.6e}m base={float(base_thickness):.6e}m"
     with atomic_path(path, suffix=".stl") as tmp:
@@ -142,17 +134,32 @@ def read_relief_stl(path: str | os.PathLike) -> dict:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{func}(): file '{path}' not found")
     with open(path, "rb") as fh:
-        head = fh.read(80).decode("ascii", "replace")
+        raw = fh.read(84)
+    head = raw[:80].decode("ascii", "replace")
     m = _HEADER.search(head)
     if m is None or m.group(1) not in UNITS:
         fail(func, "path", "an STL written by write_relief_stl (header with unit, dx, base)",
              f"header {head.strip()!r} in {path}")
     unit, dx, base = m.group(1), float(m.group(2)), float(m.group(3))
-    tris = _stl().Mesh.from_file(path).vectors.astype(np.float64) * UNITS[unit]
+    if not (np.isfinite(dx) and dx > 0 and np.isfinite(base) and base > 0):
+        fail(func, "path", "a header with a finite pitch and base > 0", f"header {head.strip()!r} in {path}")
+    count = int.from_bytes(raw[80:84], "little") if len(raw) == 84 else -1
+    size = os.path.getsize(path)
+    if count < 1 or size != 84 + 50 * count:    # the declared triangle count against the file's size
+        fail(func, "path", "a binary STL whose triangle count matches its size (84 + 50 x count bytes)",
+             f"{count} triangles declared, {size} bytes in {path}")
+    try:
+        tris = _stl().Mesh.from_file(path).vectors.astype(np.float64) * UNITS[unit]
+    except (AssertionError, ValueError, OSError) as e:
+        fail(func, "path", "a readable binary STL", f"{type(e).__name__}: {e} in {path}")
     flat = np.ptp(tris[:, :, 2], axis=1) == 0
     normal_z = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])[:, 2]
     tops = tris[flat & (normal_z > 0)]
     cx, cy = tops[:, :, 0].mean(1), tops[:, :, 1].mean(1)
+    # a neuron's top triangles have their centroid >= dx/6 from the grid lines; the posts' (dx/64) nearer
+    off = lambda v: np.abs(v / dx - np.round(v / dx))  # noqa: E731
+    keep = (off(cx) > 0.125) & (off(cy) > 0.125)
+    tops, cx, cy = tops[keep], cx[keep], cy[keep]
     n = int(round(max(cx.max(), cy.max()) / dx + 0.5))
     j = np.floor(cx / dx).astype(int)
     i = np.floor(cy / dx).astype(int)

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from .._backend import native
+from .._validation import plain_scalar
 from ..reference.aoc_hardware import crosstalk_matrix, led_dc
 from ..reference.aoc_hardware_profile import AOCHardware
 from ._fixed_point_torch import relative_residual
@@ -409,6 +410,9 @@ def hardware_fixed_point(W: torch.Tensor, b: torch.Tensor, hw: AOCHardware, *, a
     Returns (state (S, n), iterations (S,) int64 updates applied, residual (S,) at the returned
     state, untrusted (S,) bool = not converged).
     """
+    gamma, tol, max_iter, backward_tol, backward_max_iter = (plain_scalar(v) for v in (
+        gamma, tol, max_iter, backward_tol, backward_max_iter))
+    alpha, beta = (v if isinstance(v, torch.Tensor) else plain_scalar(v) for v in (alpha, beta))   # NumPy / 0-d tensor numbers
     b = _check(W, b, hw, clamp, tol, max_iter, unconverged, backend, s0, alpha, beta, gamma, backward_tol,
                backward_max_iter)
     # the ideal profile hands over to today's ideal fixed point (bit for bit) only where that path

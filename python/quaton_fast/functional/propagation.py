@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validation import fail
+from .._validation import fail, positive_int
+from ..reference import optical_limits
 from ..reference import propagation as ref_prop
 from . import _checks
 from ._derived import conj_transfer
@@ -89,8 +90,10 @@ def propagate_free_space(u: torch.Tensor, *, dx: float, wavelength: float, z: fl
     ``wavelength``: vacuum wavelength (m); ``n_medium``: index of the medium; ``evanescent``:
     "cut" or "decay" (see :func:`angular_spectrum_transfer`); ``check_finite`` as in :func:`propagate`."""
     _checks.square_field("propagate_free_space", "u", u, check_finite=check_finite)
-    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 1:
-        fail("propagate_free_space", "pad", "an integer >= 1", repr(pad))
+    pad = positive_int("propagate_free_space", "pad", pad)
+    lam = optical_limits.wavelength_in_medium("propagate_free_space", wavelength, n_medium)
+    optical_limits.length("propagate_free_space", "dx", dx)   # extreme values named here, once
+    optical_limits.distance("propagate_free_space", "z", z, lam)
     ref_prop.check_grid_size("propagate_free_space", "pad", pad * u.shape[-1],
                              f" with P = pad·N, N = {u.shape[-1]}")
     dtype = torch.complex128 if u.dtype in (torch.float64, torch.complex128) else torch.complex64

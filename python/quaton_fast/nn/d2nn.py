@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import fail, finite_real, positive_int
+from ..reference import optical_limits
+from .._validation import fail, finite_real, plain_scalar, positive_int
 from .._atomic import atomic_path
 from .. import encode as _encode
 from ..functional import _checks
@@ -80,11 +81,13 @@ class D2NN(nn.Module):
         self.n = positive_int(f, "n", n)
         self.wavelength = finite_real(f, "wavelength", wavelength, positive=True)
         self.n_medium = finite_real(f, "n_medium", n_medium, positive=True)
-        self.dx = finite_real(f, "dx", dx, positive=True)
+        lam = optical_limits.wavelength_in_medium(f, wavelength, n_medium)
+        self.dx = optical_limits.length(f, "dx", dx)
         num_layers = positive_int(f, "num_layers", num_layers)
         if num_layers > MAX_LAYERS:
             fail(f, "num_layers", f"at most {MAX_LAYERS}", num_layers)
-        z_in, dz, z_out = (finite_real(f, name, v) for name, v in (("z_in", z_in), ("dz", dz), ("z_out", z_out)))
+        z_in, dz, z_out = (optical_limits.distance(f, name, v, lam)
+                           for name, v in (("z_in", z_in), ("dz", dz), ("z_out", z_out)))
         pad = positive_int(f, "pad", pad)
         check_grid_size(f, "pad" if (2 * self.n) ** 2 <= MAX_GRID_POINTS else "n", pad * self.n,
                         f" with P = pad·n, n = {self.n}, pad = {pad}")
@@ -99,6 +102,7 @@ class D2NN(nn.Module):
         if quantizer is not None and not isinstance(quantizer, Quantizer):
             fail(f, "quantizer", "a quaton_fast.quant.Quantizer (e.g. quant.PSQ(4)) or None",
                  f"{type(quantizer).__name__} {quantizer!r}", TypeError)
+        seed = plain_scalar(seed)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             fail(f, "seed", "an integer or None", f"{type(seed).__name__} {seed!r}", TypeError)
         if readout not in ("classify", "qpi", "field"):

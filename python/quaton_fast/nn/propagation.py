@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..reference import optical_limits
 from .._validation import fail, finite_real, positive_int
 from ..functional.propagation import angular_spectrum_transfer, propagate
 from ..reference.propagation import MAX_GRID_POINTS, check_grid_size, evanescent_mode
@@ -32,10 +33,11 @@ class FreeSpace(nn.Module):
         # blame pad when the grid itself would fit with the default padding
         check_grid_size("FreeSpace", "pad" if (2 * self.n) ** 2 <= MAX_GRID_POINTS else "n", self.pad * self.n,
                         f" with P = pad·n, n = {self.n}, pad = {self.pad}")
-        self.dx = finite_real("FreeSpace", "dx", dx, positive=True)
+        lam = optical_limits.wavelength_in_medium("FreeSpace", wavelength, n_medium)
+        self.dx = optical_limits.length("FreeSpace", "dx", dx)
         self.wavelength = finite_real("FreeSpace", "wavelength", wavelength, positive=True)
         self.n_medium = finite_real("FreeSpace", "n_medium", n_medium, positive=True)
-        self.z = finite_real("FreeSpace", "z", z)
+        self.z = optical_limits.distance("FreeSpace", "z", z, lam)
         if not isinstance(band_limited, (bool, np.bool_)):
             fail("FreeSpace", "band_limited", "a bool", f"{type(band_limited).__name__} {band_limited!r}", TypeError)
         self.band_limited = bool(band_limited)

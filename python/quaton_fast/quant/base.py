@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import fail, finite_real
+from .._validation import fail, finite_real, plain_scalar
 from ..functional import _checks
 from ..functional import quantizers as F
 from ..functional import transmission as FT
@@ -35,6 +35,7 @@ def make_level_table(levels: int | Sequence[float] | LevelTable | ComplexLevelTa
         return levels.phase_table
     if period is not None:
         period = finite_real(func, "period", period, positive=True)
+    levels = plain_scalar(levels)
     if isinstance(levels, bool):
         fail(func, "levels", "a level count (int), a sequence of phases or a LevelTable", repr(levels), TypeError)
     if isinstance(levels, (int, np.integer)):

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import fail, finite_real
+from .._validation import fail, finite_real, plain_scalar
 from ..functional import _checks
 from ..functional import quantizers as F
 from ..functional import transmission as FT
@@ -184,6 +184,7 @@ class GumbelSoftmax(Quantizer):
         self.decay = finite_real("GumbelSoftmax", "decay", decay, positive=True)
         self.tau_min = finite_real("GumbelSoftmax", "tau_min", tau_min, positive=True)
         self.init_sharpness = finite_real("GumbelSoftmax", "init_sharpness", init_sharpness, positive=True)
+        seed = plain_scalar(seed)
         if seed is None:
             seed = int(torch.randint(0, 2 ** 62, ()))
         elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
@@ -335,6 +336,7 @@ def make_quantizer(name: str, levels: Levels = 4, **options) -> Quantizer:
         if "material_n" not in material:
             fail("make_quantizer", "material_n", "the material's real index (given with material_kappa / n_medium)",
                  "missing")
+        levels = plain_scalar(levels)
         if isinstance(levels, bool) or not isinstance(levels, int):
             fail("make_quantizer", "levels", "an integer level count with a material table", repr(levels), TypeError)
         levels = from_material(material["material_n"], material.get("material_kappa", 0.0), 1.0,

@@ -53,6 +53,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from .._validation import plain_scalar
 from .aoc_hardware_profile import AOCHardware
 from .fixed_point import relative_residual
 
@@ -325,6 +326,7 @@ def hardware_fixed_point(W: np.ndarray, b: np.ndarray, hw: AOCHardware, *, alpha
     A small momentum step is never taken as convergence.
     """
     W, b, alpha, beta, S, n = _prep(W, b, alpha, beta, hw)
+    max_iter, tol = plain_scalar(max_iter), plain_scalar(tol)
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"hardware_fixed_point(): argument 'max_iter' must be an integer >= 1, got {max_iter!r}")
     if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) or not (0.0 <= float(tol) < np.inf):

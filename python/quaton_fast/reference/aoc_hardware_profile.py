@@ -44,7 +44,14 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from .._safe_yaml import load_yaml
+
 __all__ = ["AOCHardware", "HardwareFileError", "EFFECTS", "TIA_16CH_POSITIVE", "TIA_16CH_NEGATIVE"]
+
+#: largest magnitude of any number in a calibration file (the released files' largest is 48); a
+#: larger finite value (1e308 in a microLED cubic) would overflow inside the map and surface as a
+#: NaN or a linear-algebra error far from the file
+MAX_CALIBRATION_MAGNITUDE = 1e6
 
 #: TIA efficiencies of the June 2024 16-channel machine (constants of the released loader)
 TIA_16CH_POSITIVE = 0.65
@@ -143,6 +150,19 @@ class AOCHardware:
         if self.closed_loop and self.cl_scaling is None:
             raise ValueError("AOCHardware(): argument 'closed_loop' must be False for a profile without "
                              "closed-loop calibration (close_loop_offset_and_scale), got True")
+        # extreme but finite calibration values overflow inside the map: refused here, naming the field
+        numeric = [f.name for f in dataclasses.fields(self) if f.name not in EFFECTS + ("n_channels", "source")]
+        for name in numeric:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                a = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(f"AOCHardware(): argument '{name}' must be numbers, got {type(value).__name__}") from None
+            if not np.all(np.isfinite(a)) or (a.size and np.abs(a).max() > MAX_CALIBRATION_MAGNITUDE):
+                raise ValueError(f"AOCHardware(): argument '{name}' must be finite with |value| <= "
+                                 f"{MAX_CALIBRATION_MAGNITUDE:g}, got values in [{a.min():g}, {a.max():g}]")
         for name in EFFECTS:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"AOCHardware(): argument '{name}' must be a bool, got "
@@ -223,15 +243,12 @@ class AOCHardware:
                                     f"calibration file, got {path!r} (released files: "
                                     "shared/data/aoc_hardware/*.yaml, or microsoft/aoc src/aoc/hw_config)")
         try:
-            import yaml  # type: ignore
+            import yaml  # type: ignore  # noqa: F401
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("AOCHardware.from_yaml() needs PyYAML: pip install pyyaml "
                               "(or pip install 'quaton_fast[hardware]')") from exc
-        try:
-            with open(path, "r", encoding="utf-8") as fh:
-                data = yaml.safe_load(fh)
-        except yaml.YAMLError as exc:
-            raise HardwareFileError(f"AOCHardware.from_yaml(): file '{path}' is not valid YAML: {exc}") from exc
+        # size-capped, aliases refused, non-UTF-8 / malformed / too deep -> HardwareFileError naming the file
+        data = load_yaml("AOCHardware.from_yaml()", path, HardwareFileError)
         r = _Reader(path, data)
         tc = r.vector("tanh_sigmoid_coeffs", lengths=(5, 6))
         tanh = np.concatenate([tc, [0.0]]) if tc.size == 5 else tc
@@ -316,6 +333,9 @@ class _Reader:
             self.bad(key, expected, value)
         if a.dtype == object or not np.all(np.isfinite(a)) or _has_bool(value):
             self.bad(key, expected, value)
+        if a.size and np.abs(a).max() > MAX_CALIBRATION_MAGNITUDE:
+            self.bad(key, f"{expected} with |value| <= {MAX_CALIBRATION_MAGNITUDE:g} (a calibration value; "
+                          "larger ones overflow the twin's map, e.g. the microLED cubic)", value)
         return a
 
     def vector(self, key: str, lengths: Optional[Tuple[int, ...]] = None) -> np.ndarray:
@@ -341,8 +361,9 @@ class _Reader:
 
     def scalar(self, key: str) -> float:
         value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.bad(key, "a finite number", value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or abs(value) > MAX_CALIBRATION_MAGNITUDE:
+            self.bad(key, f"a finite number with |value| <= {MAX_CALIBRATION_MAGNITUDE:g}", value)
         return float(value)
 
 

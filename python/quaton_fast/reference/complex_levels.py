@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import array, fail, finite_real
+from .._validation import array, fail, finite_real, plain_scalar
 from .levels import MAX_LEVELS, TWO_PI, LevelTable, _real_input, fold_latent
 from .quantizers import _alpha, _sigmoid_and_slope, _stair_index
 
@@ -205,6 +205,7 @@ def from_material(n: float, kappa: float, wavelength: float, *, heights: Any = N
     if (heights is None) == (levels is None):
         fail(func, "heights", "exactly one of 'heights' and 'levels'",
              "both" if heights is not None else "neither", TypeError)
+    levels = plain_scalar(levels)
     if levels is not None:
         if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)):
             fail(func, "levels", "an integer level count", repr(levels), TypeError)

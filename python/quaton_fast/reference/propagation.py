@@ -39,6 +39,7 @@ import warnings
 
 import numpy as np
 
+from . import optical_limits
 from .._validation import _fmt_shape, array, fail, finite_real, positive_int, square_field
 
 __all__ = [
@@ -89,9 +90,7 @@ def _transfer(func: str, transfer) -> np.ndarray:
 
 def medium_wavelength(func: str, wavelength, n_medium) -> float:
     """``λ = λ0 / n_medium`` after checking both (named after ``func``): the wavelength in the medium."""
-    lam0 = finite_real(func, "wavelength", wavelength, positive=True)
-    n_med = finite_real(func, "n_medium", n_medium, positive=True)
-    return lam0 / n_med
+    return optical_limits.wavelength_in_medium(func, wavelength, n_medium)
 
 
 def check_grid_size(func: str, arg: str, n_pad: int, detail: str = "") -> int:
@@ -131,9 +130,9 @@ def band_limit_frequency(n_pad: int, dx: float, wavelength: float, z: float, *,
     (the padded window's half width). Solving for ``|fx|`` gives ``f_limit``.
     """
     p = positive_int("band_limit_frequency", "n_pad", n_pad)
-    d = finite_real("band_limit_frequency", "dx", dx, positive=True)
+    d = optical_limits.length("band_limit_frequency", "dx", dx)
     lam = medium_wavelength("band_limit_frequency", wavelength, n_medium)
-    zz = finite_real("band_limit_frequency", "z", z)
+    zz = optical_limits.distance("band_limit_frequency", "z", z, lam)
     df = 1.0 / (p * d)
     return 1.0 / (lam * np.sqrt((2.0 * df * zz) ** 2 + 1.0))
 
@@ -179,9 +178,9 @@ def angular_spectrum_transfer(n_pad: int, dx: float, wavelength: float, z: float
     """
     func = "angular_spectrum_transfer"
     p = check_grid_size(func, "n_pad", positive_int(func, "n_pad", n_pad))
-    d = finite_real(func, "dx", dx, positive=True)
     lam = medium_wavelength(func, wavelength, n_medium)
-    zz = finite_real(func, "z", z)
+    d = optical_limits.length(func, "dx", dx)
+    zz = optical_limits.distance(func, "z", z, lam)
     if not isinstance(band_limited, (bool, np.bool_)):
         fail(func, "band_limited", "a bool", f"{type(band_limited).__name__} {band_limited!r}",
              TypeError)
@@ -295,9 +294,9 @@ def propagate_free_space(u, dx: float, wavelength: float, z: float, pad: int = 2
     k = positive_int(func, "pad", pad)
     check_grid_size(func, "pad", k * u.shape[-1], f" with P = pad·N, N = {u.shape[-1]}")
     # validate scalars here so the messages name this function
-    finite_real(func, "dx", dx, positive=True)
     lam = medium_wavelength(func, wavelength, n_medium)
-    finite_real(func, "z", z)
+    optical_limits.length(func, "dx", dx)
+    optical_limits.distance(func, "z", z, lam)
     evanescent_mode(func, evanescent)
     if not isinstance(band_limited, (bool, np.bool_)):
         fail(func, "band_limited", "a bool", f"{type(band_limited).__name__} {band_limited!r}",

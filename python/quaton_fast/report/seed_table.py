@@ -25,7 +25,7 @@ from pathlib import Path
 from scipy import stats
 
 from .._atomic import atomic_write_json
-from .._validation import fail
+from .._validation import fail, plain_scalar
 
 PSQ_PREFIX = "PSQ"
 BEST_PSQ = "best PSQ"  # the PSQ schedule with the highest accuracy of each seed (chosen on the test split)
@@ -68,6 +68,7 @@ def mean_sd(values: list[float]) -> tuple[float, float | None]:
 
 def binomial_se(p: float, n: int) -> float:
     """Standard error sqrt(p (1 − p) / n) of an accuracy ``p`` measured on ``n`` test images."""
+    p, n = plain_scalar(p), plain_scalar(n)
     if not 0.0 <= p <= 1.0:
         fail("binomial_se", "p", "in [0, 1]", p)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:

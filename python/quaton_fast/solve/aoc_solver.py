@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import qmc
 
-from .._validation import fail
+from .._validation import fail, plain_scalar
 from .entry_checks import (MAX_STATE_BYTES, as_qumo_arrays, bool_option, int_option, real_option,
                            seed_option)
 from .replica_kernels import DT, Operator, initial_states, resolve_backend, run_batch
@@ -311,6 +311,10 @@ def solve(problem, *, time_limit: float | None = None, max_iterations: int | Non
     A problem with an ``aoc_solve`` method (a ConstrainedProblem: linear constraints) is handed to
     it: the augmented-Lagrangian solver of constrained_solve.py, ``target`` then in the file's sense.
     """
+    (time_limit, max_iterations, replicas, iterations_per_run, seed, target, target_cut, exploration_share,
+     check_every, threads) = (plain_scalar(v) for v in (time_limit, max_iterations, replicas, iterations_per_run,
+                                                         seed, target, target_cut, exploration_share, check_every,
+                                                         threads))   # NumPy / 0-d tensor numbers as Python ones
     hook = getattr(problem, "aoc_solve", None)   # constrained problems (constraints.py) solve themselves
     if callable(hook):
         return hook(time_limit=time_limit, max_iterations=max_iterations, replicas=replicas,

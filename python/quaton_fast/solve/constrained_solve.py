@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import fail
+from .._validation import fail, plain_scalar
 from .aoc_solver import (LocalReplicas, SolveResult, _plan, _Sampler, _validate_budget,
                          default_iterations_per_run)
 from .constrained_phases import Fallback, Incumbent, constructed_point, offer_candidates
@@ -229,6 +229,8 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
     Returns a :class:`ConstrainedSolveResult` (``feasible`` False when no feasible point was found).
     """
     fn = "solve_constrained"
+    target, top_k, max_iterations, rho0, time_limit = (plain_scalar(v) for v in (
+        target, top_k, max_iterations, rho0, time_limit))   # NumPy / 0-d tensor numbers as Python ones
     if not isinstance(problem, ConstrainedProblem):
         fail(fn, "problem", "a ConstrainedProblem", type(problem).__name__, TypeError)
     if target_cut is not None:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import fail
+from .._validation import fail, plain_scalar
 
 __all__ = ["as_qumo_arrays", "int_option", "seed_option", "real_option", "bool_option", "start_state",
            "MAX_VARIABLES", "MAX_STATE_BYTES", "EXACT_MAX_BINARY", "EXACT_CHUNK"]
@@ -36,6 +36,7 @@ EXACT_CHUNK = 1 << 16
 
 def int_option(func: str, arg: str, value: Any, *, minimum: int = 1, allow_none: bool = False) -> int | None:
     """``value`` as int >= minimum; integral floats (5.0) are accepted, bools and 5.5 are not."""
+    value = plain_scalar(value)
     if value is None and allow_none:
         return None
     none = " or None" if allow_none else ""
@@ -56,6 +57,7 @@ def seed_option(func: str, value: Any) -> int:
 def real_option(func: str, arg: str, value: Any, *, allow_none: bool = False, positive: bool = False,
                 lo: float | None = None, hi: float | None = None) -> float | None:
     """``value`` as a finite float (optionally > 0, or within [lo, hi])."""
+    value = plain_scalar(value)
     if value is None and allow_none:
         return None
     none = " or None" if allow_none else ""
@@ -72,6 +74,7 @@ def real_option(func: str, arg: str, value: Any, *, allow_none: bool = False, po
 
 
 def bool_option(func: str, arg: str, value: Any, *, allow_none: bool = False) -> bool | None:
+    value = plain_scalar(value)
     if value is None and allow_none:
         return None
     if not isinstance(value, (bool, np.bool_)):

@@ -38,7 +38,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .._validation import fail
+from .._validation import fail, plain_scalar
 from ..functional.aoc_hardware import led_paths, nonlinearity, output_efficiency, path_operators
 from ..reference.aoc_hardware_profile import AOCHardware
 from .entry_checks import as_qumo_arrays
@@ -60,12 +60,14 @@ class HardwareSolveResult:
 
 
 def _pos_int(arg, v, lo=1):
+    v = plain_scalar(v)
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
         fail(_F, arg, f"an integer >= {lo}", repr(v), TypeError if not isinstance(v, numbers.Integral) else ValueError)
     return int(v)
 
 
 def _real(arg, v, lo, hi):
+    v = plain_scalar(v)
     if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (lo <= float(v) <= hi):
         fail(_F, arg, f"a real number in [{lo}, {hi}]", repr(v), TypeError if not isinstance(v, numbers.Real) else ValueError)
     return float(v)

@@ -18,7 +18,6 @@ L: ...")``. Quadratic constraints (classes D, C, Q) and general integers raise N
 """
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Iterator
@@ -28,7 +27,9 @@ import scipy.sparse as sp
 
 from .._atomic import atomic_write_text
 from .._validation import fail
-from ._files import _err, _path
+from ._files import (MAX_DENSE_BYTES, _err, _path, declared_count, read_text, strict_float, strict_int,
+                     text_lines)
+from ._files import fields as split_fields
 from .constraints import ConstrainedProblem
 from .problems import QUBO, QUMO
 
@@ -41,11 +42,7 @@ _CONS = {"N": "none", "B": "box", "L": "linear", "D": "diagonal convex quadratic
          "C": "convex quadratic", "Q": "quadratic"}
 
 
-def _int(tok: str) -> int | None:
-    try:
-        return int(tok)
-    except ValueError:
-        return None
+_int = strict_int        # [+-]?[0-9]+ only
 
 
 class _Tokens:
@@ -53,12 +50,9 @@ class _Tokens:
 
     def __init__(self, func: str, p: Path):
         self.func, self.p = func, p
-        try:
-            text = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise _err(func, p, None, f"not a UTF-8/ASCII text file ({e.reason} at byte {e.start})") from None
+        text = read_text(func, p)
         self._it: Iterator[tuple[int, str]] = iter(
-            (k + 1, s) for k, s in enumerate(self._strip(x) for x in text.splitlines()) if s)
+            (k + 1, s) for k, s in enumerate(self._strip(x) for x in text_lines(text)) if s)
         self.line = 0
 
     @staticmethod
@@ -67,14 +61,14 @@ class _Tokens:
             i = s.find(c)
             if i >= 0:
                 s = s[:i]
-        return s.strip()
+        return s.strip(" \t")
 
     def next(self, what: str, fields: int | None = None) -> list[str]:
         try:
             self.line, s = next(self._it)
         except StopIteration:
             raise _err(self.func, self.p, self.line + 1, f"file truncated: expected {what}") from None
-        t = s.split()
+        t = split_fields(s)
         if fields is not None and len(t) != fields:
             raise self.err(f"expected {what} ({fields} field{'s' if fields > 1 else ''}), got {s!r}"
                            + (" (a count above may be wrong)" if len(t) > fields else ""))
@@ -97,12 +91,9 @@ class _Tokens:
         return v
 
     def _float(self, tok: str, what: str, inf_ok: bool) -> float:
-        try:
-            v = float(tok)
-        except ValueError:
-            raise self.err(f"expected {what} (a number), got {tok!r}") from None
-        if math.isnan(v) or (not inf_ok and not math.isfinite(v)):
-            raise self.err(f"expected {what} (a finite number), got {tok!r}")
+        v = strict_float(tok, inf_ok)       # plain ASCII decimals; 'inf' only where infinity is allowed
+        if v is None:
+            raise self.err(f"expected {what} (a {'' if inf_ok else 'finite '}plain decimal number), got {tok!r}")
         return v
 
     def num(self, what: str, inf_ok: bool = False) -> float:
@@ -184,8 +175,10 @@ def read_qplib(path: str | os.PathLike, *, as_constrained: bool = False):
         raise t.err(f"expected 'minimize' or 'maximize', got {sense!r}")
     sense = "maximize" if sense.startswith("max") else "minimize"
     n = t.int_("number of variables", 1)
+    declared_count(func, p, t.line, "number of variables", n)     # before any O(n) allocation
     has_cons = code[2] == "L"
     m = t.int_("number of constraints", 0) if has_cons else 0
+    declared_count(func, p, t.line, "number of constraints", m)
     Hr, Hc, Hv = [], [], []
     if code[0] != "L":
         k = t.int_("number of quadratic terms in the objective", 0, n * n)
@@ -263,6 +256,10 @@ def read_qplib(path: str | os.PathLike, *, as_constrained: bool = False):
         A_eq, b_eq, A_in, b_in = qplib_rows_to_constraints(A, cl, cu, inf) if has_cons else (None,) * 4
         return ConstrainedProblem(H, g, f, sense, lo, up, binary, A_eq, b_eq, A_in, b_in, names, meta)
     sign = -1.0 if sense == "maximize" else 1.0
+    if n * n * 8 > MAX_DENSE_BYTES:       # QUBO / QUMO hold H dense: n^2 float64
+        raise _err(func, p, None, f"n = {n} variables: the dense QUBO/QUMO form needs {n * n * 8} bytes, above "
+                                  f"{MAX_DENSE_BYTES} (quaton_fast.solve._files.MAX_DENSE_BYTES); read it with "
+                                  "as_constrained=True (sparse ConstrainedProblem)")
     Hd = H.toarray()
     if binary.all() and np.all(lo == 0) and np.all(up == 1):
         return QUBO(0.5 * sign * Hd, sign * g, sign * f, meta=meta)

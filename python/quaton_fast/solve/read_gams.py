@@ -11,7 +11,8 @@ Accepted subset (anything else is refused with ``ValueError("read_gams(): F line
   ``SOS2``, ``SemiCont``, ``SemiInt`` variables are refused (NotImplementedError);
 * ``Equations e1,e2,...;`` and their definitions ``eK.. expr =E=|=L=|=G= expr;`` where expr is a
   polynomial of degree <= 2: numbers, variables, ``+ - *``, parentheses and ``sqr(...)``;
-* bounds ``x.lo = v;``, ``x.up = v;``, ``x.fx = v;`` and starting levels ``x.l = v;`` (ignored);
+* bounds ``x.lo = v;``, ``x.up = v;``, ``x.fx = v;`` (applied in program order, as GAMS executes
+  them: ``x.fx = 1; x.lo = 0;`` leaves [0, 1]) and starting levels ``x.l = v;`` (ignored);
 * ``Model m / all /;``, attribute settings of that model (``m.limrow=0;`` ...; ignored, they are
   solver options) and ``Solve m using <type> minimizing|maximizing <objvar>;``.
 
@@ -32,16 +33,21 @@ import numpy as np
 import scipy.sparse as sp
 
 from .constraints import ConstrainedProblem
-from ._files import _err, _path
+from ._files import _err, _path, read_text, strict_float, text_lines
 
 __all__ = ["read_gams"]
 
-_TOKEN = re.compile(r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<id>[A-Za-z_][A-Za-z0-9_]*)"
+_TOKEN = re.compile(r"\s*(?:(?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)|(?P<id>[A-Za-z_][A-Za-z0-9_]*)"
                     r"|(?P<op>\*\*|[-+*/(),]))")
 _DOLLAR_OK = (re.compile(r"\$(offlisting|onlisting)\s*", re.I),
               re.compile(r"\$if\s+not\s+'%gams\.u1%'\s*==\s*''\s+\$include\s+'%gams\.u1%'\s*", re.I),
               re.compile(r"\$if\s+not\s+set\s+(\w+)\s+\$set\s+\1\s+\w+\s*", re.I))
 _REFUSED_VARS = ("integer", "negative", "sos1", "sos2", "semicont", "semiint")
+#: deepest nesting of parentheses / sqr( ) in one expression (the parser recurses once per level)
+MAX_NESTING = 100
+#: most quadratic terms one product may expand to: sqr(x1 + ... + xk) has k(k+1)/2, so a 100 KB line
+#: could otherwise ask for 1e9 dictionary entries (convert files write products out term by term)
+MAX_PRODUCT_TERMS = 1_000_000
 
 
 class _Poly:
@@ -61,6 +67,15 @@ class _Poly:
         for k, v in o.quad.items():
             quad[k] = quad.get(k, 0.0) + s * v
         return _Poly(self.c + s * o.c, lin, quad)
+
+    def iadd(self, o: "_Poly", s: float = 1.0) -> "_Poly":
+        """self += s*o in place (a sum of k terms in O(k), not O(k^2)); self must be unshared."""
+        self.c += s * o.c
+        for k, v in o.lin.items():
+            self.lin[k] = self.lin.get(k, 0.0) + s * v
+        for k, v in o.quad.items():
+            self.quad[k] = self.quad.get(k, 0.0) + s * v
+        return self
 
     def scale(self, s: float) -> "_Poly":
         return _Poly(s * self.c, {k: s * v for k, v in self.lin.items()}, {k: s * v for k, v in self.quad.items()})
@@ -86,10 +101,12 @@ class _Poly:
 
 class _Parser:
     """Recursive descent over one expression: expr := term {(+|-) term}; term := unary {* unary};
-    unary := (+|-) unary | atom; atom := number | variable | ( expr ) | sqr ( expr )."""
+    unary := {(+|-)} atom (a loop, not recursion); atom := number | variable | ( expr ) | sqr ( expr ).
+    Parentheses recurse: nesting deeper than MAX_NESTING is refused naming the file and line (instead
+    of Python's RecursionError)."""
 
     def __init__(self, text: str, var_index: dict, fail):
-        self.toks, self.k, self.var_index, self.fail = [], 0, var_index, fail
+        self.toks, self.k, self.var_index, self.fail, self.depth = [], 0, var_index, fail, 0
         pos = 0
         text = text.rstrip()
         while pos < len(text):
@@ -115,10 +132,10 @@ class _Parser:
         return p
 
     def expr(self) -> _Poly:
-        p = self.term()
+        p = self.term().add(_Poly())          # a private copy, then summed in place
         while self.peek()[1] in ("+", "-"):
             s = 1.0 if self.take()[1] == "+" else -1.0
-            p = p.add(self.term(), s)
+            p.iadd(self.term(), s)
         return p
 
     def term(self) -> _Poly:
@@ -127,34 +144,55 @@ class _Parser:
             op = self.take()[1]
             if op != "*":
                 self.fail(f"operator {op!r} is outside the supported subset (+, -, *, sqr)")
-            q = p.mul(self.unary())
+            q = self.product(p, self.unary())
             if q is None:
                 self.fail("a product of degree > 2 (only quadratic expressions are supported)")
             p = q
         return p
 
     def unary(self) -> _Poly:
-        if self.peek()[1] in ("+", "-"):
-            s = 1.0 if self.take()[1] == "+" else -1.0
-            return self.unary().scale(s)
-        return self.atom()
+        s = 1.0
+        while self.peek()[1] in ("+", "-"):
+            if self.take()[1] == "-":
+                s = -s
+        p = self.atom()
+        return p if s == 1.0 else p.scale(s)
+
+    def product(self, a: _Poly, b: _Poly) -> "_Poly | None":
+        """a*b, refused (file and line) when it would expand to more than MAX_PRODUCT_TERMS terms."""
+        if len(a.lin) * len(b.lin) > MAX_PRODUCT_TERMS:
+            self.fail(f"a product of {len(a.lin)} x {len(b.lin)} linear terms expands to more than "
+                      f"{MAX_PRODUCT_TERMS} quadratic terms (read_gams.MAX_PRODUCT_TERMS)")
+        return a.mul(b)
+
+    def nested(self) -> _Poly:
+        """``expr`` one nesting level deeper (inside parentheses or sqr)."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            self.fail(f"parentheses nested deeper than {MAX_NESTING} levels (read_gams.MAX_NESTING)")
+        p = self.expr()
+        self.depth -= 1
+        return p
 
     def atom(self) -> _Poly:
         kind, v = self.take()
         if kind == "num":
-            return _Poly(float(v))
+            x = float(v)
+            if not np.isfinite(x):
+                self.fail(f"number {v} is out of the float64 range")
+            return _Poly(x)
         if v == "(":
-            p = self.expr()
+            p = self.nested()
             if self.take()[1] != ")":
                 self.fail("missing ')'")
             return p
         if kind == "id":
             if v.lower() == "sqr" and self.peek()[1] == "(":
                 self.take()
-                p = self.expr()
+                p = self.nested()
                 if self.take()[1] != ")":
                     self.fail("missing ')' after sqr(")
-                q = p.mul(p)
+                q = self.product(p, p)
                 if q is None:
                     self.fail("sqr of a non-linear expression (degree > 2)")
                 return q
@@ -170,7 +208,7 @@ def _statements(func: str, p: Path, text: str):
     """Yield (line, statement text) for ';'-terminated statements, skipping comments and the
     accepted $-lines."""
     buf, start = [], None
-    for ln, raw in enumerate(text.splitlines(), 1):
+    for ln, raw in enumerate(text_lines(text), 1):
         s = raw.rstrip()
         if not s.strip() or s.startswith("*"):
             continue
@@ -213,16 +251,13 @@ def read_gams(path: str | os.PathLike) -> ConstrainedProblem:
     continuous variables, FileNotFoundError for a missing file."""
     func = "read_gams"
     p = _path(func, path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise _err(func, p, None, f"not a UTF-8/ASCII text file ({e.reason} at byte {e.start})") from None
+    text = read_text(func, p)
     var_index: dict[str, int] = {}
     kind: dict[str, str] = {}
     decl_line: dict[str, int] = {}
     equations: dict[str, int] = {}
     rows: dict[str, tuple] = {}
-    bounds: dict[str, dict] = {}
+    bounds: dict[str, list] = {}          # var -> [(attribute, value, line)] in program order
     model = solve = None
     for ln, st in _statements(func, p, text):
         def bad(msg, ln=ln):
@@ -264,17 +299,17 @@ def read_gams(path: str | os.PathLike) -> ConstrainedProblem:
             fail = lambda msg: bad(f"equation {e!r}: {msg}")  # noqa: E731
             lhs = _Parser(parts[0], var_index, fail).parse()
             rhs = _Parser(parts[2], var_index, fail).parse()
-            rows[e] = (ln, rel, lhs.add(rhs, -1.0))
+            row = lhs.add(rhs, -1.0)
+            if not all(np.isfinite(c) for c in (row.c, *row.lin.values(), *row.quad.values())):
+                fail("a coefficient overflows the float64 range (|value| > 1.8e308) after expanding the products")
+            rows[e] = (ln, rel, row)
             continue
         m = re.fullmatch(r"([A-Za-z_]\w*)\s*\.\s*(lo|up|fx|l)\s*=\s*(\S+)", st, re.I)
         if m and m.group(1) in var_index:
-            try:
-                val = float(m.group(3))
-            except ValueError:
-                bad(f"expected a number after {m.group(1)}.{m.group(2)} =, got {m.group(3)!r}")
-            if not np.isfinite(val):
-                bad(f"non-finite bound {m.group(3)!r}")
-            bounds.setdefault(m.group(1), {})[m.group(2).lower()] = (val, ln)
+            val = strict_float(m.group(3))
+            if val is None:
+                bad(f"expected a finite plain decimal number after {m.group(1)}.{m.group(2)} =, got {m.group(3)!r}")
+            bounds.setdefault(m.group(1), []).append((m.group(2).lower(), val, ln))
             continue
         m = re.fullmatch(r"model\s+([A-Za-z_]\w*)\s*/\s*all\s*/", st, re.I)
         if m:
@@ -282,7 +317,7 @@ def read_gams(path: str | os.PathLike) -> ConstrainedProblem:
                 bad("a second Model statement")
             model = m.group(1)
             continue
-        m = re.fullmatch(r"([A-Za-z_]\w*)\s*\.\s*(\w+)\s*=\s*[-+]?[\d.eE+-]+", st)
+        m = re.fullmatch(r"([A-Za-z_]\w*)\s*\.\s*(\w+)\s*=\s*[-+]?[0-9.eE+-]+", st)
         if m and model is not None and m.group(1) == model:
             continue                                          # solver option of the model
         m = re.fullmatch(r"solve\s+([A-Za-z_]\w*)\s+using\s+\S+\s+(minimizing|maximizing)\s+([A-Za-z_]\w*)", st, re.I)
@@ -312,7 +347,7 @@ def read_gams(path: str | os.PathLike) -> ConstrainedProblem:
     if orel != "=E=" or any(ov in k for k in opoly.quad) or opoly.lin.get(ov, 0.0) == 0.0:
         raise _err(func, p, oln, f"objective row {obj_rows[0]!r} must be an =E= row linear in {objvar!r}")
     if objvar in bounds or kind[objvar] != "free":
-        raise _err(func, p, (bounds.get(objvar) or {}).get("lo", (0, decl_line[objvar]))[1],
+        raise _err(func, p, (bounds.get(objvar) or [(None, None, decl_line[objvar])])[0][2],
                    f"objective variable {objvar!r} must be free and unbounded")
     names = [v for v in var_index if v != objvar]
     col = {var_index[v]: k for k, v in enumerate(names)}
@@ -367,14 +402,15 @@ def read_gams(path: str | os.PathLike) -> ConstrainedProblem:
             lo[k] = 0.0
         elif kind[v] == "binary":
             lo[k], up[k], binary[k] = 0.0, 1.0, True
-        b = bounds.get(v, {})
-        if "lo" in b:
-            lo[k] = b["lo"][0]
-        if "up" in b:
-            up[k] = b["up"][0]
-        if "fx" in b:
-            lo[k] = up[k] = b["fx"][0]
-        ln = max((t[1] for t in b.values()), default=decl_line[v])
+        b = bounds.get(v, [])
+        for attr, val, _ in b:              # GAMS executes bound assignments in program order
+            if attr == "lo":
+                lo[k] = val
+            elif attr == "up":
+                up[k] = val
+            elif attr == "fx":
+                lo[k] = up[k] = val
+        ln = max((t[2] for t in b), default=decl_line[v])
         if binary[k] and not (lo[k] in (0.0, 1.0) and up[k] in (0.0, 1.0)):
             raise _err(func, p, ln, f"binary variable {v!r} with bounds [{lo[k]}, {up[k]}] (expected 0 or 1)")
         if up[k] < lo[k]:

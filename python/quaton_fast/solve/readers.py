@@ -10,18 +10,17 @@ A missing file raises ``FileNotFoundError`` naming the reader and the path.
 from __future__ import annotations
 
 import csv
-import math
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._safe_npz import read_arrays
 from .._validation import fail
 from .._atomic import atomic_write_text
 from .problems import Ising, MaxCut
-from ._files import _err, _path
+from ._files import _err, _path, declared_count, fields, read_text, strict_float, strict_int, text_lines
 
 __all__ = ["read_gset", "read_rudy", "write_gset", "write_rudy", "read_sk",
            "read_sk_ground_energies", "read_qplib", "write_qplib", "read_gams", "read_instance",
@@ -30,46 +29,34 @@ __all__ = ["read_gset", "read_rudy", "write_gset", "write_rudy", "read_sk",
 
 # ----------------------------------------------------------------------------------------- common
 def _lines(func: str, p: Path) -> list[str]:
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise _err(func, p, None, f"not a UTF-8/ASCII text file ({e.reason} at byte {e.start})") from None
-    return text.splitlines()
+    return text_lines(read_text(func, p))
 
 
-def _int(tok: str) -> int | None:
-    try:
-        return int(tok)
-    except ValueError:
-        return None
-
-
-def _num(tok: str) -> float | None:
-    try:
-        v = float(tok)
-    except ValueError:
-        return None
-    return v if math.isfinite(v) else None
+_int = strict_int        # [+-]?[0-9]+ only (no '1_0', no non-ASCII digits)
+_num = strict_float      # plain ASCII decimals only, finite
 
 
 # ------------------------------------------------------------------------------ G-set / rudy
 def _read_edge_list(func: str, path: Any) -> MaxCut:
     p = _path(func, path)
     lines = _lines(func, p)
-    while lines and not lines[-1].strip():      # trailing blank lines are tolerated
+    while lines and not lines[-1].strip(" \t"):      # trailing blank lines are tolerated
         lines.pop()
     if not lines:
         raise _err(func, p, 1, "empty file; expected a header 'n m'")
-    head = lines[0].split()
+    head = fields(lines[0])
     n, m = (_int(head[0]), _int(head[1])) if len(head) == 2 else (None, None)
     if n is None or m is None or n < 1 or m < 0:
         raise _err(func, p, 1, f"expected header 'n m' (integers n >= 1, m >= 0), got {lines[0].strip()!r}")
+    declared_count(func, p, 1, "number of nodes n", n)
     body = lines[1:]
+    if len(body) < m:      # before allocating m rows: the header cannot make the reader allocate
+        raise _err(func, p, len(lines) + 1, f"file truncated: header promises {m} edges, found {len(body)}")
     edges = np.empty((m, 2), dtype=np.int64)
     weights = np.empty(m, dtype=np.float64)
     for k, line in enumerate(body[:m]):
         ln = k + 2
-        tok = line.split()
+        tok = fields(line)
         i, j, w = (_int(tok[0]), _int(tok[1]), _num(tok[2])) if len(tok) == 3 else (None, None, None)
         if i is None or j is None or w is None:
             raise _err(func, p, ln, "expected 3 fields 'i j w' (integers i, j, finite number w), "
@@ -163,20 +150,15 @@ def gset_best_known(path: str | os.PathLike) -> dict:
 
 # ---------------------------------------------------------------------------------------- SK
 def _load_array(func: str, p: Path, allowed_keys: tuple[str, ...]) -> np.ndarray:
-    try:
-        obj = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise _err(func, p, None, f"not a readable .npy/.npz file ({type(e).__name__}: {e})") from None
-    if isinstance(obj, np.ndarray):  # the SK files are .npy data under a .npz name
-        return obj
-    with obj:
-        keys = list(obj.files)
-        if len(keys) == 1:
-            return obj[keys[0]]
-        for k in allowed_keys:
-            if k in keys:
-                return obj[k]
-        raise _err(func, p, None, f"expected one array (or a key in {allowed_keys}), got keys {keys}")
+    # headers checked against the file's bytes before reading; no pickles; errors name the file
+    arrays = read_arrays(func, p)     # the SK files are .npy data (key '') under a .npz name
+    keys = list(arrays)
+    if len(keys) == 1:
+        return arrays[keys[0]]
+    for k in allowed_keys:
+        if k in keys:
+            return arrays[k]
+    raise _err(func, p, None, f"expected one array (or a key in {allowed_keys}), got keys {keys}")
 
 
 def read_sk(path: str | os.PathLike) -> Ising:

@@ -7,7 +7,7 @@ import numbers
 
 from scipy import stats as _st
 
-from .._validation import fail
+from .._validation import fail, plain_scalar
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class SuccessProbability:
 def success_probability(successes: int, trials: int, *, credibility: float = 0.95) -> SuccessProbability:
     """Posterior of the success probability after `successes` hits in `trials` restarts."""
     fn = "success_probability"
+    successes, trials, credibility = (plain_scalar(v) for v in (successes, trials, credibility))
     if isinstance(trials, bool) or not isinstance(trials, numbers.Integral) or trials < 0:
         fail(fn, "trials", "an int >= 0", repr(trials))
     if isinstance(successes, bool) or not isinstance(successes, numbers.Integral) or not 0 <= successes <= trials:

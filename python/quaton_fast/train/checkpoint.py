@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .._atomic import atomic_torch_save, atomic_write_json, atomic_write_text
+from .._safe_torch import load_weights_only
 
 __all__ = ["atomic_torch_save", "atomic_write_text", "atomic_write_json", "load_checkpoint", "rng_state",
            "restore_rng_state"]
@@ -20,10 +21,7 @@ def load_checkpoint(path: str | os.PathLike, func: str = "load_checkpoint") -> d
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{func}(): checkpoint {path} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # corrupt / foreign file
-        raise ValueError(f"{func}(): {path} is not a readable checkpoint ({type(e).__name__}: {e})") from e
+    ckpt = load_weights_only(path, func)       # no code runs from the file (docs/security.md)
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise ValueError(f"{func}(): {path} is not a quaton-fast training checkpoint (no 'model'/'config')")
     return ckpt
