@@ -122,7 +122,10 @@ def find_nvdisasm_dir() -> str | None:
 def find_mathdx() -> Path | None:
     if os.environ.get("MATHDX_ROOT"):
         return Path(os.environ["MATHDX_ROOT"])
-    spec = importlib.util.find_spec("nvidia.mathdx")
+    try:  # find_spec imports the parent package: without any nvidia.* wheel that raises
+        spec = importlib.util.find_spec("nvidia.mathdx")
+    except ModuleNotFoundError:
+        spec = None
     if spec and spec.submodule_search_locations:
         p = Path(list(spec.submodule_search_locations)[0])
         if (p / "include" / "cufftdx.hpp").exists():
