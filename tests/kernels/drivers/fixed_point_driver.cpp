@@ -31,6 +31,28 @@ struct EmuAdjoint {
   }
 };
 
+// The fields the forward and adjoint parameter structs share.
+template <typename T, class Params>
+void set_common(Params& p, const emu_io::Args& a, const std::vector<T>& W, const std::vector<T>& b,
+                const std::vector<std::int8_t>& code, std::vector<std::int32_t>& iterations,
+                std::vector<T>& residual) {
+  p.dtype = std::is_same<T, float>::value ? quaton::kFpFloat32 : quaton::kFpFloat64;
+  p.systems = a.i("systems");
+  p.n = static_cast<int>(a.i("n"));
+  p.W = W.data();
+  p.W_shared = a.i("W_shared") != 0;
+  p.b = b.data();
+  p.b_shared = a.i("b_shared") != 0;
+  p.nonlinearity = code.data();
+  p.has_clamp = static_cast<int>(a.i("has_clamp"));
+  p.clamp_lo = a.d("clamp_lo");
+  p.clamp_hi = a.d("clamp_hi");
+  p.tol = a.d("tol");
+  p.max_iter = static_cast<int>(a.i("max_iter"));
+  p.iterations = iterations.data();
+  p.residual = residual.data();
+}
+
 template <typename T>
 int run_typed(const std::string& kernel, const emu_io::Args& a) {
   const std::int64_t S = a.i("systems");
@@ -51,29 +73,15 @@ int run_typed(const std::string& kernel, const emu_io::Args& a) {
     const auto beta = a.array<T>("beta", S), gamma = a.array<T>("gamma", S);
     auto state = emu_io::poisoned<T>(S * n);
     quaton::FixedPointCudaParams p;
-    p.dtype = std::is_same<T, float>::value ? quaton::kFpFloat32 : quaton::kFpFloat64;
-    p.systems = S;
-    p.n = n;
-    p.W = W.data();
-    p.W_shared = W_shared;
-    p.b = b.data();
-    p.b_shared = b_shared;
+    set_common<T>(p, a, W, b, code, iterations, residual);
     p.s0 = s0.empty() ? nullptr : s0.data();
     p.alpha_start = alpha_start.data();
     p.alpha_end = alpha_end.data();
     p.beta = beta.data();
     p.gamma = gamma.data();
-    p.nonlinearity = code.data();
-    p.has_clamp = static_cast<int>(a.i("has_clamp"));
-    p.clamp_lo = a.d("clamp_lo");
-    p.clamp_hi = a.d("clamp_hi");
     p.noise_std = a.d("noise_std", 0.0);
     p.seed = a.has("seed") ? a.u64("seed") : 0;
-    p.tol = a.d("tol");
-    p.max_iter = static_cast<int>(a.i("max_iter"));
     p.state = state.data();
-    p.iterations = iterations.data();
-    p.residual = residual.data();
     const int rc = quaton::kernels::dispatch_fixed_point<quaton::FixedPointCudaParams, EmuForward>(p, &opt);
     if (rc != 0) throw std::runtime_error("dispatch_fixed_point refused the parameters (" + std::to_string(rc) + ")");
     a.write("state", state);
@@ -86,27 +94,13 @@ int run_typed(const std::string& kernel, const emu_io::Args& a) {
     const auto alpha = a.array<T>("alpha", S), beta = a.array<T>("beta", S);
     auto u = emu_io::poisoned<T>(S * n), W_f = emu_io::poisoned<T>(S * n);
     quaton::FixedPointAdjointCudaParams p;
-    p.dtype = std::is_same<T, float>::value ? quaton::kFpFloat32 : quaton::kFpFloat64;
-    p.systems = S;
-    p.n = n;
-    p.W = W.data();
-    p.W_shared = W_shared;
-    p.b = b.data();
-    p.b_shared = b_shared;
+    set_common<T>(p, a, W, b, code, iterations, residual);
     p.state = state.data();
     p.grad_state = grad_state.data();
     p.alpha = alpha.data();
     p.beta = beta.data();
-    p.nonlinearity = code.data();
-    p.has_clamp = static_cast<int>(a.i("has_clamp"));
-    p.clamp_lo = a.d("clamp_lo");
-    p.clamp_hi = a.d("clamp_hi");
-    p.tol = a.d("tol");
-    p.max_iter = static_cast<int>(a.i("max_iter"));
     p.u = u.data();
     p.W_f = W_f.data();
-    p.iterations = iterations.data();
-    p.residual = residual.data();
     const int rc = quaton::kernels::dispatch_fixed_point<quaton::FixedPointAdjointCudaParams, EmuAdjoint>(p, &opt);
     if (rc != 0) throw std::runtime_error("dispatch_fixed_point refused the parameters (" + std::to_string(rc) + ")");
     a.write("u", u);
