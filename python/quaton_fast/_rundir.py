@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ._atomic import atomic_write_json
+from ._safe_json import read_json
 
 __all__ = ["RunSettingsMismatch", "RunDirectoryBusy", "settings_fingerprint", "read_settings", "settings_diff",
            "check_settings", "write_settings", "run_lock"]
@@ -55,7 +56,7 @@ def read_settings(path: str | os.PathLike) -> dict | None:
     if not path.is_file():
         return None
     try:
-        rec = json.loads(path.read_text())
+        rec = read_json("read_settings", path, nonfinite=False, expect=dict)
         settings = rec["settings"]
         if not isinstance(settings, dict):
             raise TypeError("'settings' is not an object")

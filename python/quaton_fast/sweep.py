@@ -20,7 +20,6 @@ combined table (Markdown + JSON records) at the end. Runs execute as subprocesse
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import signal
@@ -35,6 +34,7 @@ from typing import Callable
 import torch
 
 from . import distributed as dist
+from ._safe_json import read_json
 from .nn.presets import PRESETS
 from .quant.quantizers import QUANTIZER_NAMES
 from .train.checkpoint import atomic_write_json, atomic_write_text
@@ -213,7 +213,9 @@ def _sweep_config(args: argparse.Namespace) -> dict:
 def _check_root(root: Path, config: dict) -> None:
     path = root / "sweep.json"
     if path.is_file():
-        old = json.loads(path.read_text())["config"]
+        old = read_json("sweep", path, nonfinite=False, expect=dict).get("config")
+        if not isinstance(old, dict):
+            raise ValueError(f"sweep(): {path} has no 'config' object; use another --root")
         diff = sorted(k for k in config if old.get(k) != config[k] and k not in ("tasks", "methods", "levels"))
         if diff:
             raise ValueError(f"sweep(): argument '--root' ({root}) holds a sweep with other settings ({', '.join(diff)}); "

@@ -6,7 +6,6 @@ single process the loop is the plain one."""
 from __future__ import annotations
 
 import copy
-import json
 import os
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import torch
 
 from .._atomic import atomic_torch_save, atomic_write_json
 from .._safe_torch import load_weights_only
+from .._safe_json import read_json
 from ..distributed import is_main_process, shard_batch, shard_loss_scale, unwrap, world_size, wrap_ddp
 from .equilibrium import EquilibriumClassifier, EquilibriumRegressor
 
@@ -159,6 +159,6 @@ def train(model, x: torch.Tensor, y: torch.Tensor, *, regression: bool, epochs: 
 def append_results(path, records) -> None:
     """Append records to a JSON list file atomically."""
     path = Path(path)
-    old = json.loads(path.read_text()) if path.exists() else []
+    old = read_json("append_results", path, nonfinite=True, expect=list) if path.exists() else []
     old.extend(records)
     atomic_write_json(old, path, indent=1)

@@ -17,7 +17,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 from scipy import stats
 
 from .._atomic import atomic_write_json
+from .._safe_json import read_json
 from .._validation import fail, plain_scalar
 
 PSQ_PREFIX = "PSQ"
@@ -184,8 +184,8 @@ def collect(roots: list[str | Path], machine: str, notes: dict[str, str] | None 
             if not p.is_file():
                 fail("collect", "roots", "directories of finished sweeps (table.json and sweep.json)",
                      f"{root} without {p.name}", FileNotFoundError)
-        command = json.loads(sweep.read_text())["command"]
-        for rec in json.loads(table.read_text()):
+        command = read_json("collect", sweep, nonfinite=False, expect=dict).get("command", "")
+        for rec in read_json("collect", table, nonfinite=True, expect=list):
             out.append({**rec, "sweep_command": command, "machine": machine,
                         **({"note": notes[str(root)]} if str(root) in notes else {})})
     return out
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             atomic_write_json(recs, args.out, indent=1)
             print(f"wrote {len(recs)} records to {args.out}")
         else:
-            records = [r for f in args.files for r in json.loads(Path(f).read_text())]
+            records = [r for f in args.files for r in read_json("seed_table", f, nonfinite=True, expect=list)]
             print(markdown(records, levels=args.levels, dataset=args.dataset, versus=tuple(args.versus)), end="")
     except (ValueError, TypeError, FileNotFoundError) as e:
         print(f"seed_table: error: {e}", file=sys.stderr)

@@ -2,10 +2,10 @@
 JSON records (task, dataset, method, levels, metric, value, split, device, command)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .._atomic import atomic_write_json, atomic_write_text
+from .._safe_json import read_json
 
 
 def collect_records(runs, root: Path) -> tuple[list[dict], list[dict], list[str]]:
@@ -16,7 +16,7 @@ def collect_records(runs, root: Path) -> tuple[list[dict], list[dict], list[str]
         if not path.is_file():
             missing.append(r.name)
             continue
-        res = json.loads(path.read_text())
+        res = read_json("collect_results", path, nonfinite=True, expect=dict)
         results.append(res)
         for rec in res["records"]:
             records.append({**rec, "run_dir": str(r.directory(root))})

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .._validation import fail, finite_real, positive_int
+from .._safe_json import read_json
 from .aoc_solver import qumo_energy
 from .entry_checks import as_qumo_arrays
 from .qumo_exact import continuous_optimum
@@ -72,13 +73,12 @@ def update_records(path, records: list[dict]) -> None:
 
     A record replaces an existing one with the same (task, dataset, method, model, metric); others stay.
     """
-    import json
     from pathlib import Path
 
     from .._atomic import atomic_write_json
 
     p = Path(path)
-    old = json.loads(p.read_text()) if p.exists() else []
+    old = read_json("update_records", p, nonfinite=True) if p.exists() else []
     if not isinstance(old, list):
         raise ValueError(f"update_records(): argument 'path' must be a JSON list file, got {type(old).__name__} in {p}")
     key = lambda r: (r.get("task"), r.get("dataset"), r.get("method"), r.get("model"), r.get("metric"))  # noqa: E731

@@ -11,7 +11,6 @@ Kinds and units: ``phase`` (rad, per neuron), ``shift`` (neuron pitches, per lay
 """
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from .._atomic import atomic_write_json
+from .._safe_json import read_json
 from .._validation import fail, finite_real, positive_int
 from ..nn.fabrication_errors import FabricationErrors
 
@@ -102,7 +102,7 @@ def robustness_of_run(run_dir: str | os.PathLike, *, kind: str, sizes, draws: in
         if not f.is_file():
             raise FileNotFoundError(f"{func}(): argument 'run_dir' ({run}) must hold a finished classification "
                                     f"run (checkpoint.pt and result.json of `quaton-fast train`); {f.name} is missing")
-    result = json.loads(res.read_text())
+    result = read_json(func, res, nonfinite=True, expect=dict)
     cfg = RunConfig.from_dict(result["config"])
     cfg.device = device
     task = get_task(cfg.task)

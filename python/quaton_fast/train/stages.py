@@ -15,7 +15,6 @@ The trainer supplies what differs: the model, its optimizer and one epoch of tra
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import torch
 
 from .. import distributed as dist
 from .._atomic import clean_stale_temporaries
+from .._safe_json import read_json
 from .._rundir import RunSettingsMismatch, check_settings, run_lock, settings_diff, write_settings
 from ..devices import device_description, resolve_device  # noqa: F401 (re-exported)
 from ..nn.d2nn import D2NN
@@ -115,7 +115,7 @@ def _finished_result(out: Path, cfg: RunConfig, resume: bool, func: str) -> dict
         raise FileExistsError(f"{func}(): argument 'out_dir' ({out}) already holds a finished run (result.json); "
                               f"choose another --out (a finished run is never overwritten)")
     try:
-        saved = json.loads(path.read_text())
+        saved = read_json(func, path, nonfinite=True, expect=dict)
         theirs = RunConfig.from_dict(saved["config"])
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{func}(): argument 'out_dir' ({out}) holds an unreadable result.json "
