@@ -6,7 +6,8 @@ GDS cell ``MASK_<l>``; inside it, the neurons at level k are rectangles on GDS l
 ``first_layer + k`` (datatype 0), merged along each row into one rectangle per run of equal levels.
 Neuron (i, j) covers x ∈ [j·dx, (j+1)·dx), y ∈ [i·dx, (i+1)·dx). The level heights are stated in
 the file as text labels on layer ``info_layer`` ("level k height <h> m"), so the file alone gives
-the height map back (:func:`read_levels_gds`).
+the height map back (:func:`read_levels_gds`, which parses the file with the strict reader of
+:mod:`~quaton_fast.export.gds_records`, not gdstk: gdstk aborts the process on some malformed files).
 
 Units: the library unit is 1 µm; the database precision is chosen per file as a power of ten at
 most dx/1000 (so a pitch like 316.4 nm is exact to 0.1 nm) and stated by gdstk in the file.
@@ -21,10 +22,11 @@ import numpy as np
 
 from .._atomic import atomic_path
 from .._validation import fail, finite_real, plain_scalar
+from .gds_records import read_gds_subset
 
 __all__ = ["levels_from_heights", "write_levels_gds", "read_levels_gds"]
 
-_LABEL = re.compile(r"^level (\d+) height ([0-9.eE+-]+) m$")
+_LABEL = re.compile(r"^level (\d{1,6}) height ([+-]?[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?) m$")
 
 
 def _gdstk():
@@ -140,40 +142,42 @@ def read_levels_gds(path: str | os.PathLike, dx: float, *, first_layer: int = 1,
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{func}(): file '{path}' not found")
     dx = _gds_pitch(func, dx)
-    try:
-        lib = _gdstk().read_gds(path)
-    except Exception as e:  # noqa: BLE001 - gdstk raises plain RuntimeError/OSError on bad files
-        fail(func, "path", "a readable GDSII file", f"{type(e).__name__}: {e} in {path}")
-    cells = sorted((c for c in lib.cells if c.name.startswith("MASK_")), key=lambda c: int(c.name[5:]))
+    lib = read_gds_subset(func, path)       # our strict parser: gdstk.read_gds aborts on some bad files
+    names = [c.name for c in lib.cells]
+    cells = [(c.name, [(layer, text) for layer, text, _ in c.labels],
+              [(layer, (pts.min(axis=0), pts.max(axis=0))) for layer, pts in c.polygons])
+             for _, c in sorted(((int(c.name[5:]), c) for c in lib.cells
+                                 if re.fullmatch(r"MASK_[0-9]{1,6}", c.name)), key=lambda t: t[0])]
     if not cells:
-        fail(func, "path", "a GDS file with MASK_<l> cells", f"cells {[c.name for c in lib.cells]} in {path}")
+        fail(func, "path", "a GDS file with MASK_<l> cells", f"cells {names} in {path}")
     d = dx / lib.unit
     if not (math.isfinite(d) and d > 0):
         fail(func, "path", "a GDS library unit that makes dx a finite length", f"unit {lib.unit!r} in {path}")
     heights = {}
-    for lab in cells[0].labels:
-        mt = _LABEL.match(lab.text)
-        if lab.layer == info_layer and mt:
+    for layer, text in cells[0][1]:
+        mt = _LABEL.match(text)
+        if layer == info_layer and mt:
             heights[int(mt.group(1))] = float(mt.group(2))
     if not heights or sorted(heights) != list(range(len(heights))):
         fail(func, "path", f"level labels 0..K-1 on layer {info_layer}", f"{sorted(heights)} in {path}")
     lv = np.array([heights[k] for k in range(len(heights))])
     maps = []
-    for c in cells:
-        rects = [(p.layer - first_layer, p.bounding_box()) for p in c.polygons]
-        n = int(round(max(bb[1][0] for _, bb in rects) / d)) if rects else 0
+    for name, _, polys in cells:
+        rects = [(layer - first_layer, bb) for layer, bb in polys]
+        extent = max(bb[1][0] for _, bb in rects) / d if rects else 0.0
+        n = int(round(extent)) if 0 <= extent <= 1e6 else 0
         if not 1 <= n <= 65536:
             fail(func, "path", "a MASK cell of 1 .. 65536 neurons across at this dx",
-                 f"{n} in cell {c.name} of {path}")
+                 f"{n} in cell {name} of {path}")
         m = np.full((n, n), -1, dtype=np.int64)
         for k, ((x0, y0), (x1, y1)) in rects:
             i, j0, j1 = int(round(y0 / d)), int(round(x0 / d)), int(round(x1 / d))
             if not (0 <= i < n and 0 <= j0 < j1 <= n):
                 fail(func, "path", "level rectangles on the neuron grid", f"a rectangle at ({x0}, {y0})-({x1}, {y1}) "
-                     f"outside {n} x {n} neurons in cell {c.name} of {path}")
+                     f"outside {n} x {n} neurons in cell {name} of {path}")
             m[i, j0:j1] = k
         if (m < 0).any() or m.max() >= lv.size:
-            fail(func, "path", "every neuron covered by one level rectangle", f"cell {c.name} of {path}")
+            fail(func, "path", "every neuron covered by one level rectangle", f"cell {name} of {path}")
         maps.append(m)
     maps = np.stack(maps)
     return {"level_maps": maps, "level_heights": lv, "heights": lv[maps]}

@@ -1,0 +1,43 @@
+"""Run one reader fuzz target under atheris (coverage-guided, libFuzzer engine).
+
+    python tests/fuzz/coverage/run_target.py TARGET [libFuzzer options] [CORPUS_DIR ...]
+
+e.g. a long run that keeps what it finds in a scratch corpus seeded with the committed one:
+
+    python tests/fuzz/coverage/run_target.py qplib -max_total_time=3600 -rss_limit_mb=4096 \\
+        -timeout=30 /tmp/qplib-corpus tests/fuzz/corpus/qplib
+
+Targets: see ``targets.TARGETS``. A contract violation (targets.py docstring) is an uncaught
+exception: libFuzzer writes the input to ``crash-<sha1>`` (``-artifact_prefix``) and exits 1;
+an input above -rss_limit_mb or -timeout exits non-zero the same way.
+"""
+import sys
+import tempfile
+from pathlib import Path
+
+import atheris
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+with atheris.instrument_imports(include=["quaton_fast"]):
+    import quaton_fast.data.cifar10  # noqa: F401 -- instrumented now, used by the targets
+    import quaton_fast.data.mnist  # noqa: F401
+    import quaton_fast.data.mnist_subset  # noqa: F401
+    import quaton_fast.export  # noqa: F401
+    import quaton_fast.reference.aoc_hardware_profile  # noqa: F401
+    import quaton_fast.solve.readers  # noqa: F401
+    import quaton_fast._rundir  # noqa: F401
+    import quaton_fast.train.checkpoint  # noqa: F401
+import targets  # noqa: E402
+
+if len(sys.argv) < 2 or sys.argv[1] not in targets.TARGETS:
+    sys.exit(f"usage: run_target.py TARGET [libFuzzer options], TARGET one of {sorted(targets.TARGETS)}")
+NAME = sys.argv.pop(1)
+WORK = tempfile.mkdtemp(prefix=f"fuzz_{NAME}_")
+
+
+def one_input(data: bytes) -> None:
+    targets.run_one(NAME, data, WORK)
+
+
+atheris.Setup(sys.argv, one_input)
+atheris.Fuzz()
