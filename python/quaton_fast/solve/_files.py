@@ -15,10 +15,13 @@ allocate O(count) memory for it). Counts of entry lines are checked against the 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .._validation import fail
 
@@ -46,6 +49,18 @@ def _path(func: str, path: Any) -> Path:
 def _err(func: str, p: Path, line: int | None, msg: str) -> ValueError:
     where = f"{p.name} line {line}" if line is not None else p.name
     return ValueError(f"{func}(): {where}: {msg}  [file: {p}]")
+
+
+@contextlib.contextmanager
+def naming_file(func: str, p: Path):
+    """Turn a ValueError of a problem constructor inside the block (which names the constructor's
+    argument, e.g. coefficients too large) into one naming the file; overflow warnings silenced
+    (the constructors refuse what overflowed)."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            yield
+    except ValueError as e:
+        raise _err(func, p, None, f"the instance is not a valid problem: {e}") from None
 
 
 def read_text(func: str, p: Path) -> str:

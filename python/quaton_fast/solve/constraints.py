@@ -30,11 +30,24 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import fail
+from .entry_checks import check_magnitudes
 
 __all__ = ["ConstrainedProblem", "FEAS_TOL"]
 
 #: relative feasibility tolerance of a constraint row (see module docstring)
 FEAS_TOL = 1e-6
+
+def _check_magnitudes(func: str, P: "ConstrainedProblem") -> None:
+    """Refuse coefficients whose objective or constraint rows exceed entry_checks.MAX_MAGNITUDE over the box,
+    naming the argument that carries them (never a NaN or an error about a derived quantity later)."""
+    xmax = np.maximum(np.abs(P.lower), np.abs(P.upper))
+    with np.errstate(over="ignore", invalid="ignore"):
+        terms = {"H": 0.5 * float(xmax @ (abs(P.H) @ xmax)), "g": float(np.abs(P.g) @ xmax), "f": abs(P.f)}
+        for arg, A, b in (("A_eq", P.A_eq, P.b_eq), ("A_ineq", P.A_ineq, P.b_ineq)):
+            rows = abs(A) @ xmax
+            terms[arg] = float(rows.max()) if rows.size else 0.0
+            terms["b_" + arg[2:]] = float(np.abs(b).max()) if b.size else 0.0
+    check_magnitudes(func, terms)
 
 
 def _csr(func: str, arg: str, M: Any, shape: tuple[int | None, int]) -> sp.csr_matrix:
@@ -131,6 +144,7 @@ class ConstrainedProblem:
         self.b_ineq = _vec(fn, "b_ineq", self.b_ineq, self.A_ineq.shape[0])
         if self.names is not None and len(self.names) != n:
             fail(fn, "names", f"a list of {n} variable names or None", f"{len(self.names)} names")
+        _check_magnitudes(fn, self)
 
     # ---------------------------------------------------------------------------- sizes
     @property

@@ -31,6 +31,22 @@ __all__ = ["as_qumo_arrays", "int_option", "seed_option", "real_option", "bool_o
 MAX_VARIABLES = 2**31 - 1
 MAX_STATE_BYTES = 16 << 30
 EXACT_MAX_BINARY = 20
+
+#: Largest magnitude a problem's energy terms may reach over its states (the objective and each
+#: constraint row over the variable box, as sums of absolute values). The solvers normalise the
+#: coefficients and reach the optimum at any finite scale (tests/solve/test_solve_degenerate.py runs
+#: 1e300), but a sum that overflows float64 (largest 1.8e308) makes the energy itself inf or NaN;
+#: 1e306 leaves a factor of ~100 for the sums the solvers form (objective plus penalties, the box map).
+MAX_MAGNITUDE = 1e306
+
+
+def check_magnitudes(func: str, terms: dict) -> None:
+    """Refuse a term (argument name -> its largest magnitude over the states, computed by the caller
+    with overflow allowed) that is not <= MAX_MAGNITUDE, naming the argument that carries it."""
+    for arg, v in terms.items():
+        if not v <= MAX_MAGNITUDE:
+            fail(func, arg, f"coefficients whose terms stay below {MAX_MAGNITUDE:g} in magnitude over the "
+                 "states (quaton_fast.solve.entry_checks.MAX_MAGNITUDE)", f"a magnitude of {v:.3g}")
 EXACT_CHUNK = 1 << 16
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import fail, finite_real, positive_int
-from .entry_checks import EXACT_MAX_BINARY
+from .entry_checks import EXACT_MAX_BINARY, check_magnitudes
 
 __all__ = ["QUMO", "Ising", "QUBO", "MaxCut", "brute_force", "qubo_state_from_spins",
            "spins_from_qubo_state", "DENSE_LIMIT"]
@@ -47,6 +47,12 @@ _SYM_RTOL = 1e-12
 
 
 # ----------------------------------------------------------------------------------------- helpers
+def _abs_sum(M) -> float:
+    """sum |M_ij| (dense or sparse), overflowing to inf instead of warning."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(abs(M).sum())
+
+
 def _matrix(func: str, arg: str, M: Any, *, sparse_ok: bool = True):
     """Return M as float64 ndarray (or CSR when sparse), checking squareness and finiteness."""
     if sp.issparse(M):
@@ -195,6 +201,7 @@ class QUMO:
         self.offset = finite_real(f, "offset", self.offset)
         self.shift = _vector(f, "shift", self.shift, n)
         self.scale = np.ones(n) if self.scale is None else _vector(f, "scale", self.scale, n)
+        check_magnitudes(f, {"J": 0.5 * _abs_sum(self.J), "h": _abs_sum(self.h)})
         self.validate()
 
     @property
@@ -301,6 +308,7 @@ class Ising:
         self.J = _matrix("Ising", "J", self.J)
         self.h = _vector("Ising", "h", self.h, self.J.shape[0])
         self.offset = finite_real("Ising", "offset", self.offset)
+        check_magnitudes("Ising", {"J": 0.5 * _abs_sum(self.J), "h": _abs_sum(self.h)})
         self.validate()
 
     @property
@@ -352,9 +360,10 @@ class QUBO:
 
     def __post_init__(self):
         Q = _matrix("QUBO", "Q", self.Q, sparse_ok=False)
-        self.Q = 0.5 * (Q + Q.T)
         self.c = _vector("QUBO", "c", self.c, Q.shape[0])
         self.offset = finite_real("QUBO", "offset", self.offset)
+        check_magnitudes("QUBO", {"Q": _abs_sum(Q), "c": _abs_sum(self.c)})
+        self.Q = 0.5 * (Q + Q.T)
         self.validate()
 
     @property
@@ -426,6 +435,7 @@ class MaxCut:
         self.edges = np.array(e, dtype=np.int64)
         m = self.edges.shape[0]
         self.weights = np.ones(m) if self.weights is None else _vector(f, "weights", self.weights, m)
+        check_magnitudes(f, {"weights": _abs_sum(self.weights)})
         self.validate()
 
     @property

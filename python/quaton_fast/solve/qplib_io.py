@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from .._atomic import atomic_write_text
 from .._validation import fail
-from ._files import (MAX_DENSE_BYTES, _err, _path, declared_count, read_text, strict_float, strict_int,
+from ._files import (MAX_DENSE_BYTES, _err, _path, naming_file, declared_count, read_text, strict_float, strict_int,
                      text_lines)
 from ._files import fields as split_fields
 from .constraints import ConstrainedProblem
@@ -254,16 +254,18 @@ def read_qplib(path: str | os.PathLike, *, as_constrained: bool = False):
     meta = {"name": name, "type": code, "sense": sense, "path": str(p)}
     if has_cons or as_constrained:
         A_eq, b_eq, A_in, b_in = qplib_rows_to_constraints(A, cl, cu, inf) if has_cons else (None,) * 4
-        return ConstrainedProblem(H, g, f, sense, lo, up, binary, A_eq, b_eq, A_in, b_in, names, meta)
+        with naming_file(func, p):    # e.g. coefficients too large: say which file, not only the argument
+            return ConstrainedProblem(H, g, f, sense, lo, up, binary, A_eq, b_eq, A_in, b_in, names, meta)
     sign = -1.0 if sense == "maximize" else 1.0
     if n * n * 8 > MAX_DENSE_BYTES:       # QUBO / QUMO hold H dense: n^2 float64
         raise _err(func, p, None, f"n = {n} variables: the dense QUBO/QUMO form needs {n * n * 8} bytes, above "
                                   f"{MAX_DENSE_BYTES} (quaton_fast.solve._files.MAX_DENSE_BYTES); read it with "
                                   "as_constrained=True (sparse ConstrainedProblem)")
     Hd = H.toarray()
-    if binary.all() and np.all(lo == 0) and np.all(up == 1):
-        return QUBO(0.5 * sign * Hd, sign * g, sign * f, meta=meta)
-    return QUMO.from_box_quadratic(sign * Hd, sign * g, sign * f, lo, up, binary, meta=meta)
+    with naming_file(func, p):
+        if binary.all() and np.all(lo == 0) and np.all(up == 1):
+            return QUBO(0.5 * sign * Hd, sign * g, sign * f, meta=meta)
+        return QUMO.from_box_quadratic(sign * Hd, sign * g, sign * f, lo, up, binary, meta=meta)
 
 
 # ------------------------------------------------------------------------------------ writer

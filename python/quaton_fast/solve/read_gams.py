@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .constraints import ConstrainedProblem
-from ._files import _err, _path, read_text, strict_float, text_lines
+from ._files import _err, _path, naming_file, read_text, strict_float, text_lines
 
 __all__ = ["read_gams"]
 
@@ -421,4 +421,5 @@ def read_gams(path: str | os.PathLike) -> ConstrainedProblem:
                 f"the AOC needs finite bounds to map it onto [-1, 1] (add .lo/.up)  [file: {p}]")
     meta = {"name": p.stem, "sense": "maximize" if sense_word == "maximizing" else "minimize",
             "path": str(p), "objvar": objvar, "eq_rows": eq_names, "ineq_rows": in_names, "format": "gams"}
-    return ConstrainedProblem(H, g, rest.c, meta["sense"], lo, up, binary, A_eq, b_eq, A_in, b_in, names, meta)
+    with naming_file(func, p):        # e.g. coefficients too large: say which file, not only the argument
+        return ConstrainedProblem(H, g, rest.c, meta["sense"], lo, up, binary, A_eq, b_eq, A_in, b_in, names, meta)

@@ -20,7 +20,7 @@ from .._safe_npz import read_arrays
 from .._validation import fail
 from .._atomic import atomic_write_text
 from .problems import Ising, MaxCut
-from ._files import _err, _path, declared_count, fields, read_text, strict_float, strict_int, text_lines
+from ._files import _err, _path, declared_count, fields, naming_file, read_text, strict_float, strict_int, text_lines
 
 __all__ = ["read_gset", "read_rudy", "write_gset", "write_rudy", "read_sk",
            "read_sk_ground_energies", "read_qplib", "write_qplib", "read_gams", "read_instance",
@@ -72,7 +72,8 @@ def _read_edge_list(func: str, path: Any) -> MaxCut:
     if len(body) > m:
         raise _err(func, p, m + 2, f"header promises {m} edges but the file has more lines: "
                                    f"{body[m].strip()!r}")
-    return MaxCut(n, edges, weights, meta={"name": p.stem, "path": str(p)})
+    with naming_file(func, p):
+        return MaxCut(n, edges, weights, meta={"name": p.stem, "path": str(p)})
 
 
 def read_gset(path: str | os.PathLike) -> MaxCut:
@@ -185,7 +186,8 @@ def read_sk(path: str | os.PathLike) -> Ising:
     if np.any(np.diag(J) != 0):
         i = int(np.flatnonzero(np.diag(J))[0])
         raise _err(func, p, None, f"diagonal must be zero, got J[{i},{i}] = {J[i, i]}")
-    return Ising(J, meta={"name": p.stem, "path": str(p)})
+    with naming_file(func, p):
+        return Ising(J, meta={"name": p.stem, "path": str(p)})
 
 
 def read_sk_ground_energies(path: str | os.PathLike) -> np.ndarray:
