@@ -15,7 +15,7 @@ from ._backend import build_info, has_cuda
 __version__ = "0.1.0"
 
 _SUBMODULES = ("nn", "quant", "functional", "encode", "reference", "solve", "aoc", "data", "train", "qpi", "export")
-__all__ = ["build_info", "has_cuda", "__version__", *_SUBMODULES]
+__all__ = ["build_info", "has_cuda", "load_run", "__version__", *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +23,8 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module
+    if name == "load_run":      # qf.load_run(run_dir): a trained run back in Python (imports torch)
+        from .train.load_run import load_run
+        globals()[name] = load_run
+        return load_run
     raise AttributeError(f"module 'quaton_fast' has no attribute {name!r}")

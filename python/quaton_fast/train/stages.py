@@ -42,7 +42,7 @@ GEOMETRY_FIELDS = ("preset", "n", "layers", "object_size", "pad", "evanescent")
 #: a run directory's settings record and lock file (see :func:`open_run_dir`)
 SETTINGS_FILE = "settings.json"
 LOCK_FILE = "run.lock"
-_CORE_KEYS = ("config", "kind", "epoch", "stage", "model", "optimizer", "rng", "history")
+_CORE_KEYS = ("config", "kind", "epoch", "stage", "model", "optimizer", "rng", "history", "num_classes")
 
 
 @dataclass
@@ -203,6 +203,8 @@ def _save(out: Path, cfg: RunConfig, kind: str, run: RunState, net: D2NN) -> Non
     state = {"config": cfg.to_dict(), "kind": kind, "epoch": run.epoch, "stage": run.stage,
              "model": net.state_dict(), "optimizer": run.optimizer.state_dict(), "rng": rng_state(),
              "history": run.history, **run.extra}
+    if getattr(net.readout, "boxes", None) is not None:       # classify read-out: load_run rebuilds it
+        state["num_classes"] = len(net.readout.boxes)
     atomic_torch_save(state, out / "checkpoint.pt")
     if run.epoch in cfg.snapshot_epochs:
         atomic_torch_save(state, out / f"epoch{run.epoch}.pt")
