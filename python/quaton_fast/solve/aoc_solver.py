@@ -20,6 +20,7 @@ time or iteration budget is spent, or the target is reached with ``stop_at_targe
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 import time as _time
 import warnings
@@ -51,6 +52,18 @@ class SolveResult:
     cut: float | None = None        # Max-Cut value of best_state when the input is a MaxCut
     restarts: int = 0
     target_hits: int = 0            # restarts whose best reached the target (success statistics)
+
+    def __repr__(self) -> str:
+        """Every field, with arrays of more than 8 entries and lists of more than 4 summarised
+        (an 800-variable state printed in full buries the result)."""
+        def short(v):
+            if isinstance(v, np.ndarray) and v.size > 8:
+                return f"array(shape={v.shape}, dtype={v.dtype}, first={np.array2string(v.ravel()[:4], precision=4)[:-1]} ...])"
+            if isinstance(v, list) and len(v) > 4:
+                return f"[{short(v[0])}, ... {len(v)} entries ..., {short(v[-1])}]"
+            return repr(v)
+        body = ", ".join(f"{f.name}={short(getattr(self, f.name))}" for f in dataclasses.fields(self) if f.repr)
+        return f"{type(self).__name__}({body})"
 
 
 def _fail(arg: str, expected: str, got: Any, exc: type = ValueError):
@@ -384,7 +397,7 @@ def _drive(plan: _Plan, reps: LocalReplicas, *, time_limit, max_iterations, targ
                 ttt = now
         if bar is not None:
             bar.update(T)
-            bar.set_postfix(best=f"{best_e:.6g}")
+            bar.set_postfix(best=f"{best_e:.6g}", refresh=False)
         if ttt is not None and stop_at_target:
             break
     if bar is not None:

@@ -54,7 +54,7 @@ R_TOL = 1e-3       # residual (normalised rows) counted as satisfied by the inne
 LAMBDA_MAX = 1e6
 
 
-@dataclass
+@dataclass(repr=False)     # SolveResult's summarising __repr__
 class ConstrainedSolveResult(SolveResult):
     """SolveResult of a constrained problem. ``feasible`` False means NO feasible point was found:
     then ``solution``/``objective``/``best_state`` are None, ``best_energy`` is inf and
@@ -317,7 +317,7 @@ def solve_constrained(problem: ConstrainedProblem, *, time_limit: float | None =
                 ttt = _time.perf_counter() - t0
         if bar is not None:
             bar.update(T)
-            bar.set_postfix(best="-" if best.z is None else f"{p.objective(best.z):.6g}", rho=f"{rho:.3g}")
+            bar.set_postfix(best="-" if best.z is None else f"{p.objective(best.z):.6g}", rho=f"{rho:.3g}", refresh=False)
     if bar is not None:
         bar.close()
     hp = {"backend": plan.backend, "device": plan.device, "replicas": plan.replicas, "iterations_per_run": T,
