@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Iterable, Optional
 
@@ -100,5 +101,6 @@ def read_arrays(func: str, path: "str | os.PathLike", keys: Optional[Iterable[st
         return out
     except NpzError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, ValueError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, ValueError,
+            RuntimeError, zlib.error) as e:   # RuntimeError: a member flagged encrypted; zlib.error: corrupt deflate
         raise _fail(func, p, None, f"not a readable .npy/.npz file ({type(e).__name__}: {e})") from None

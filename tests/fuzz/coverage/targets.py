@@ -28,6 +28,7 @@ INPUT_STEM = "fuzz_input"
 class Target:
     suffix: str                    # file name suffix the reader expects (it may dispatch on it)
     read: Callable[[Path], object]  # the reader under test, on the written file
+    modules: tuple = ()            # the modules whose coverage guides atheris (instrumented)
 
 
 def _gset(p):
@@ -112,21 +113,21 @@ def _settings(p):
 
 
 TARGETS: dict[str, Target] = {
-    "gset": Target(".txt", _gset),
-    "rudy": Target(".rud", _rudy),
-    "sk": Target(".npz", _sk),
-    "sk_ground_energies": Target(".npz", _sk_energies),
-    "qplib": Target(".qplib", _qplib),
-    "gams": Target(".gms", _gams),
-    "hardware_yaml": Target(".yaml", _hardware_yaml),
-    "masks_npz": Target(".npz", _masks_npz),
-    "idx": Target(".idx", _idx),
-    "cifar_batch": Target("", _cifar_batch),
-    "mnist_subset": Target(".csv.gz", _mnist_subset),
-    "checkpoint": Target(".pt", _checkpoint),
-    "relief_stl": Target(".stl", _relief_stl),
-    "levels_gds": Target(".gds", _levels_gds),
-    "settings_json": Target(".json", _settings),
+    "gset": Target(".txt", _gset, ("quaton_fast.solve.readers", "quaton_fast.solve._files", "quaton_fast.solve.problems")),
+    "rudy": Target(".rud", _rudy, ("quaton_fast.solve.readers", "quaton_fast.solve._files", "quaton_fast.solve.problems")),
+    "sk": Target(".npz", _sk, ("quaton_fast.solve.readers", "quaton_fast._safe_npz", "quaton_fast.solve.problems")),
+    "sk_ground_energies": Target(".npz", _sk_energies, ("quaton_fast.solve.readers", "quaton_fast._safe_npz")),
+    "qplib": Target(".qplib", _qplib, ("quaton_fast.solve.qplib_io", "quaton_fast.solve._files", "quaton_fast.solve.constraints")),
+    "gams": Target(".gms", _gams, ("quaton_fast.solve.read_gams", "quaton_fast.solve._files", "quaton_fast.solve.constraints")),
+    "hardware_yaml": Target(".yaml", _hardware_yaml, ("quaton_fast.reference.aoc_hardware_profile", "quaton_fast._safe_yaml")),
+    "masks_npz": Target(".npz", _masks_npz, ("quaton_fast.export.masks", "quaton_fast._safe_npz", "quaton_fast.export.relief_mesh")),
+    "idx": Target(".idx", _idx, ("quaton_fast.data.mnist",)),
+    "cifar_batch": Target("", _cifar_batch, ("quaton_fast.data.cifar10", "quaton_fast._safe_pickle")),
+    "mnist_subset": Target(".csv.gz", _mnist_subset, ("quaton_fast.data.mnist_subset",)),
+    "checkpoint": Target(".pt", _checkpoint, ("quaton_fast.train.checkpoint", "quaton_fast._safe_torch")),
+    "relief_stl": Target(".stl", _relief_stl, ("quaton_fast.export.relief_stl",)),
+    "levels_gds": Target(".gds", _levels_gds, ("quaton_fast.export.levels_gds", "quaton_fast.export.gds_records")),
+    "settings_json": Target(".json", _settings, ("quaton_fast._rundir", "quaton_fast._safe_json")),
 }
 
 
