@@ -82,3 +82,25 @@ def test_coverage_guided_short_run(name, tmp_path):
         f"{name}: fuzzing found an input breaking the contract ({[c.name for c in crashes]}); "
         f"reproduce with python tests/fuzz/coverage/run_target.py {name} <file>\n{r.stderr[-4000:]}")
     assert "Done" in r.stderr or "stat::number_of_executed_units" in r.stderr, r.stderr[-2000:]
+
+
+def _zip_flag_encrypted(data: bytes) -> bytes:
+    """Set the 'encrypted' bit of every member (local headers and central directory)."""
+    b = bytearray(data)
+    for sig, off in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        i = b.find(sig)
+        while i >= 0:
+            b[i + off] |= 1
+            i = b.find(sig, i + 4)
+    return bytes(b)
+
+
+@pytest.mark.parametrize("name", ["masks_npz", "sk"])
+def test_found_by_fuzzing_encrypted_npz_member(name, tmp_path):
+    """atheris found an .npz whose member is flagged encrypted: zipfile raised RuntimeError."""
+    data = _zip_flag_encrypted(_seeds(name)[0].read_bytes())
+    t = targets.TARGETS[name]
+    p = tmp_path / (targets.INPUT_STEM + t.suffix)
+    p.write_bytes(data)
+    with pytest.raises(ValueError, match="fuzz_input.npz.*RuntimeError.*encrypted"):
+        t.read(p)
