@@ -23,6 +23,15 @@ def _seeds(name):
     return seeds
 
 
+REGRESSIONS = HERE / "regressions"
+
+
+@pytest.mark.parametrize("path", sorted(p for p in REGRESSIONS.rglob("*") if p.is_file()), ids=lambda p: p.name)
+def test_inputs_the_fuzzers_found_keep_the_contract(path, tmp_path):
+    """Inputs that once broke the contract (tests/fuzz/regressions/<target>/): now refused cleanly."""
+    targets.run_one(path.parent.name, path.read_bytes(), tmp_path)
+
+
 def test_every_target_has_a_corpus_and_every_corpus_a_target():
     assert sorted(p.name for p in CORPUS.iterdir() if p.is_dir()) == sorted(targets.TARGETS)
 

@@ -120,7 +120,8 @@ def write_relief_stl(path: str | os.PathLike, heights, dx: float, base_thickness
     return int(tris.shape[0])
 
 
-_HEADER = re.compile(r"unit=(\w+) dx=([0-9.eE+-]+)m base=([0-9.eE+-]+)m")
+_NUM = r"[+-]?[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+_HEADER = re.compile(rf"unit=(\w+) dx=({_NUM})m base=({_NUM})m")
 
 
 def read_relief_stl(path: str | os.PathLike) -> dict:
@@ -149,18 +150,29 @@ def read_relief_stl(path: str | os.PathLike) -> dict:
         fail(func, "path", "a binary STL whose triangle count matches its size (84 + 50 x count bytes)",
              f"{count} triangles declared, {size} bytes in {path}")
     try:
-        tris = _stl().Mesh.from_file(path).vectors.astype(np.float64) * UNITS[unit]
+        with np.errstate(all="ignore"):      # numpy-stl computes normals of whatever vertices the file holds
+            tris = _stl().Mesh.from_file(path).vectors.astype(np.float64) * UNITS[unit]
     except (AssertionError, ValueError, OSError) as e:
         fail(func, "path", "a readable binary STL", f"{type(e).__name__}: {e} in {path}")
+    if not np.all(np.isfinite(tris)):
+        fail(func, "path", "finite vertex coordinates", f"a NaN or infinite vertex in {path}")
     flat = np.ptp(tris[:, :, 2], axis=1) == 0
-    normal_z = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])[:, 2]
+    with np.errstate(all="ignore"):
+        normal_z = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])[:, 2]
     tops = tris[flat & (normal_z > 0)]
     cx, cy = tops[:, :, 0].mean(1), tops[:, :, 1].mean(1)
     # a neuron's top triangles have their centroid >= dx/6 from the grid lines; the posts' (dx/64) nearer
-    off = lambda v: np.abs(v / dx - np.round(v / dx))  # noqa: E731
-    keep = (off(cx) > 0.125) & (off(cy) > 0.125)
+    with np.errstate(over="ignore", invalid="ignore"):
+        off = lambda v: np.abs(v / dx - np.round(v / dx))  # noqa: E731
+        keep = (off(cx) > 0.125) & (off(cy) > 0.125)
     tops, cx, cy = tops[keep], cx[keep], cy[keep]
-    n = int(round(max(cx.max(), cy.max()) / dx + 0.5))
+    # each neuron has >= 2 top triangles: n^2 <= count / 2 bounds the height map by the file's size
+    n_max = int(np.sqrt(count / 2))
+    extent = max(cx.max(), cy.max()) / dx + 0.5 if len(tops) else 0.0
+    if not (len(tops) and min(cx.min(), cy.min()) >= 0 and 1 <= extent < n_max + 1):
+        fail(func, "path", f"top faces on a grid of 1 .. {n_max} neurons (x, y >= 0) for {count} triangles",
+             f"{len(tops)} top faces spanning {extent:.6g} neurons in {path}")
+    n = int(round(extent))
     j = np.floor(cx / dx).astype(int)
     i = np.floor(cy / dx).astype(int)
     heights = np.full((n, n), np.nan)
