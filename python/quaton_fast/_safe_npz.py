@@ -16,6 +16,7 @@ Bottom floor: imports nothing of the package except :mod:`._validation`'s conven
 from __future__ import annotations
 
 import os
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -48,7 +49,8 @@ def _read_npy(func: str, p: Path, fh: IO[bytes], size: int, member: Optional[str
             shape, fortran, dtype = npformat.read_array_header_2_0(fh)
         else:
             raise ValueError(f"unsupported .npy format version {major}")
-    except (ValueError, EOFError, SyntaxError, TypeError) as e:
+    except (ValueError, EOFError, SyntaxError, TypeError, tokenize.TokenError, MemoryError, RecursionError) as e:
+        # TokenError: NumPy tokenizes headers of format 1.0/2.0 files; a header of nested brackets recurses
         raise _fail(func, p, member, f"not a readable .npy array header ({type(e).__name__}: {e})") from None
     if dtype.hasobject:
         raise _fail(func, p, member, f"holds an object array (dtype {dtype}); object arrays are pickles and are "
