@@ -48,7 +48,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with open(path, "rb") as fh:
             d = ArrayUnpickler(fh, encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            MemoryError, RecursionError, OverflowError) as e:   # OverflowError: a length field above 2**63
+            MemoryError, RecursionError, OverflowError, LookupError) as e:   # a length above 2**63; an unknown codec
         raise ValueError(f"corrupt CIFAR-10 batch {path}: not a readable pickle ({type(e).__name__}: {e})") from e
     if not isinstance(d, dict):
         raise ValueError(f"corrupt CIFAR-10 batch {path}: expected a dict, found {type(d).__name__}")

