@@ -108,10 +108,13 @@ def _holder(fd: int) -> str:
 
 @contextlib.contextmanager
 def run_lock(lock_path: str | os.PathLike, *, func: str, what: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``lock_path`` (created if missing) for the ``with`` block.
+    """Hold an exclusive lock on ``lock_path`` (created if missing) for the ``with`` block; the lock
+    file is removed when the block ends, so a finished run leaves no ``run.lock`` behind.
 
-    Raises :class:`RunDirectoryBusy` at once (no waiting) if another process holds it. Where
-    ``fcntl`` does not exist (Windows) the block runs unlocked."""
+    Raises :class:`RunDirectoryBusy` at once (no waiting) if another process holds it. The file is
+    unlinked while still locked, and a process that locked a file which is no longer at the path
+    (it lost that race) opens the path again, so two holders never coexist. Where ``fcntl`` does not
+    exist (Windows) the block runs unlocked."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -119,23 +122,31 @@ def run_lock(lock_path: str | os.PathLike, *, func: str, what: str) -> Iterator[
         return
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # not inherited by subprocesses (PEP 446)
-    try:
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # not inherited by subprocesses (PEP 446)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
+            holder = _holder(fd)
+            os.close(fd)
             if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
-            raise RunDirectoryBusy(f"{func}(): {what} is in use by another run ({_holder(fd)}, lock file "
+            raise RunDirectoryBusy(f"{func}(): {what} is in use by another run ({holder}, lock file "
                                    f"{lock_path}); wait for it to finish or stop it") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)                 # locked a file its holder removed on release: take the new one
+    try:
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        yield
     finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock_path)     # while still holding the lock (see the docstring)
+        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)

@@ -1,4 +1,4 @@
-"""`quaton-fast` command line: demo, info, train, sweep, aoc-train, solve.
+"""`quaton-fast` command line: demo, info, train, sweep, aoc-train, solve, export, robustness.
 
 Errors are one line on stderr, ``quaton-fast <command>: error: <what>``, never a traceback:
 
@@ -44,7 +44,8 @@ def _one_line(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full `quaton-fast` parser (every subcommand)."""
-    parser = _Parser(prog="quaton-fast", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="quaton-fast", description=__doc__.replace("``", "").replace("`", ""),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"quaton_fast {__version__}")
     parser.add_argument("--traceback", action="store_true", help="on an error, show the full Python traceback")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

@@ -60,5 +60,5 @@ def run_robustness(args: argparse.Namespace, argv: list[str] | None = None) -> i
                           command="quaton-fast " + " ".join(shlex.quote(w) for w in words))
     for row in r["rows"]:
         print(f"{row['kind']} {row['size']:g} {row['unit']}: accuracy {100 * row['accuracy_mean']:.2f} "
-              f"± {100 * row['accuracy_std']:.2f} % ({row['draws']} devices)")
+              f"± {100 * row['accuracy_std']:.2f} % ({row['draws']} device{'' if row['draws'] == 1 else 's'})")
     return 0

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from quaton_fast._rundir import read_settings, settings_fingerprint
 from quaton_fast.cli import main
 from quaton_fast.train.config import RunConfig
@@ -106,3 +108,20 @@ def test_temporaries_of_a_killed_write_are_removed_on_resume(toy_task, tmp_path)
     assert len(left) == 1 and left[0].startswith(".checkpoint.pt.")
     assert main(_argv(out, "--resume")) == 0
     assert [f for f in os.listdir(out) if f.startswith(".")] == []
+
+
+def test_lock_file_is_removed_when_the_run_ends(tmp_path):
+    """A finished run leaves no empty run.lock behind (issue 25 item 12); a second holder is refused
+    while the first holds it, and can lock again afterwards."""
+    from quaton_fast._rundir import RunDirectoryBusy, run_lock
+    lock = tmp_path / "run.lock"
+    with run_lock(lock, func="t", what="x"):
+        assert lock.is_file()
+        with pytest.raises(RunDirectoryBusy, match="in use by another run"):
+            with run_lock(lock, func="t", what="x"):
+                pass
+        assert lock.is_file()
+    assert not lock.exists()
+    with run_lock(lock, func="t", what="x"):
+        assert lock.is_file()
+    assert not lock.exists()

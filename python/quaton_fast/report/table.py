@@ -87,8 +87,9 @@ def _configuration(results: list[dict], sweep_command: str) -> list[str]:
              f"px, {_readout_text(fp)}",
              f"- Data: {fp['data']}.",
              f"- Training: Adam lr {c['lr']}, batch {c['batch']}, seed {c['seed']}; FP run {c['epochs']} epochs; " +
-             (f"every QAT method starts from the FP model after {c['epochs'] - qat_epochs} warm-up epochs and "
-              f"trains {qat_epochs} QAT epochs; " if qat_epochs is not None else "no QAT run finished; ") +
+             (f"every QAT method starts from the FP model after {c['epochs'] - qat_epochs} warm-up "
+              f"epoch{'' if c['epochs'] - qat_epochs == 1 else 's'} and "
+              f"trains {qat_epochs} QAT epoch{'' if qat_epochs == 1 else 's'}; " if qat_epochs is not None else "no QAT run finished; ") +
              f"PQ = the final FP model rounded to the nearest level (no training). "
              f"Quantizer settings: library defaults unless the command says otherwise. Test: hard-quantized masks "
              f"(eval mode) on every test image; nothing was tuned on the test split.",
