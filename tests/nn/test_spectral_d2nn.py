@@ -192,3 +192,17 @@ def test_bad_input():
         net(torch.zeros(2, 8, 8, dtype=torch.complex64))
     with pytest.raises(ValueError, match="'u'"):
         net.output_field(torch.zeros(2, 2, 16, 16, dtype=torch.complex64))
+
+
+def test_a_measured_height_table_is_what_the_masks_are_made_of(tmp_path):
+    fab = np.array([0.0, 95e-9, 205e-9, 330e-9, 440e-9])          # a fab's measured step heights (m)
+    table = M.height_level_table(fab, SILICA, M.named_material("vacuum"), 632.8e-9)
+    net = qf.nn.SpectralD2NN(wavelengths=BAND, material=SILICA, reference_wavelength=632.8e-9,
+                             quantizer=qf.quant.STE(table, period=None), **GEOM)
+    net.eval()
+    heights = net.fabrication_heights().numpy()
+    nearest = fab[np.abs(heights[..., None] - fab).argmin(-1)]
+    np.testing.assert_allclose(heights, nearest, rtol=1e-6, atol=1e-15)   # float32 level table
+    assert len(np.unique(nearest)) > 2
+    with pytest.raises(ValueError, match="heights"):
+        M.height_level_table([1e-7], SILICA, M.named_material("vacuum"), 632.8e-9)

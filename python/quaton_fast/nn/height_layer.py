@@ -17,7 +17,8 @@ from .._backend import notice_once
 from .._validation import fail
 from ..functional import quantizers as F
 from ..functional import transmission as FT
-from ..functional.fused_propagation import fused_available, modulate_propagate
+# _fused_reason: the fused op's own metadata-only verdict (cached per device, dtype, N, P)
+from ..functional.fused_propagation import _fused_reason, modulate_propagate
 from ..functional.propagation import propagate_spectral
 from ..quant.base import Quantizer
 from .phase_layer import PhaseLayer
@@ -121,9 +122,12 @@ class HeightLayer(PhaseLayer):
             return self.modulate_propagate(u[..., 0, :, :], per_wavelength[0]).unsqueeze(-3)
         if not self.quantizer.uses_transmission and self.lossless:
             theta = self.height_phase()
-            if u.is_cuda and fused_available(u[..., 0, :, :], per_wavelength[0]):
-                return torch.stack([modulate_propagate(u[..., w, :, :], theta * s, per_wavelength[w])
-                                    for w, s in enumerate(self.scales)], dim=-3)
+            if u.is_cuda:
+                reason = _fused_reason(u[..., 0, :, :], per_wavelength[0]) if u.is_complex() else "real field"
+                if reason is None:
+                    return torch.stack([modulate_propagate(u[..., w, :, :], theta * s, per_wavelength[w])
+                                        for w, s in enumerate(self.scales)], dim=-3)
+                notice_once("height_layer:" + reason, f"HeightLayer: torch.fft path batched over wavelengths ({reason})")
             m = torch.polar(torch.ones_like(theta), theta * self._coeff(theta).imag)
         else:
             m = self.spectral_transmission()

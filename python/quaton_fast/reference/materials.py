@@ -41,11 +41,12 @@ from typing import Any
 import numpy as np
 
 from .._validation import fail, finite_real
+from .levels import LevelTable, level_table
 
 __all__ = ["Material", "Constant", "Cauchy", "Sellmeier", "Tabulated", "NAMED_MATERIALS",
            "named_material", "material_from_spec", "read_material_table", "wavelength_array",
            "phase_per_height", "attenuation_per_height", "relief_transmission",
-           "MAX_TABLE_BYTES", "MAX_TABLE_ROWS"]
+           "height_level_table", "MAX_TABLE_BYTES", "MAX_TABLE_ROWS"]
 
 TWO_PI = 2.0 * math.pi
 _UM = 1e-6
@@ -383,3 +384,18 @@ def relief_transmission(material: Material, medium: Material, heights, wavelengt
     a = attenuation_per_height(material, wavelengths)
     ex = (slice(None),) + (None,) * h.ndim
     return np.exp(-a[ex] * h) * np.exp(1j * k[ex] * h)
+
+
+def height_level_table(heights, material: Material, medium: Material, reference_wavelength: float, *,
+                       periodic: bool = False) -> LevelTable:
+    """A fab's height levels (metres, >= 0, strictly increasing) as the level table of a
+    height-parametrized layer: the phases ``θ_j = k_ref·h_j`` at ``reference_wavelength``
+    (:func:`phase_per_height`), any quantizer takes it as ``levels``. ``periodic=False`` (default):
+    the ends clamp (a relief cannot wrap around); ``periodic=True``: period 2π, i.e. the height
+    h_0 + λ_ref/(n − n_m) counts as h_0 (the heights must then span less than that)."""
+    f = "height_level_table"
+    h = np.asarray(heights, dtype=np.float64)
+    if h.ndim != 1 or h.size < 2 or not np.all(np.isfinite(h)) or np.any(h < 0):
+        fail(f, "heights", "a 1-D array of at least 2 finite heights >= 0 (metres)", f"{h.tolist()[:8]}")
+    k = phase_per_height(material, medium, finite_real(f, "reference_wavelength", reference_wavelength, positive=True))
+    return level_table(k[0] * h, period=TWO_PI if periodic else None)
