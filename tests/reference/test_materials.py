@@ -121,3 +121,9 @@ def test_errors():
         M.relief_transmission(M.Constant(1.5), M.Constant(1.0), [-1e-7], 1e-6)
     with pytest.raises(ValueError, match="index"):
         M.Constant(-1.0)
+
+
+@pytest.mark.parametrize("bad", ["500e-9", True, [[500e-9]], ["a"], None])
+def test_wavelengths_must_be_numbers(bad):
+    with pytest.raises((TypeError, ValueError), match="wavelengths"):
+        M.named_material("fused-silica").n(bad)

@@ -58,8 +58,13 @@ _UNITS = {"m": 1.0, "um": 1e-6, "nm": 1e-9, "mm": 1e-3}
 
 def wavelength_array(func: str, wavelengths: Any) -> np.ndarray:
     """``wavelengths`` (a number or a 1-D sequence, vacuum, metres) → (W,) float64, each finite > 0."""
-    w = np.atleast_1d(np.asarray(wavelengths, dtype=np.float64)) if not isinstance(wavelengths, np.ndarray) \
-        else np.atleast_1d(wavelengths.astype(np.float64, copy=False))
+    if isinstance(wavelengths, (str, bytes, bool, np.bool_)) or (
+            isinstance(wavelengths, np.ndarray) and wavelengths.dtype.kind not in "fiu"):
+        fail(func, "wavelengths", "a wavelength or a 1-D sequence of them (metres)", repr(wavelengths), TypeError)
+    try:
+        w = np.atleast_1d(np.asarray(wavelengths, dtype=np.float64))
+    except (TypeError, ValueError):
+        fail(func, "wavelengths", "a wavelength or a 1-D sequence of them (metres)", repr(wavelengths)[:80], TypeError)
     if w.ndim != 1 or w.size == 0:
         fail(func, "wavelengths", "a wavelength or a non-empty 1-D sequence of them (metres)", f"shape {w.shape}")
     if not np.all(np.isfinite(w)) or not np.all(w > 0):
