@@ -100,6 +100,16 @@ def test_partially_coherent_intensity_is_the_sum_over_reference_modes():
     x = net.encode(torch.rand(2, 8, 8, generator=torch.Generator().manual_seed(0))).to(torch.complex128)
     ref, _, _ = _reference_intensity(net, x, thetas)
     np.testing.assert_allclose(net(x).detach().numpy(), ref, rtol=1e-6, atol=1e-12)  # modes held in float32
+    weight = torch.rand(ref.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    (net(x) * weight).sum().backward()
+    modes, beta = C.gsm_modes(net.n, net.dx, 2e-6, 1e-6, 6)
+    tr = [net.to_first.transfers.numpy(), net.between.transfers.numpy(), net.to_detector.transfers.numpy()]
+    u = np.repeat(x.detach().numpy()[:, None], len(BAND), axis=1)
+    g_th = S.partially_coherent_backward(u, modes, beta, thetas, net.layers[0].scales, net.layers[0].attenuations,
+                                         tr, weight.numpy())
+    for l, layer in enumerate(net.layers):
+        # the module holds the modes in float32: relative 1e-6 of the gradient's scale
+        np.testing.assert_allclose(layer.latent.grad.numpy(), g_th[l], rtol=1e-5, atol=1e-6 * np.abs(g_th[l]).max())
     q = C.gsm_parameters(2e-6, 1e-6)[3]     # 6 modes = every m + n <= 2: (1 + 2q + 3q²)(1 − q)²
     assert net.coherence.captured_fraction == pytest.approx((1 + 2 * q + 3 * q * q) * (1 - q) ** 2, rel=1e-12)
 

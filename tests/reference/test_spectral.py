@@ -96,3 +96,19 @@ def test_one_wavelength_is_the_monochromatic_phase_network():
         ref = P.propagate(ref * np.exp(1j * thetas[l]), hs[l + 1])
     out, _ = S.network_forward(u[None, None], thetas, [1.0], None, [h[None] for h in hs])
     np.testing.assert_array_equal(out[0, 0], ref)
+
+
+def test_partially_coherent_backward_matches_finite_differences():
+    from quaton_fast.reference import coherence as C
+    u, thetas, s, a, tr = _case()
+    modes, beta = C.gsm_modes(8, DX, 1e-6, 0.6e-6, 3)
+    gi = np.random.default_rng(5).random(u.shape)
+    loss = lambda th: float(np.sum(gi * S.partially_coherent_intensity(u, modes, beta, th, s, a, tr)))  # noqa: E731
+    g = S.partially_coherent_backward(u, modes, beta, thetas, s, a, tr, gi)
+    eps = 1e-6
+    for (l, i, j) in [(0, 2, 3), (1, 6, 1)]:
+        tp, tm = thetas.copy(), thetas.copy()
+        tp[l, i, j] += eps
+        tm[l, i, j] -= eps
+        fd = (loss(tp) - loss(tm)) / (2 * eps)
+        assert abs(fd - g[l, i, j]) <= 1e-6 * max(1.0, abs(fd))

@@ -31,7 +31,8 @@ from .._validation import array, fail
 from . import propagation as prop
 
 __all__ = ["spectral_transfers", "height_modulation", "network_forward", "network_backward",
-           "spectral_energies", "spectral_energies_backward"]
+           "spectral_energies", "spectral_energies_backward", "partially_coherent_intensity",
+           "partially_coherent_backward"]
 
 
 def spectral_transfers(n_pad: int, dx: float, wavelengths, z: float, *, n_medium=1.0,
@@ -135,3 +136,29 @@ def spectral_energies_backward(out, weights, masks, response, grad_e) -> np.ndar
     r = np.ones((len(masks), out.shape[1])) if response is None else np.asarray(response, dtype=np.float64)
     k = np.einsum("bc,w,cw,cij->bwij", np.asarray(grad_e, dtype=np.float64), p, r, np.asarray(masks, dtype=np.float64))
     return 2.0 * k * out
+
+
+def partially_coherent_intensity(u, modes, weights, thetas, scales, attenuations, transfers) -> np.ndarray:
+    """Detector-plane intensity of an object ``u`` (B, W, N, N) under illumination given by its
+    coherent modes (:mod:`.coherence`): ``I = Σ_m β_m |T(u·ψ_m)|²``, (B, W, N, N) float64.
+    ``modes`` (M, N, N) real or complex, ``weights`` β (M,) >= 0."""
+    u = np.asarray(u, dtype=np.complex128)
+    total = np.zeros(u.shape, dtype=np.float64)
+    for psi, beta in zip(np.asarray(modes), np.asarray(weights, dtype=np.float64)):
+        out, _ = network_forward(u * psi, thetas, scales, attenuations, transfers)
+        total += beta * np.abs(out) ** 2
+    return total
+
+
+def partially_coherent_backward(u, modes, weights, thetas, scales, attenuations, transfers,
+                                grad_intensity) -> np.ndarray:
+    """∂L/∂θ (L, N, N) for ``grad_intensity`` = ∂L/∂I (B, W, N, N) real: the modes are
+    independent coherent passes, so it is ``Σ_m`` of :func:`network_backward` with the incoming
+    ``g_m = 2 β_m (∂L/∂I)·out_m``."""
+    u = np.asarray(u, dtype=np.complex128)
+    g_i = np.asarray(grad_intensity, dtype=np.float64)
+    grads = np.zeros(np.shape(thetas), dtype=np.float64)
+    for psi, beta in zip(np.asarray(modes), np.asarray(weights, dtype=np.float64)):
+        out, _ = network_forward(u * psi, thetas, scales, attenuations, transfers)
+        grads += network_backward(u * psi, thetas, scales, attenuations, transfers, 2 * beta * g_i * out)[1]
+    return grads
