@@ -125,6 +125,10 @@ def test_export_heights_give_the_layers_transmission_at_every_wavelength(tmp_pat
     steps = d["heights"] / (lam / (ABSORBER.n(lam)[0] - 1)) * 4   # in units of a quarter 2π height
     np.testing.assert_allclose(steps, np.round(steps), atol=1e-6)     # levels held in float32
     assert set(np.unique(np.round(steps))) <= {0.0, 1.0, 2.0, 3.0}
+    # the fabrication exporter reads the same file: its level heights are the network's heights
+    from quaton_fast.export import export_fabrication
+    r = export_fabrication(path, tmp_path / "fab", base_thickness=1e-6, stl=False, gds=False)
+    np.testing.assert_allclose(np.sort(r["level_heights"]), np.unique(d["heights"]), rtol=1e-6)
     for l, layer in enumerate(net.layers):
         t = M.relief_transmission(ABSORBER, M.Constant(1.0), d["heights"][l], BAND)
         np.testing.assert_allclose(layer.spectral_transmission().detach().numpy(), t, rtol=1e-10, atol=1e-12)
