@@ -220,3 +220,16 @@ def test_a_measured_height_table_is_what_the_masks_are_made_of(tmp_path):
     assert len(np.unique(nearest)) > 2
     with pytest.raises(ValueError, match="heights"):
         M.height_level_table([1e-7], SILICA, M.named_material("vacuum"), 632.8e-9)
+
+
+def test_transfer_functions_are_built_once_per_device_and_dtype():
+    net = qf.nn.SpectralD2NN(wavelengths=BAND, material=SILICA, **GEOM)
+    u = torch.zeros(1, 3, 16, 16, dtype=torch.complex64)
+    a, b = net.between.transfers_like(u), net.between.transfers_like(u)
+    assert a[0] is b[0] and all(x is y for x, y in zip(a[1], b[1]))
+    assert a[0].dtype == torch.complex64 and a[0].shape == (3, 32, 32)
+    assert net.between.transfers_like(u.to(torch.complex128))[0].dtype == torch.complex128
+    # each wavelength's H is the monochromatic one (medium: vacuum)
+    for w, lam in enumerate(BAND):
+        h = qf.nn.FreeSpace(16, DX, lam, 3e-6, evanescent="decay").transfer
+        assert torch.equal(net.between.transfers[w], h)
