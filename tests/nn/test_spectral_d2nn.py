@@ -233,3 +233,28 @@ def test_transfer_functions_are_built_once_per_device_and_dtype():
     for w, lam in enumerate(BAND):
         h = qf.nn.FreeSpace(16, DX, lam, 3e-6, evanescent="decay").transfer
         assert torch.equal(net.between.transfers[w], h)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("material", [SILICA, ABSORBER])
+def test_cuda_matches_cpu_and_steps_without_sync(material):
+    """On a GPU: lossless layers take one fused launch per wavelength, absorbing ones the batched
+    torch path; both equal the CPU network, and a training step passes the sync debug mode."""
+    torch.manual_seed(0)
+    cpu = qf.nn.SpectralD2NN(wavelengths=BAND, material=material, quantizer=make_quantizer("psq-ft", 4),
+                             n=128, dx=DX, num_layers=2, z_in=3e-6, dz=3e-6, z_out=3e-6, object_size=32, seed=0)
+    gpu = qf.nn.SpectralD2NN(wavelengths=BAND, material=material, quantizer=make_quantizer("psq-ft", 4),
+                             n=128, dx=DX, num_layers=2, z_in=3e-6, dz=3e-6, z_out=3e-6, object_size=32, seed=0).cuda()
+    x = cpu.encode(torch.rand(4, 28, 28, generator=torch.Generator().manual_seed(0)))
+    torch.testing.assert_close(gpu(x.cuda()).cpu(), cpu(x), rtol=1e-4, atol=1e-5)
+    opt = torch.optim.SGD(gpu.parameters(), lr=1e-2)
+    y = torch.tensor([0, 1, 2, 3], device="cuda")
+    for debug in ("default", "error"):
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode(debug)
+        try:
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(gpu(x.cuda()), y).backward()
+            opt.step()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
