@@ -30,7 +30,7 @@ class HeightLayer(PhaseLayer):
     """N×N neurons of relief height, applied at W wavelengths.
 
     ``scales`` s_w and ``attenuations`` a_w (W,) Python floats, per radian of θ (see the module
-    docstring; :class:`~quaton_fast.nn.spectral.SpectralD2NN` computes them from its material).
+    docstring; :class:`~quaton_fast.nn.spectral_d2nn.SpectralD2NN` computes them from its material).
     With W = 1, s = 1, a = 0 (the reference wavelength, lossless) the layer IS a
     :class:`PhaseLayer` (same ops, bit for bit). Otherwise the applied height is folded into one
     period of the quantizer's table, ``θ_0 + ((θ − θ_0) mod period)`` (2π for full precision;
@@ -113,10 +113,10 @@ class HeightLayer(PhaseLayer):
         """``u`` (..., W, N, N) complex → propagate_w(m_w·u_w), (..., W, N, N).
 
         ``transfers`` (W, P, P) and the same as W contiguous (P, P) tensors ``per_wavelength``
-        (cached by :class:`~quaton_fast.nn.spectral.SpectralFreeSpace`). Lossless phase tables on a
+        (cached by :class:`~quaton_fast.nn.spectral_propagation.SpectralFreeSpace`). Lossless phase tables on a
         GPU the fused kernels serve: one fused launch per wavelength (the kernels take one transfer
         function per launch). Everywhere else: one torch.fft batched over every axis and W; on CUDA
-        it says once why (absorbing material: the kernels modulate by a phase only;
+        it says once why (the fused op's own reason; an absorbing material: the kernels modulate by a phase only;
         transmission-domain STE: the layer's complex path)."""
         if self.monochromatic:   # exactly PhaseLayer's ops (fused phase path or complex path)
             return self.modulate_propagate(u[..., 0, :, :], per_wavelength[0]).unsqueeze(-3)
