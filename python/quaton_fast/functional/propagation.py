@@ -100,3 +100,28 @@ def propagate_free_space(u: torch.Tensor, *, dx: float, wavelength: float, z: fl
     h = angular_spectrum_transfer(pad * u.shape[-1], dx, wavelength, z, band_limited=band_limited,
                                   n_medium=n_medium, evanescent=evanescent, device=u.device, dtype=dtype)
     return propagate(u.to(dtype), h)
+
+
+def propagate_spectral(u: torch.Tensor, transfers: torch.Tensor, *, check_finite: bool = False) -> torch.Tensor:
+    """Propagate spectral fields ``u`` (..., W, N, N) complex by one transfer function per
+    wavelength, ``transfers`` (W, P, P) complex (P >= N; build them with
+    :func:`quaton_fast.reference.spectral.spectral_transfers` or
+    :class:`quaton_fast.nn.spectral.SpectralFreeSpace`). The same autograd Function as
+    :func:`propagate` (one batched torch.fft over every leading axis and W; backward with conj(H)).
+    Metadata checks only; ``check_finite`` as in :func:`propagate`."""
+    f = "propagate_spectral"
+    _checks.square_field(f, "u", u, check_finite=check_finite)
+    _checks.tensor(f, "transfers", transfers, real_ok=False, min_ndim=3, check_finite=False)
+    if u.dim() < 3:
+        fail(f, "u", "of shape (..., W, N, N)", f"shape {tuple(u.shape)}")
+    if transfers.dim() != 3 or transfers.shape[-1] != transfers.shape[-2] or transfers.shape[0] != u.shape[-3]:
+        fail(f, "transfers", f"of shape (W, P, P) with W = {u.shape[-3]} (u's wavelength axis)",
+             f"shape {tuple(transfers.shape)}")
+    if transfers.shape[-1] < u.shape[-1]:
+        fail(f, "transfers", f"at least as large as the field (P >= N = {u.shape[-1]})", f"P = {transfers.shape[-1]}")
+    _checks.same_device(f, "transfers", transfers, u, "u")
+    if not u.is_complex():
+        u = u.to(torch.complex64 if u.dtype != torch.float64 else torch.complex128)
+    if transfers.dtype != u.dtype:
+        transfers = transfers.to(u.dtype)
+    return _Propagate.apply(u, transfers)

@@ -30,8 +30,11 @@ def write_run_figures(net, data, confusion, phase_hist, cfg, out_dir: str | os.P
     # the first test image of each of the first `examples` classes
     picks = [int(torch.nonzero(data.test_y == c)[0]) for c in range(examples) if bool((data.test_y == c).any())]
     x = data.test_x[picks]
-    u = net.output_field(net.encode(x.to(device)))
-    intensity = (u.real ** 2 + u.imag ** 2).cpu().numpy()
+    if hasattr(net, "band_intensity"):   # SpectralD2NN: Σ_w p_w I_w (and Σ over coherent modes)
+        intensity = net.band_intensity(net.encode(x.to(device))).cpu().numpy()
+    else:
+        u = net.output_field(net.encode(x.to(device)))
+        intensity = (u.real ** 2 + u.imag ** 2).cpu().numpy()
     pred = net(net.encode(x.to(device))).argmax(-1).cpu().tolist()
     net.train(was_training)
     paths["output_intensity"] = plot_output_intensity(x.numpy(), intensity, np.asarray(net.readout.boxes),

@@ -49,6 +49,37 @@ def _qopt(text: str) -> tuple[str, float | int | bool]:
     raise argparse.ArgumentTypeError(f"expected a number or true/false after {key}=, got {value!r}")
 
 
+def _wavelengths(text: str) -> list[float]:
+    try:
+        if ":" in text:
+            a, b, k = text.split(":")
+            k = int(k)
+            if k < 1:
+                raise ValueError
+            vals = [float(a)] if k == 1 else [float(a) + (float(b) - float(a)) * i / (k - 1) for i in range(k)]
+        else:
+            vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected wavelengths in metres, 'L1,L2,...' or 'START:STOP:COUNT', "
+                                         f"got {text!r}") from None
+    if not all(math.isfinite(v) and v > 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"expected finite wavelengths > 0 (metres), got {text!r}")
+    return vals
+
+
+def _coherence(text: str) -> list[float]:
+    parts = text.split(",")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        s, g, m = float(parts[0]), float(parts[1]), int(parts[2])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SIGMA_S,SIGMA_G,MODES (metres, metres, integer), got {text!r}") from None
+    if not (math.isfinite(s) and math.isfinite(g) and s > 0 and g > 0 and m >= 1):
+        raise argparse.ArgumentTypeError(f"expected sigma_s, sigma_g > 0 and MODES >= 1, got {text!r}")
+    return [s, g, m]
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = RunConfig()
     p.add_argument("--task", required=True, choices=sorted(TASKS), help="dataset / task")
@@ -79,6 +110,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also keep epoch{K}.pt after these epochs")
     p.add_argument("--n-material", type=_positive(float), default=None,
                    help="refractive index of the mask material for the height export")
+    b = p.add_argument_group("broadband / partially coherent light, height-quantized layers (docs/physics.md)")
+    b.add_argument("--wavelengths", type=_wavelengths, default=None, metavar="L1,L2,...",
+                   help="sample vacuum wavelengths in metres, comma-separated, or START:STOP:COUNT "
+                        "(e.g. 550e-9:700e-9:5); trains a SpectralD2NN (default: the preset's one wavelength)")
+    b.add_argument("--material", default=None, metavar="SPEC",
+                   help="relief material: fused-silica, n-bk7, pmma, constant:n[,kappa], cauchy:A,B[,C[,kappa]], "
+                        "sellmeier:B1,C1[,...], table:PATH[@nm] (default: constant n-material)")
+    b.add_argument("--coherence", type=_coherence, default=None, metavar="SIGMA_S,SIGMA_G,MODES",
+                   help="Gaussian Schell-model illumination: rms width and coherence width (m), coherent modes kept")
     g = p.add_argument_group("fabrication errors during training (0 = off; docs/fabrication.md)")
     g.add_argument("--fab-phase", type=_A.real(minimum=0.0), default=0.0, metavar="RAD",
                    help="phase error per neuron (rad), drawn at every training step")
@@ -106,7 +146,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                     train_limit=args.train_limit, test_limit=args.test_limit, init_from=args.init_from,
                     snapshot_epochs=sorted(set(args.snapshot_epochs)), n_material=args.n_material,
                     fab_phase=args.fab_phase, fab_shift=args.fab_shift, fab_dz=args.fab_dz,
-                    fab_distribution=args.fab_distribution,
+                    fab_distribution=args.fab_distribution, wavelengths=args.wavelengths,
+                    material=args.material, coherence=args.coherence,
                     data_root=args.data_root, device=args.device, plots=not args.no_plots)
     if args.quantizer == "fp":
         cfg.warmup = 0  # nothing to warm up for

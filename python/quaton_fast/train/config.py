@@ -49,6 +49,12 @@ class RunConfig:
     fab_shift: float = 0.0
     fab_dz: float = 0.0
     fab_distribution: str = "uniform"
+    # broadband / partially coherent, height-quantized network (nn.SpectralD2NN) when any is set:
+    # vacuum wavelengths (m; None: the preset's one), the relief material (materials.material_from_spec;
+    # None: constant n_material), Gaussian Schell-model illumination [sigma_s m, sigma_g m, modes]
+    wavelengths: list[float] | None = None
+    material: str | None = None
+    coherence: list[float] | None = None
     data_root: str | None = None
     device: str = "cpu"
     plots: bool = True
@@ -96,9 +102,37 @@ class RunConfig:
         if self.fab_distribution not in ("uniform", "normal"):
             raise ValueError(f"{f}(): argument 'fab_distribution' must be 'uniform' or 'normal', "
                              f"got {self.fab_distribution!r}")
+        self._check_spectral(f)
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"{f}(): argument 'device' must be 'cpu', 'cuda' or 'cuda:K', got {self.device!r}")
         return self
+
+    @property
+    def spectral(self) -> bool:
+        """True when the run trains a :class:`~quaton_fast.nn.SpectralD2NN` (any of wavelengths,
+        material, coherence set)."""
+        return self.wavelengths is not None or self.material is not None or self.coherence is not None
+
+    def _check_spectral(self, f: str) -> None:
+        if self.wavelengths is not None:
+            if not isinstance(self.wavelengths, (list, tuple)) or not self.wavelengths:
+                raise ValueError(f"{f}(): argument 'wavelengths' must be a non-empty list of metres, "
+                                 f"got {self.wavelengths!r}")
+            for w in self.wavelengths:
+                finite_real(f, "wavelengths", w, positive=True)
+        if self.material is not None:
+            from ..reference.materials import material_from_spec
+            material_from_spec(self.material)       # ValueError naming the spec, at the start
+        if self.coherence is not None:
+            if not isinstance(self.coherence, (list, tuple)) or len(self.coherence) != 3:
+                raise ValueError(f"{f}(): argument 'coherence' must be [sigma_s, sigma_g, modes], "
+                                 f"got {self.coherence!r}")
+            finite_real(f, "coherence", self.coherence[0], positive=True)
+            finite_real(f, "coherence", self.coherence[1], positive=True)
+            positive_int(f, "coherence", self.coherence[2])
+        if self.spectral and (self.fab_phase or self.fab_shift or self.fab_dz):
+            raise ValueError(f"{f}(): arguments 'fab_*' must be 0 with a spectral network (--wavelengths/"
+                             f"--material/--coherence): fabrication errors are not modelled there yet")
 
     def _check_quantizer_options(self, f: str) -> None:
         """Build the quantizer once so that an unknown or out-of-range --qopt fails here, at the start,

@@ -20,6 +20,7 @@ import torch
 
 from .. import distributed as dist
 from ..nn.d2nn import D2NN
+from ..nn.spectral_d2nn import SpectralD2NN
 from ..quant import FullPrecision
 from .checkpoint import atomic_write_json
 from .config import RunConfig
@@ -35,10 +36,28 @@ __all__ = ["METHOD_NAMES", "GEOMETRY_FIELDS", "build_model", "device_description
 
 def build_model(cfg: RunConfig, num_classes: int) -> D2NN:
     """The network of ``cfg`` with full-precision layers (the warm-up stage)."""
+    if cfg.spectral:
+        return build_spectral_model(cfg, num_classes)
     net = D2NN.preset(cfg.preset, **cfg.geometry(), num_classes=num_classes, quantizer=FullPrecision(),
                       seed=cfg.seed)
     net.set_fabrication_errors(cfg.fabrication_errors(net.dx))   # None unless --fab-* (training only)
     return net
+
+
+def build_spectral_model(cfg: RunConfig, num_classes: int) -> SpectralD2NN:
+    """The broadband / partially coherent network of ``cfg`` (--wavelengths, --material,
+    --coherence): the preset's geometry, its wavelength when none are given, the relief material
+    (default a constant index ``n_material``), the preset's medium as a constant index."""
+    from ..nn.presets import preset_config
+    from ..reference.materials import Constant, material_from_spec
+    p = {**preset_config(cfg.preset), **cfg.geometry()}
+    material = material_from_spec(cfg.material) if cfg.material is not None else Constant(cfg.material_index())
+    coherence = None if cfg.coherence is None else (cfg.coherence[0], cfg.coherence[1], int(cfg.coherence[2]))
+    return SpectralD2NN(n=p["n"], dx=p["dx"], wavelengths=cfg.wavelengths or [p["wavelength"]],
+                        num_layers=p["num_layers"], z_in=p["z_in"], dz=p["dz"], z_out=p["z_out"],
+                        material=material, medium=Constant(p.get("n_medium", 1.0)), pad=p["pad"],
+                        evanescent=p["evanescent"], quantizer=FullPrecision(), num_classes=num_classes,
+                        object_size=p.get("object_size"), seed=cfg.seed, coherence=coherence)
 
 
 def _new_optimizer(model: torch.nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
@@ -92,7 +111,10 @@ def _train_and_test(cfg: RunConfig, task, out: Path, ckpt_path: Path, *, resume:
     result = _result(cfg, task, data, net, test, run.history, hist, command, device, train_seconds,
                      time.perf_counter() - t0, start)
     if dist.is_main_process():
-        net.export_masks(out / "masks.npz", n_material=cfg.material_index())
+        if isinstance(net, SpectralD2NN):
+            net.export_masks(out / "masks.npz")
+        else:
+            net.export_masks(out / "masks.npz", n_material=cfg.material_index())
         if cfg.plots:
             from ..report.run_figures import write_run_figures
             result["figures"] = write_run_figures(net, data, test["confusion"], hist, cfg, out / "figures",
