@@ -79,7 +79,7 @@ def _place(images: torch.Tensor, n: int, object_size: int | None, func: str, val
 def phase(images: torch.Tensor, n: int, *, object_size: int | None = None, scale: float = math.pi,
           validate: bool = True) -> torch.Tensor:
     """Phase object ``u0 = exp(i·scale·I)`` (QuATON default, scale π rad): ``images`` (B, H, W) or
-    (H, W) float intensities in [0, 1] are resized to ``object_size``² (bilinear; default: no
+    (H, W) float intensities in [0, 1] are resized to ``object_size`` × ``object_size`` (bilinear; default: no
     resize), zero-padded (I = 0, i.e. a transparent surround) to n×n. Returns (B, n, n) complex64.
 
     ``validate`` (default True): refuse values outside [0, 1] or non-finite ones (ValueError naming

@@ -8,7 +8,7 @@ SLM / material table, or one derived from a material (:func:`from_material`). A
 sequence is ``t_0 .. t_{n−1}, t_n ≡ t_0`` (:attr:`ComplexLevelTable.extended`).
 
 Quantizers (``x = fold_latent(w, phase_table)``, σ the logistic function, ``δ_i = t_{i+1} − t_i``)
----------------------------------------------------------------------------------------------
+----------------------------------------------------------------------------------------------------
 * hard / staircase: ``T(w) = t_j`` with ``j = level_index(w)``: the level nearest in phase
   (periodic distance; ties go up, the wrap step lands on level 0). The k → ∞ limit of PSQ.
 * PSQ: ``T_k(w) = t_0 + Σ_i δ_i·σ(k·(x − c_i))`` — the phase-only PSQ with the phase steps Δ_i
@@ -49,7 +49,7 @@ __all__ = [
     "gumbel_transmission", "gumbel_transmission_backward", "pq_transmission",
 ]
 
-#: |t| within this of 1 counts as exactly 1 (rounding of a computed exp(iφ)); larger |t| is refused
+#: abs(t) within this of 1 counts as exactly 1 (rounding of a computed exp(iφ)); larger |t| is refused
 AMPLITUDE_SLACK = 4 * np.finfo(np.float64).eps
 
 

@@ -54,7 +54,7 @@ Conventions
   ``b`` that keeps the fixed point away from 0, or read ``residual``.
 
 Counter-based noise (reproduced bit-for-bit in the uniforms by C++ and CUDA)
----------------------------------------------------------------------------
+----------------------------------------------------------------------------
 All arithmetic on unsigned 64-bit integers modulo 2**64, ``G = 0x9E3779B97F4A7C15``::
 
     mix64(z):  z ^= z >> 30; z *= 0xBF58476D1CE4E5B9; z ^= z >> 27; z *= 0x94D049BB133111EB;
@@ -382,8 +382,7 @@ class FixedPointAdjointResult:
     grad_beta:  (S,) or scalar float64 array
     grad_alpha: (S,) or scalar float64 array (None for an annealing schedule)
     iterations: (S,) int32 iterations applied (0 for method='direct')
-    residual:   (S,) ||G(v) - v|| / max(||G(v)||, TINY) at the returned v, G(v) = J^T v + g
-                (+inf if not finite)
+    residual:   (S,) ||G(v) - v|| / max(||G(v)||, TINY) at the returned v, G(v) = J^T v + g; +inf if not finite
     converged:  (S,) bool, residual <= tol
     """
     v: np.ndarray

@@ -239,6 +239,7 @@ def dsq_forward(w: Any, table: LevelTable, alpha: float, hard_forward: bool = Tr
     ``hard_forward=False`` returns ``soft(x)``.
 
     Deviations from the paper (deliberate):
+
     * the paper quantizes a learnable clipping range ``[l, u]`` into 2^b − 1 equal intervals; here
       the levels are fixed by the table, may be non-uniform (one ``k_i`` per interval so that α
       has the same meaning in every interval) and, for periodic tables, include the wrap interval;
