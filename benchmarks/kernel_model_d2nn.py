@@ -116,13 +116,13 @@ def cluster_plan(N: int, pad: int) -> dict:
     state does not fit (then the size keeps the three-pass path)."""
     P = N * pad
     for C in CLUSTER_SIZES:
-        smem = FFT_WORKSPACE_BYTES + math.ceil(N / C) * P * km.COMPLEX64
+        smem = FFT_WORKSPACE_BYTES + math.ceil(N / C) * (P + 1) * km.COMPLEX64  # row pitch P + 1
         if smem <= SMEM_OPTIN_PER_BLOCK:
             per_sm = SMEM_PER_SM // (smem + SMEM_RESERVED_PER_BLOCK)
             return {"fits": True, "cluster": C, "smem_per_block": smem, "blocks_per_sm": per_sm,
                     "portable": C <= 8}
     C = CLUSTER_SIZES[-1]
-    need = FFT_WORKSPACE_BYTES + math.ceil(N / C) * P * km.COMPLEX64
+    need = FFT_WORKSPACE_BYTES + math.ceil(N / C) * (P + 1) * km.COMPLEX64
     return {"fits": False, "cluster": None, "smem_per_block": None, "blocks_per_sm": 0, "portable": None,
             "why": (f"the N x P state is {state_bytes(N, pad) / 2**20:.2f} MiB: {need / 1024:.0f} KB per block "
                     f"even with {C} blocks (limit {SMEM_OPTIN_PER_BLOCK // 1024} KB)")}

@@ -25,7 +25,8 @@
 //      write out (and the adjoint's conj(t) and dphi). No remote access after the second sync, so a
 //      block may exit without a third.
 // Block: the descriptors' block_dim (stride, F): F rows or columns per step. Grid: (C, B) with
-// cluster dims (C, 1, 1). Dynamic shared memory: the FFTs' workspace, then R x P complex.
+// cluster dims (C, 1, 1). Dynamic shared memory: the FFTs' workspace, then R rows of P complex at a
+// row pitch of P + 1 (bank-conflict-free column gathers).
 #pragma once
 
 #include <cstdint>
@@ -56,10 +57,13 @@ struct LayerClusterGeometry {
   static constexpr unsigned fft_smem = max2(max2(Row::shared_memory_size, RowInv::shared_memory_size),
                                             max2(Col::shared_memory_size, ColInv::shared_memory_size));
   static constexpr unsigned state_offset = (fft_smem + 15u) / 16u * 16u;
+  // row pitch of the state in complex values: one more than P, so that the lanes of a column
+  // gather (consecutive rows, one column) fall in different shared-memory banks
+  static constexpr unsigned pitch = P + 1;
   __host__ __device__ static unsigned rows_per_block(int n, unsigned cluster) { return (static_cast<unsigned>(n) + cluster - 1) / cluster; }
   __host__ __device__ static unsigned cols_per_block(unsigned cluster) { return (P + cluster - 1) / cluster; }
   static unsigned smem(int n, unsigned cluster) {
-    return state_offset + rows_per_block(n, cluster) * P * static_cast<unsigned>(sizeof(float2));
+    return state_offset + rows_per_block(n, cluster) * pitch * static_cast<unsigned>(sizeof(float2));
   }
   static dim3 grid(std::int64_t batch, unsigned cluster) { return dim3(cluster, static_cast<unsigned>(batch)); }
   static dim3 cluster_dims(unsigned cluster) { return dim3(cluster, 1, 1); }
@@ -78,7 +82,7 @@ __device__ __forceinline__ void layer_cluster_kernel_body(const LayerClusterPara
   constexpr unsigned F = Row::ffts_per_block;
   constexpr float scale = 1.0f / (static_cast<float>(P) * static_cast<float>(P));
   QF_DYNAMIC_SHARED(unsigned char, smem);
-  float2* state = reinterpret_cast<float2*>(smem + Geo::state_offset);  // (R, P): this block's rows
+  float2* state = reinterpret_cast<float2*>(smem + Geo::state_offset);  // (R, pitch): this block's rows
 
   cg::cluster_group cluster = cg::this_cluster();
   const unsigned C = cluster.num_blocks(), rank = cluster.block_rank();
@@ -110,7 +114,7 @@ __device__ __forceinline__ void layer_cluster_kernel_body(const LayerClusterPara
 #pragma unroll
       for (unsigned e = 0; e < Row::elements_per_thread; ++e) {
         const unsigned j = threadIdx.x + e * Row::stride;
-        if (j < P) state[i * P + j] = as_f2(td[e]);
+        if (j < P) state[i * Geo::pitch + j] = as_f2(td[e]);
       }
     }
     __syncthreads();  // the next step's FFT reuses the shared workspace
@@ -128,7 +132,7 @@ __device__ __forceinline__ void layer_cluster_kernel_body(const LayerClusterPara
       float2 v = make_float2(0.f, 0.f);
       if (valid && c >= 0 && c < n) {
         const float2* owner = cluster.map_shared_rank(state, c / R);
-        v = owner[(c % R) * static_cast<int>(P) + k];
+        v = owner[(c % R) * static_cast<int>(Geo::pitch) + k];
       }
       td[e] = from_f2<V>(v);
     }
@@ -148,7 +152,7 @@ __device__ __forceinline__ void layer_cluster_kernel_body(const LayerClusterPara
       const int c = static_cast<int>(threadIdx.x + e * ColInv::stride) - o;
       if (valid && c >= 0 && c < n) {
         float2* owner = cluster.map_shared_rank(state, c / R);
-        owner[(c % R) * static_cast<int>(P) + k] = as_f2(td[e]);
+        owner[(c % R) * static_cast<int>(Geo::pitch) + k] = as_f2(td[e]);
       }
     }
     __syncthreads();
@@ -165,7 +169,7 @@ __device__ __forceinline__ void layer_cluster_kernel_body(const LayerClusterPara
 #pragma unroll
     for (unsigned e = 0; e < RowInv::elements_per_thread; ++e) {
       const unsigned j = threadIdx.x + e * RowInv::stride;
-      td[e] = from_f2<V>((valid && j < P) ? state[i * P + j] : make_float2(0.f, 0.f));
+      td[e] = from_f2<V>((valid && j < P) ? state[i * Geo::pitch + j] : make_float2(0.f, 0.f));
     }
     RowInv().execute(td, smem);
     if (valid) {

@@ -74,10 +74,10 @@ def test_which_sizes_fit_one_cluster(n, pad, state, fits):
     assert plan["fits"] is fits
     if fits:
         assert plan["cluster"] == 8 and plan["smem_per_block"] <= 227 * 1024
-        assert plan["smem_per_block"] == kmd.FFT_WORKSPACE_BYTES + (n // 8) * n * pad * 8
+        assert plan["smem_per_block"] == kmd.FFT_WORKSPACE_BYTES + (n // 8) * (n * pad + 1) * 8  # pitch P + 1
     else:
         assert "MiB" in plan["why"]
-        assert kmd.FFT_WORKSPACE_BYTES + (n // 16) * n * pad * 8 > 227 * 1024
+        assert kmd.FFT_WORKSPACE_BYTES + (n // 16) * (n * pad + 1) * 8 > 227 * 1024
 
 
 def test_records_one_per_size_with_predictions_marked():
