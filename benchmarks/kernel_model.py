@@ -420,9 +420,15 @@ def build(archs=kr.ARCHS, jobs: int = 2) -> dict:
             recs.append(record(k, variant, cfg, tl, head))
     if "sm_90" in archs:
         import kernel_model_d2nn as kmd  # noqa: PLC0415 (imports this module)
+        layer_occ = {(r["config"]["N"], r["config"]["P"]): r["occupancy_detail"] for r in recs
+                     if r["kernel"] == "layer_cluster_kernel" and r["arch"] == "sm_90" and r["occupancy_detail"]
+                     and r["config"].get("variant") == "forward"}
         for rec in d2nn_step_records(res["kernels"], head):
             c = rec["config"]
             rec.update(kmd.step_model(c["N"], c["pad"], c["B"], c["L"]))  # issue 22: three-pass vs on-chip
+            occ = layer_occ.get((c["N"], c["N"] * c["pad"]))
+            if occ and rec["design"] == "on_chip":
+                rec.update(kmd.occupancy_caveat(occ))
             recs.append(rec)
     recs.sort(key=lambda r: (r["kernel"], r["arch"], json.dumps(r["config"], sort_keys=True)))
     return {

@@ -31,8 +31,14 @@ wave efficiency + launches x launch gap, with:
   * FP32 issue: FLOPs / FLOPS_PER_FP32_INSTR per lane-instruction; 128 FP32 lanes per clock per SM
     (CUDA C++ Programming Guide throughput table, cc 9.0). FLOPS_PER_FP32_INSTR = 1.25 from a radix-2
     butterfly: a complex twiddle multiply (2 FMUL + 2 FFMA = 6 FLOPs) and the complex add and
-    subtract (4 FADD = 4 FLOPs): 10 FLOPs in 8 instructions. The FLOP floor instead counts 2 FLOPs
-    per lane per clock (every instruction an FMA: the datasheet's 67 TFLOP/s).
+    subtract (4 FADD = 4 FLOPs): 10 FLOPs in 8 instructions. The compiled sm_90 layer kernel agrees:
+    its static SASS mix (kernels.json) gives (2 FFMA + FMUL + FADD) / (FFMA + FMUL + FADD) = 1.27 at
+    P = 512, 1.26 at P = 256, 1.34 at P = 400. The FLOP floor instead counts 2 FLOPs per lane per
+    clock (every instruction an FMA: the datasheet's 67 TFLOP/s).
+  * occupancy: not in the roofline. kernel_model.py attaches the compiled kernel's theoretical
+    occupancy to the record and a caveat when it keeps fewer than LATENCY_HIDING_WARPS_PER_SM warps
+    per SM (today 4-12: one to four blocks of 60-192 threads per SM), where latency, not issue rate,
+    is the likely bound.
   * shared memory: SMEM_BYTES_PER_ELEMENT_PER_FFT = 32 bytes per element per FFT (an assumption: two
     exchanges through shared memory per block FFT of P <= 1024, each a write and a read of 8 bytes)
     plus the layer state (row store, column gather and scatter, row reload: 8 bytes each), at 128
@@ -77,6 +83,7 @@ SMEM_OPTIN_PER_BLOCK = 227 * 1024
 SMEM_RESERVED_PER_BLOCK = 1024
 FFT_WORKSPACE_BYTES = 16 * 1024     # block-FFT shared workspace per block (assumed; cuFFTDx: F x P x 8 at F = 2..4)
 CLUSTER_SIZES = (8, 16)             # portable maximum first; 16 needs the non-portable attribute
+LATENCY_HIDING_WARPS_PER_SM = 16    # assumed: 4 warps per scheduler to cover ~30-cycle shared-memory latency
 
 
 def fft_flops(P: int) -> float:
@@ -318,6 +325,21 @@ def verdict(N, pad, B, L, m: dict, need_ms: float) -> str:
     return (f"target NOT met by the model: {head}, {best / need_ms:.2f}x too slow; bound by {det['bound']} "
             f"({det['bounds_ms'][det['bound']]:.3f} ms), wave efficiency {det['wave_efficiency']:.2f}, launch gaps "
             f"{det['launch_gaps_ms']:.3f} ms; FLOP floor {floor:.3f} ms.{fix}")
+
+
+def occupancy_caveat(occ: dict) -> dict:
+    """What the compiled layer kernel's theoretical occupancy (kernel_resources) says about the
+    roofline: with few warps per SM, latency (shared memory ~30 cycles, DSMEM more) rather than
+    issue rate bounds the kernel, so the prediction is optimistic until measured."""
+    out = {"on_chip_kernel_occupancy": occ["fraction"], "on_chip_kernel_warps_per_sm": occ["warps_per_sm"],
+           "on_chip_kernel_limited_by": occ["limited_by"]}
+    if occ["warps_per_sm"] < LATENCY_HIDING_WARPS_PER_SM:
+        out["occupancy_caveat"] = (
+            f"the compiled kernel keeps {occ['warps_per_sm']} warps per SM resident ({occ['fraction']:.1%} "
+            f"occupancy, limited by {occ['limited_by']}): fewer than the {LATENCY_HIDING_WARPS_PER_SM} assumed "
+            f"to hide shared-memory and DSMEM latency, so this roofline is optimistic until measured; more FFTs "
+            f"per block or several samples per cluster would raise it")
+    return out
 
 
 def records() -> list[dict]:

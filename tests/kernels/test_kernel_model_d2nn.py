@@ -95,3 +95,11 @@ def test_records_one_per_size_with_predictions_marked():
         assert r["target_met_predicted"] == (r["predicted_ms_h200"] <= base / r["target_speedup"])
         assert ("NOT met" in r["verdict"]) != r["target_met_predicted"]
     assert recs[-1]["predicted_best_design_h200"] == "three_pass"  # (512, 2): no cluster holds it
+
+
+def test_low_occupancy_is_said():
+    """A compiled layer kernel with few resident warps gets a caveat; a well-occupied one none."""
+    low = kmd.occupancy_caveat({"fraction": 0.0625, "warps_per_sm": 4, "limited_by": "shared_memory"})
+    assert "optimistic until measured" in low["occupancy_caveat"] and low["on_chip_kernel_warps_per_sm"] == 4
+    high = kmd.occupancy_caveat({"fraction": 0.5, "warps_per_sm": 32, "limited_by": "registers"})
+    assert "occupancy_caveat" not in high
