@@ -150,6 +150,9 @@ def design(kernel: str, variant: str, cfg: dict) -> dict:
             notes = ("reads X (B,N,P), writes out (B,N,N)" +
                      ("; reads m (N,N) and saved u (B,N,N), writes dphi (B,N,N) float32" if adj else ""))
         return {"bytes": by, "flops": fl, "ops": {"fp32": fl / 2.0}, "notes": notes}
+    if kernel == "layer_cluster_kernel":
+        import kernel_model_d2nn as kmd  # noqa: PLC0415 (imports this module)
+        return kmd.layer_design(variant, cfg)
     if kernel in ("psq_forward_kernel", "psq_backward_kernel"):
         C, S = cfg["layers"] * cfg["N"] * cfg["N"], cfg["steps"]
         if kernel == "psq_forward_kernel":
@@ -197,6 +200,10 @@ def grid_blocks(kernel: str, cfg: dict, launch: dict) -> int | None:
             return None
         if kernel == "column_transfer_kernel":
             return math.ceil(cfg["P"] / fpb) * cfg["B"]
+        if kernel == "layer_cluster_kernel":  # one cluster per sample
+            import kernel_model_d2nn as kmd  # noqa: PLC0415
+            plan = kmd.cluster_plan(cfg["N"], cfg["P"] // cfg["N"])
+            return plan["cluster"] * cfg["B"] if plan["fits"] else None
         return math.ceil(cfg["B"] * cfg["N"] / fpb)
     if kernel.startswith("psq_"):
         return max(1, min(math.ceil(cfg["count"] / launch["threads"]), 65535 * 32))
@@ -235,6 +242,10 @@ def sized_configs(k: dict) -> list[tuple[str, dict]]:
         for N, pad, B, L in FUSED_SIZES:
             if N * pad != params["P"]:
                 continue
+            if base == "layer_cluster_kernel":
+                import kernel_model_d2nn as kmd  # noqa: PLC0415
+                if not kmd.cluster_plan(N, pad)["fits"]:
+                    continue
             cfg = {"N": N, "P": N * pad, "B": B}
             # one instantiation serves the forward propagation and the adjoint (conj H, no
             # modulation in pass 1, dphi in pass 3)
@@ -408,7 +419,17 @@ def build(archs=kr.ARCHS, jobs: int = 2) -> dict:
         for variant, cfg in cfgs:
             recs.append(record(k, variant, cfg, tl, head))
     if "sm_90" in archs:
-        recs += d2nn_step_records(res["kernels"], head)
+        import kernel_model_d2nn as kmd  # noqa: PLC0415 (imports this module)
+        layer_occ = {(r["config"]["N"], r["config"]["P"]): r["occupancy_detail"] for r in recs
+                     if r["kernel"] == "layer_cluster_kernel" and r["arch"] == "sm_90" and r["occupancy_detail"]
+                     and r["config"].get("variant") == "forward"}
+        for rec in d2nn_step_records(res["kernels"], head):
+            c = rec["config"]
+            rec.update(kmd.step_model(c["N"], c["pad"], c["B"], c["L"]))  # issue 22: three-pass vs on-chip
+            occ = layer_occ.get((c["N"], c["N"] * c["pad"]))
+            if occ and rec["design"] == "on_chip":
+                rec.update(kmd.occupancy_caveat(occ))
+            recs.append(rec)
     recs.sort(key=lambda r: (r["kernel"], r["arch"], json.dumps(r["config"], sort_keys=True)))
     return {
         "what": ("per kernel x arch x size: compiled resources (ptxas -v, cuobjdump -sass), theoretical occupancy, "

@@ -565,6 +565,14 @@ def launch_config(base: str, params: dict, traits: list[dict], consts: dict, max
                     "ffts_per_block": tf["ffts_per_block"], "elements_per_thread": tf["elements_per_thread"],
                     "source": "cufftdx_traits column_forward/inverse + (N, kColumnsPerBlock) tile"}
         t = _trait(traits, P, arch, f"row_{d}", fpb)
+        if base.startswith("layer_cluster") and t:
+            # cuda/fused/layer_cluster.cu: the FFT workspace, then ceil(N / 8) rows of P complex64 at a
+            # pitch of P + 1 per block in a cluster of 8 (N (P + 1) bytes when 8 divides N, as at every
+            # benchmark size)
+            return {"threads": math.prod(t["block_dim"]), "block_dim": t["block_dim"],
+                    "dynamic_smem_fixed": (t["shared_memory_size"] + 15) // 16 * 16, "dynamic_smem_per_n": P + 1,
+                    "ffts_per_block": t["ffts_per_block"], "elements_per_thread": t["elements_per_thread"],
+                    "source": "cufftdx_traits row_forward + (ceil(N/8), P+1) complex state per block, cluster of 8"}
         if not t:
             return {"threads": max_threads, "dynamic_smem_fixed": 0, "dynamic_smem_per_n": 0,
                     "source": "no cufftdx_traits entry for this P, arch and FFTs per block: __launch_bounds__ "

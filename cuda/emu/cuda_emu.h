@@ -26,13 +26,29 @@
 //     block runs: a float or double read that nobody wrote is a NaN, an int is -1.
 //   - Atomics (atomicAdd/Max/Min/Exch/CAS) are __atomic builtins; float/double add by CAS.
 //   - Built-in variables threadIdx, blockIdx, blockDim, gridDim, warpSize.
+//   - Thread-block clusters (LaunchOptions::cluster, CUDA's cluster-dimension launch attribute):
+//     all blocks of a cluster run concurrently (every thread of every block an OS thread); the
+//     clusters run one at a time in a seeded order. cooperative_groups::this_cluster() as CUDA
+//     spells it: sync() (a barrier of all threads of the cluster; errors like __syncthreads':
+//     different call sites, a thread of the cluster already exited or exiting while others wait),
+//     block_rank(), num_blocks(), dim_blocks(), block_index(), thread_rank(), num_threads(),
+//     map_shared_rank(addr, rank) (distributed shared memory: the same variable in the block of
+//     that rank; errors: rank outside the cluster, addr not in the caller's shared memory, the
+//     target block already exited). When the last thread of a block exits, its shared memory is
+//     retired: an error if another block mapped it after the last completed cluster.sync() (the
+//     final cluster.sync() is missing); the memory is refilled with the poison pattern (a late
+//     access reads NaN, races under TSan with the refill, is use-after-poison under ASan).
 // Under ThreadSanitizer the model's locks are hidden from TSan and only the orderings CUDA promises
 // are created (explicit release/acquire): all threads' accesses before a barrier happen before all
-// threads' accesses after it, and likewise among the lanes of one warp rendezvous. Stronger than
+// threads' accesses after it, and likewise among the lanes of one warp rendezvous and among all
+// threads of a cluster at cluster.sync() (per barrier generation); a block's threads' accesses
+// happen before its shared memory is retired. Stronger than
 // the hardware (what it cannot catch): a rendezvous orders memory among its lanes (on the GPU only
 // __syncwarp does), so a shared-memory race between lanes of one warp that is "ordered" only by a
-// shuffle is not reported; blocks never run concurrently, so inter-block races on global memory
-// are not seen (atomics between blocks are still exercised).
+// shuffle is not reported; blocks of different clusters never run concurrently, so races between
+// them on global memory are not seen (atomics between blocks are still exercised; blocks of one
+// cluster do run concurrently). The cluster barrier is not split: barrier.cluster.arrive/wait
+// as separate calls are not modelled.
 //
 // Cost: thread creation and a mutex per rendezvous: ~10-50 ms per 256-thread block, ~10x under
 // ThreadSanitizer. Small grids only: this proves logic, not speed.
@@ -126,6 +142,22 @@ extern "C" void __tsan_acquire(void* addr);
 extern "C" void __tsan_release(void* addr);
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+#define QF_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QF_EMU_ASAN 1
+#endif
+#endif
+#ifdef QF_EMU_ASAN
+#include <sanitizer/asan_interface.h>
+#define QF_EMU_ASAN_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define QF_EMU_ASAN_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define QF_EMU_ASAN_POISON(p, n) ((void)(p), (void)(n))
+#define QF_EMU_ASAN_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace qf_emu {
 
 // A kernel error: misuse of the execution model (message with file:line and thread indices),
@@ -137,6 +169,8 @@ struct KernelError : std::runtime_error {
 struct LaunchOptions {
   std::uint64_t seed = 0;      // permutes the order in which blocks run
   unsigned char poison = 0xFF;  // shared memory fill byte (0xFF: NaN for float and double)
+  dim3 cluster{1, 1, 1};        // blocks per thread-block cluster (cudaLaunchAttributeClusterDimension)
+  bool non_portable_cluster_size_allowed = false;  // up to 16 blocks per cluster instead of 8
 };
 
 namespace detail {
@@ -193,7 +227,7 @@ struct Warp {
 
 // Where a thread is, for deadlock reports (read by other threads: atomics).
 struct ThreadState {
-  enum Where : int { running, barrier, warp_op, exited };
+  enum Where : int { running, barrier, warp_op, exited, cluster_barrier };
   std::atomic<int> where{running};
   std::atomic<const char*> file{nullptr};
   std::atomic<int> line{0};
@@ -206,13 +240,20 @@ struct ThreadState {
   }
 };
 
+struct Cluster;
+
 // One block's state. Locks: each warp's rendezvous under its Warp::m; the block barrier and the
-// static shared memory table under Block::m; never two at once. The counters used for deadlock
-// detection are relaxed atomics (no ordering: under ThreadSanitizer they must not order the
-// kernel's accesses); a thread counts itself in `blocked` under the lock of what it waits for,
-// and whoever releases waiters uncounts them under that same lock, so a running thread is never
-// counted and `blocked == alive` means nobody can release anybody.
+// static shared memory table under Block::m; the cluster barrier and the cluster's shared-memory
+// bookkeeping under Cluster::m; never two at once. The counters used for deadlock detection are
+// the cluster's (a launch without cluster dims is a cluster of one block), relaxed atomics (no
+// ordering: under ThreadSanitizer they must not order the kernel's accesses); a thread counts
+// itself in `blocked` under the lock of what it waits for, and whoever releases waiters uncounts
+// them under that same lock, so a running thread is never counted and `blocked == alive` means
+// nobody can release anybody.
 struct Block {
+  Cluster* cl = nullptr;
+  unsigned rank = 0;  // block rank in its cluster (x fastest)
+  uint3 id{0, 0, 0};  // blockIdx
   dim3 dim;
   int nthreads = 0;
   std::mutex m;
@@ -221,20 +262,50 @@ struct Block {
   unsigned long long bar_gen = 0;
   Site bar_site;
   int bar_first = -1;
+  std::atomic<int> alive{0};  // threads of this block still running (a barrier after an exit is an error)
+  char bar_sync[3] = {};  // ThreadSanitizer sync objects of barrier generations (gen % 3)
+  char exit_sync = 0;     // every thread's accesses happen before its block's shared memory is retired
+  std::vector<Warp> warps;
+  std::vector<ThreadState> threads;
+  // shared memory (static arrays: key -> (memory, bytes))
+  unsigned char* dynamic_smem = nullptr;
+  std::size_t dynamic_bytes = 0;
+  std::map<const void*, std::pair<void*, std::size_t>> static_smem;
+  unsigned char poison = 0xFF;
+};
+
+// One thread-block cluster: its blocks run concurrently (all their threads at once). Holds what
+// the blocks share: the launch's error state, the deadlock counters, the cluster barrier
+// (cluster.sync()) and, per block, the last time another block mapped its shared memory.
+struct Cluster {
+  dim3 dim{1, 1, 1};  // blocks per cluster along x, y, z
+  unsigned size = 1;
+  std::vector<Block*> blocks;  // by rank
+  int nthreads = 0;            // threads of all its blocks
   std::atomic<int> alive{0};
   std::atomic<int> blocked{0};
   std::atomic<unsigned long long> progress{0};  // completed rendezvous, barriers and exits
-  char bar_sync[3] = {};  // ThreadSanitizer sync objects of barrier generations (gen % 3)
   std::atomic<bool> aborted{false};
   std::mutex error_m;
   std::string error;
-  std::vector<Warp> warps;
-  std::vector<ThreadState> threads;
-  // shared memory
-  unsigned char* dynamic_smem = nullptr;
-  std::size_t dynamic_bytes = 0;
-  std::map<const void*, void*> static_smem;
-  unsigned char poison = 0xFF;
+  // cluster barrier (under m)
+  std::mutex m;
+  std::condition_variable bar_cv;
+  int bar_arrived = 0;
+  unsigned long long bar_gen = 0;  // completed cluster.sync() calls
+  Site bar_site;
+  int bar_first_rank = -1, bar_first_thread = -1;
+  int exited_threads = 0;
+  char bar_sync[3] = {};
+  // distributed shared memory (under m): per target rank, the latest mapping by another block
+  struct Mapping {
+    bool any = false;
+    unsigned long long gen = 0;  // bar_gen when it was mapped
+    unsigned by_rank = 0;
+    Site site;
+  };
+  std::vector<Mapping> mapped;
+  std::vector<char> retired;  // the block's threads all exited: its shared memory is gone
 };
 
 // The model takes locks for its own bookkeeping (rendezvous, barriers, static shared memory, a
@@ -302,27 +373,32 @@ inline thread_local ThreadCtx tls;
 inline std::string thread_name(const Block& b, int linear) {
   std::ostringstream s;
   s << "thread (" << linear % b.dim.x << "," << (linear / b.dim.x) % b.dim.y << ","
-    << linear / (b.dim.x * b.dim.y) << ") of block (" << blockIdx.x << "," << blockIdx.y << "," << blockIdx.z
-    << ")";
+    << linear / (b.dim.x * b.dim.y) << ") of block (" << b.id.x << "," << b.id.y << "," << b.id.z << ")";
+  if (b.cl && b.cl->size > 1) s << " (cluster rank " << b.rank << ")";
   return s.str();
 }
 
-inline std::string describe_waits(const Block& b) {
+inline std::string describe_waits(const Cluster& cl) {
   std::ostringstream s;
   std::map<std::string, std::vector<int>> by_site;
-  for (int t = 0; t < b.nthreads; ++t) {
-    const ThreadState& st = b.threads[t];
-    const Site site{st.file.load(std::memory_order_relaxed), st.line.load(std::memory_order_relaxed)};
-    std::string key;
-    switch (st.where.load(std::memory_order_relaxed)) {
-      case ThreadState::barrier: key = "__syncthreads at " + site.str(); break;
-      case ThreadState::warp_op:
-        key = std::string(op_name(static_cast<Op>(st.op.load(std::memory_order_relaxed)))) + " at " + site.str();
-        break;
-      case ThreadState::exited: key = "exited"; break;
-      default: key = "running";
+  for (const Block* bp : cl.blocks) {
+    const Block& b = *bp;
+    for (int t = 0; t < b.nthreads; ++t) {
+      const ThreadState& st = b.threads[t];
+      const Site site{st.file.load(std::memory_order_relaxed), st.line.load(std::memory_order_relaxed)};
+      std::string key;
+      switch (st.where.load(std::memory_order_relaxed)) {
+        case ThreadState::barrier: key = "__syncthreads at " + site.str(); break;
+        case ThreadState::cluster_barrier: key = "cluster.sync() at " + site.str(); break;
+        case ThreadState::warp_op:
+          key = std::string(op_name(static_cast<Op>(st.op.load(std::memory_order_relaxed)))) + " at " + site.str();
+          break;
+        case ThreadState::exited: key = "exited"; break;
+        default: key = "running";
+      }
+      if (cl.size > 1) key += " in cluster rank " + std::to_string(b.rank);
+      by_site[key].push_back(t);
     }
-    by_site[key].push_back(t);
   }
   for (auto& kv : by_site) {
     s << "\n    " << kv.second.size() << " thread(s) " << kv.first << " (linear ids " << kv.second.front();
@@ -331,42 +407,49 @@ inline std::string describe_waits(const Block& b) {
   }
   return s.str();
 }
+inline std::string describe_waits(const Block& b) { return describe_waits(*b.cl); }
 
-// Records the launch's first error, wakes every waiter and unwinds the calling thread. The caller
-// holds `lk` (some lock of the block), which is released first.
+// Records the launch's first error, wakes every waiter of the cluster and unwinds the calling
+// thread. The caller holds `lk` (some lock of the block or cluster), which is released first.
 template <class Lock>
 [[noreturn]] inline void fail(Block& b, Lock& lk, const std::string& what) {
   if (lk.owns_lock()) lk.unlock();
+  Cluster& cl = *b.cl;
   {
-    std::lock_guard<std::mutex> g(b.error_m);
-    if (b.error.empty()) b.error = what;
+    std::lock_guard<std::mutex> g(cl.error_m);
+    if (cl.error.empty()) cl.error = what;
   }
-  b.aborted.store(true);
-  for (Warp& w : b.warps) {
-    std::lock_guard<std::mutex> g(w.m);
-    w.cv.notify_all();
+  cl.aborted.store(true);
+  for (Block* bp : cl.blocks) {
+    for (Warp& w : bp->warps) {
+      std::lock_guard<std::mutex> g(w.m);
+      w.cv.notify_all();
+    }
+    std::lock_guard<std::mutex> g(bp->m);
+    bp->bar_cv.notify_all();
   }
   {
-    std::lock_guard<std::mutex> g(b.m);
-    b.bar_cv.notify_all();
+    std::lock_guard<std::mutex> g(cl.m);
+    cl.bar_cv.notify_all();
   }
   throw Aborted{};
 }
 
-// Waits on `cv` until `done()` (or the launch aborts). Deadlock: every live thread of the block
-// waits (blocked >= alive) and nothing completed, seen at two consecutive 50 ms timeouts.
+// Waits on `cv` until `done()` (or the launch aborts). Deadlock: every live thread of the cluster
+// (of the block, without clusters) waits (blocked >= alive) and nothing completed, seen at two consecutive 50 ms timeouts.
 template <class Pred>
 inline void wait_or_detect_deadlock(Block& b, std::unique_lock<std::mutex>& lk, std::condition_variable& cv,
                                     Pred done) {
-  unsigned long long seen = b.progress.load();
+  unsigned long long seen = b.cl->progress.load();
   int strikes = 0;
-  while (!done() && !b.aborted.load(std::memory_order_relaxed)) {
+  while (!done() && !b.cl->aborted.load(std::memory_order_relaxed)) {
     if (cv.wait_for(lk, std::chrono::milliseconds(50)) != std::cv_status::timeout) continue;
-    if (done() || b.aborted.load(std::memory_order_relaxed)) break;
-    const unsigned long long now = b.progress.load();
-    const int alive = b.alive.load(), blocked = b.blocked.load();
+    if (done() || b.cl->aborted.load(std::memory_order_relaxed)) break;
+    const unsigned long long now = b.cl->progress.load();
+    const int alive = b.cl->alive.load(), blocked = b.cl->blocked.load();
     if (now == seen && alive > 0 && blocked >= alive) {
-      if (++strikes >= 2) fail(b, lk, "deadlock: every live thread of the block waits:" + describe_waits(b));
+      if (++strikes >= 2) fail(b, lk, std::string("deadlock: every live thread of the ") + (b.cl->size > 1 ? "cluster" : "block") +
+                             " waits:" + describe_waits(b));
     } else {
       strikes = 0;
       seen = now;
@@ -453,8 +536,8 @@ inline void complete_rendezvous(Block& b, int w, Rendezvous& r, bool by_a_lane) 
   r.complete = true;
   r.waiting = lanes;
   // the waiting lanes are no longer blocked (the completing lane, if it is one, never was)
-  b.blocked.fetch_sub(__builtin_popcount(lanes) - (by_a_lane ? 1 : 0), std::memory_order_relaxed);
-  b.progress.fetch_add(1);
+  b.cl->blocked.fetch_sub(__builtin_popcount(lanes) - (by_a_lane ? 1 : 0), std::memory_order_relaxed);
+  b.cl->progress.fetch_add(1);
   for (int l = 0; l < 32; ++l)
     if (lanes >> l & 1u) b.threads[w * 32 + l].set(ThreadState::running);
   b.warps[w].cv.notify_all();
@@ -470,7 +553,7 @@ inline std::uint64_t warp_collective(Op op, unsigned mask, std::uint64_t value, 
   Warp& warp = b.warps[w];
   UnorderedBookkeeping unordered;
   std::unique_lock<std::mutex> lk(warp.m);
-  if (b.aborted.load(std::memory_order_relaxed)) throw Aborted{};
+  if (b.cl->aborted.load(std::memory_order_relaxed)) throw Aborted{};
   auto who = [&] { return thread_name(b, me) + " (warp " + std::to_string(w) + " lane " + std::to_string(lane) + ")"; };
   if (!(mask >> lane & 1u))
     fail(b, lk, std::string(op_name(op)) + " at " + site.str() + ": " + who() + " is not in its own mask " + hex(mask));
@@ -504,7 +587,7 @@ inline std::uint64_t warp_collective(Op op, unsigned mask, std::uint64_t value, 
   const unsigned needed = mask & warp.exists & ~warp.exited;
   if ((r->arrived & needed) != needed) {
     b.threads[me].set(ThreadState::warp_op, site, op);
-    b.blocked.fetch_add(1, std::memory_order_relaxed);
+    b.cl->blocked.fetch_add(1, std::memory_order_relaxed);
     wait_or_detect_deadlock(b, lk, warp.cv, [&] { return r->complete; });
   } else {
     complete_rendezvous(b, w, *r, true);
@@ -527,7 +610,7 @@ inline void block_barrier(Site site) {
   const int me = tls.linear;
   UnorderedBookkeeping unordered;
   std::unique_lock<std::mutex> lk(b.m);
-  if (b.aborted.load(std::memory_order_relaxed)) throw Aborted{};
+  if (b.cl->aborted.load(std::memory_order_relaxed)) throw Aborted{};
   if (b.alive.load(std::memory_order_relaxed) < b.nthreads)
     fail(b, lk, "__syncthreads at " + site.str() + " reached by " + thread_name(b, me) +
                     " after other threads of the block exited (a barrier after an early return):" +
@@ -545,30 +628,83 @@ inline void block_barrier(Site site) {
   if (++b.bar_arrived == b.nthreads) {
     b.bar_arrived = 0;
     ++b.bar_gen;
-    b.blocked.fetch_sub(b.nthreads - 1, std::memory_order_relaxed);
-    b.progress.fetch_add(1);
+    b.cl->blocked.fetch_sub(b.nthreads - 1, std::memory_order_relaxed);
+    b.cl->progress.fetch_add(1);
     for (ThreadState& t : b.threads) t.set(ThreadState::running);
     b.bar_cv.notify_all();
   } else {
     b.threads[me].set(ThreadState::barrier, site);
-    b.blocked.fetch_add(1, std::memory_order_relaxed);
+    b.cl->blocked.fetch_add(1, std::memory_order_relaxed);
     wait_or_detect_deadlock(b, lk, b.bar_cv, [&] { return b.bar_gen != gen; });
   }
   unordered.acquire(sync);
 }
 
+inline void* static_shared_of(Block& b, const void* key, std::size_t bytes) {
+  UnorderedBookkeeping unordered;
+  std::lock_guard<std::mutex> lk(b.m);
+  auto it = b.static_smem.find(key);
+  if (it != b.static_smem.end()) return it->second.first;
+  void* p = ::operator new(bytes, std::align_val_t(16));
+  std::memset(p, b.poison, bytes);
+  b.static_smem.emplace(key, std::make_pair(p, bytes));
+  return p;
+}
+inline void* static_shared(const void* key, std::size_t bytes) { return static_shared_of(current_block(), key, bytes); }
+
+// The last thread of a block of a cluster (of more than one block) left: the block's shared
+// memory is gone (on the GPU the SM may give it to another block). An error if another block
+// mapped it (map_shared_rank) after the last completed cluster.sync(): nothing then orders that
+// block's accesses before this exit. The memory is refilled with the poison pattern (a late
+// access reads NaN; under ThreadSanitizer the refill races with any access not ordered before
+// the exit by a cluster.sync(), under AddressSanitizer the region is poisoned: use-after-poison).
+// Called by the exiting thread inside an UnorderedBookkeeping region, holding no lock.
+inline void retire_block_shared_memory(Block& b, UnorderedBookkeeping& unordered) {
+  Cluster& cl = *b.cl;
+  {
+    std::unique_lock<std::mutex> lk(cl.m);
+    const Cluster::Mapping& mp = cl.mapped[b.rank];
+    if (mp.any && mp.gen == cl.bar_gen && !cl.aborted.load(std::memory_order_relaxed)) {
+      std::ostringstream s;
+      s << "block (" << b.id.x << "," << b.id.y << "," << b.id.z << ") (cluster rank " << b.rank
+        << ") exited while cluster rank " << mp.by_rank << " may still access its shared memory: rank "
+        << mp.by_rank << " mapped it with map_shared_rank at " << mp.site.str()
+        << " after the last completed cluster.sync() (a block whose shared memory other blocks access must "
+           "not exit before a cluster.sync() that follows those accesses)";
+      fail(b, lk, s.str());
+    }
+    cl.retired[b.rank] = 1;
+  }
+  std::vector<std::pair<void*, std::size_t>> regions;
+  if (b.dynamic_smem) regions.emplace_back(b.dynamic_smem, b.dynamic_bytes);
+  {
+    std::lock_guard<std::mutex> lk(b.m);
+    for (auto& kv : b.static_smem) regions.push_back(kv.second);
+  }
+  unordered.acquire(&b.exit_sync);  // after every access of this block's own threads
+  unordered.end();
+  for (auto& r : regions) {
+    std::memset(r.first, b.poison, r.second);
+    QF_EMU_ASAN_POISON(r.first, r.second);
+  }
+  unordered.begin();
+}
+
 // A thread leaves the kernel (normally or by an exception). A rendezvous that was waiting only for
-// it completes without it (CUDA allows exited lanes in a mask); a barrier cannot (an error).
+// it completes without it (CUDA allows exited lanes in a mask); a barrier cannot (an error), nor
+// can a cluster barrier.
 inline void thread_exit(Block& b, int me, bool by_abort) {
   UnorderedBookkeeping unordered;
+  unordered.release(&b.exit_sync);
   b.threads[me].set(ThreadState::exited);
-  b.alive.fetch_sub(1, std::memory_order_relaxed);
-  b.progress.fetch_add(1);
+  const int left_in_block = b.alive.fetch_sub(1, std::memory_order_relaxed) - 1;
+  b.cl->alive.fetch_sub(1, std::memory_order_relaxed);
+  b.cl->progress.fetch_add(1);
   const int w = me / 32;
   Warp& warp = b.warps[w];
   std::unique_lock<std::mutex> wl(warp.m);
   warp.exited |= 1u << (me % 32);
-  if (b.aborted.load(std::memory_order_relaxed) || by_abort) return;
+  if (b.cl->aborted.load(std::memory_order_relaxed) || by_abort) return;
   const unsigned alive_lanes = warp.exists & ~warp.exited;
   for (auto& p : warp.pending)
     if (!p->complete && p->arrived && (p->arrived & alive_lanes & p->mask) == (p->mask & alive_lanes))
@@ -580,20 +716,114 @@ inline void thread_exit(Block& b, int me, bool by_abort) {
       fail(b, bl, thread_name(b, me) + " exited while " + std::to_string(b.bar_arrived) +
                       " thread(s) wait at __syncthreads at " + b.bar_site.str() + " (a barrier in divergent code):" +
                       describe_waits(b));
+    bl.unlock();
+    Cluster& cl = *b.cl;
+    std::unique_lock<std::mutex> cll(cl.m);
+    ++cl.exited_threads;
+    if (cl.bar_arrived > 0)
+      fail(b, cll, thread_name(b, me) + " exited while " + std::to_string(cl.bar_arrived) +
+                       " thread(s) wait at cluster.sync() at " + cl.bar_site.str() + ":" + describe_waits(b));
+    cll.unlock();
+    if (left_in_block == 0 && cl.size > 1) retire_block_shared_memory(b, unordered);
   } catch (Aborted&) {
   }
 }
 
-inline void* static_shared(const void* key, std::size_t bytes) {
+// cluster.sync(): a barrier of every thread of every block of the cluster (barrier.cluster.arrive
+// + wait, release/acquire: all accesses before it, distributed shared memory included, happen
+// before all accesses after it). Errors as __syncthreads: threads at different call sites, a
+// thread of the cluster already exited.
+inline void cluster_barrier(Site site) {
   Block& b = current_block();
+  Cluster& cl = *b.cl;
+  const int me = tls.linear;
   UnorderedBookkeeping unordered;
-  std::lock_guard<std::mutex> lk(b.m);
-  auto it = b.static_smem.find(key);
-  if (it != b.static_smem.end()) return it->second;
-  void* p = ::operator new(bytes, std::align_val_t(16));
-  std::memset(p, b.poison, bytes);
-  b.static_smem.emplace(key, p);
-  return p;
+  std::unique_lock<std::mutex> lk(cl.m);
+  if (cl.aborted.load(std::memory_order_relaxed)) throw Aborted{};
+  if (cl.exited_threads > 0)
+    fail(b, lk, "cluster.sync() at " + site.str() + " reached by " + thread_name(b, me) +
+                    " after other threads of the cluster exited:" + describe_waits(b));
+  if (cl.bar_arrived == 0) {
+    cl.bar_site = site;
+    cl.bar_first_rank = static_cast<int>(b.rank);
+    cl.bar_first_thread = me;
+  } else if (!(cl.bar_site == site)) {
+    fail(b, lk, "cluster.sync() in divergent code: " + thread_name(b, me) + " waits at " + site.str() + " while " +
+                    thread_name(*cl.blocks[cl.bar_first_rank], cl.bar_first_thread) + " waits at " +
+                    cl.bar_site.str());
+  }
+  const unsigned long long gen = cl.bar_gen;
+  void* sync = &cl.bar_sync[gen % 3];
+  unordered.release(sync);
+  if (++cl.bar_arrived == cl.nthreads) {
+    cl.bar_arrived = 0;
+    ++cl.bar_gen;
+    cl.blocked.fetch_sub(cl.nthreads - 1, std::memory_order_relaxed);
+    cl.progress.fetch_add(1);
+    for (Block* bp : cl.blocks)
+      for (ThreadState& t : bp->threads) t.set(ThreadState::running);
+    cl.bar_cv.notify_all();
+  } else {
+    b.threads[me].set(ThreadState::cluster_barrier, site);
+    cl.blocked.fetch_add(1, std::memory_order_relaxed);
+    wait_or_detect_deadlock(b, lk, cl.bar_cv, [&] { return cl.bar_gen != gen; });
+  }
+  unordered.acquire(sync);
+}
+
+// map_shared_rank(addr, rank): the address of the same shared-memory variable in the block of
+// cluster rank `rank`. Errors: rank outside [0, blocks in the cluster); addr not in the calling
+// block's shared memory; the target block has exited (its shared memory is gone).
+inline void* map_shared_rank(const void* addr, long long rank, Site site) {
+  Block& b = current_block();
+  Cluster& cl = *b.cl;
+  const int me = tls.linear;
+  std::unique_lock<std::mutex> none;
+  if (rank < 0 || rank >= static_cast<long long>(cl.size))
+    fail(b, none, "map_shared_rank at " + site.str() + ": " + thread_name(b, me) + " asks for rank " +
+                      std::to_string(rank) + ", outside [0, " + std::to_string(cl.size) + ") (the cluster's blocks)");
+  const unsigned char* p = static_cast<const unsigned char*>(addr);
+  const void* key = nullptr;
+  std::size_t offset = 0, bytes = 0;
+  bool found = false;
+  if (b.dynamic_smem && p >= b.dynamic_smem && p < b.dynamic_smem + b.dynamic_bytes) {
+    offset = static_cast<std::size_t>(p - b.dynamic_smem);
+    found = true;
+  } else {
+    UnorderedBookkeeping unordered;
+    std::lock_guard<std::mutex> lk(b.m);
+    for (auto& kv : b.static_smem) {
+      const unsigned char* base = static_cast<const unsigned char*>(kv.second.first);
+      if (p >= base && p < base + kv.second.second) {
+        key = kv.first;
+        bytes = kv.second.second;
+        offset = static_cast<std::size_t>(p - base);
+        found = true;
+        break;
+      }
+    }
+  }
+  if (!found)
+    fail(b, none, "map_shared_rank at " + site.str() + ": " + thread_name(b, me) +
+                      " passes an address that is not in its block's shared memory");
+  const unsigned target = static_cast<unsigned>(rank);
+  if (target == b.rank) return const_cast<void*>(addr);
+  Block& t = *cl.blocks[target];
+  {
+    UnorderedBookkeeping unordered;
+    std::unique_lock<std::mutex> lk(cl.m);
+    if (cl.retired[target])
+      fail(b, lk, "map_shared_rank at " + site.str() + ": " + thread_name(b, me) + " maps the shared memory of cluster rank " +
+                      std::to_string(target) + ", whose threads have all exited (its shared memory is gone: a "
+                      "cluster.sync() before that block's exit is missing)");
+    Cluster::Mapping& mp = cl.mapped[target];
+    mp.any = true;
+    mp.gen = cl.bar_gen;
+    mp.by_rank = b.rank;
+    mp.site = site;
+  }
+  unsigned char* base = key ? static_cast<unsigned char*>(static_shared_of(t, key, bytes)) : t.dynamic_smem;
+  return base + offset;
 }
 
 }  // namespace detail
@@ -607,8 +837,9 @@ inline T (&shared_array(const void* key))[N] {
 }
 
 // Runs `body` (a callable that invokes the kernel) as a grid of `grid` blocks of `block` threads,
-// with `dynamic_smem_bytes` of dynamic shared memory per block. Throws KernelError with the first
-// error of the launch.
+// with `dynamic_smem_bytes` of dynamic shared memory per block, in clusters of
+// `opt.cluster` blocks (CUDA's cluster-dimension launch attribute; 1x1x1: no clusters). Throws
+// KernelError with the first error of the launch.
 inline void launch(dim3 grid, dim3 block, std::size_t dynamic_smem_bytes, const std::function<void()>& body,
                    const LaunchOptions& opt = {}) {
   const long long nthreads = static_cast<long long>(block.x) * block.y * block.z;
@@ -620,63 +851,106 @@ inline void launch(dim3 grid, dim3 block, std::size_t dynamic_smem_bytes, const 
   if (dynamic_smem_bytes > 227u * 1024u)
     throw KernelError("launch: " + std::to_string(dynamic_smem_bytes) +
                       " bytes of dynamic shared memory exceed the 227 KB of any supported GPU");
-  std::vector<uint3> blocks;
+  const dim3 cd = opt.cluster;
+  const unsigned long long csize = 1ull * cd.x * cd.y * cd.z;
+  const unsigned max_cluster = opt.non_portable_cluster_size_allowed ? 16u : 8u;
+  if (cd.x < 1 || cd.y < 1 || cd.z < 1 || csize > max_cluster)
+    throw KernelError("launch: cluster dims (" + std::to_string(cd.x) + "," + std::to_string(cd.y) + "," +
+                      std::to_string(cd.z) + "): 1 .. " + std::to_string(max_cluster) + " blocks per cluster" +
+                      (max_cluster == 8 ? " (8 is the portable limit; 16 needs the non-portable attribute)" : ""));
+  if (grid.x % cd.x || grid.y % cd.y || grid.z % cd.z)
+    throw KernelError("launch: the grid (" + std::to_string(grid.x) + "," + std::to_string(grid.y) + "," +
+                      std::to_string(grid.z) + ") is not a multiple of the cluster dims (" + std::to_string(cd.x) +
+                      "," + std::to_string(cd.y) + "," + std::to_string(cd.z) + ")");
+  if (csize * nthreads > 4096)
+    throw KernelError("launch: more than 4096 threads per cluster is beyond this emulator (small launches only)");
   const unsigned long long total = 1ull * grid.x * grid.y * grid.z;
   if (total > (1ull << 22)) throw KernelError("launch: more than 2^22 blocks is not a small grid");
-  blocks.reserve(total);
-  for (unsigned z = 0; z < grid.z; ++z)
-    for (unsigned y = 0; y < grid.y; ++y)
-      for (unsigned x = 0; x < grid.x; ++x) blocks.push_back(uint3{x, y, z});
+  std::vector<uint3> clusters;  // first block of each cluster
+  clusters.reserve(total / csize);
+  for (unsigned z = 0; z < grid.z; z += cd.z)
+    for (unsigned y = 0; y < grid.y; y += cd.y)
+      for (unsigned x = 0; x < grid.x; x += cd.x) clusters.push_back(uint3{x, y, z});
   std::mt19937_64 rng(opt.seed);
-  if (opt.seed) std::shuffle(blocks.begin(), blocks.end(), rng);
+  if (opt.seed) std::shuffle(clusters.begin(), clusters.end(), rng);
 
-  for (const uint3& bid : blocks) {
-    detail::Block b;
-    b.dim = block;
-    b.nthreads = static_cast<int>(nthreads);
-    b.alive.store(b.nthreads);
-    b.poison = opt.poison;
-    b.warps = std::vector<detail::Warp>((b.nthreads + 31) / 32);
-    for (int t = 0; t < b.nthreads; ++t) b.warps[t / 32].exists |= 1u << (t % 32);
-    b.threads = std::vector<detail::ThreadState>(b.nthreads);
-    if (dynamic_smem_bytes) {
-      b.dynamic_bytes = dynamic_smem_bytes;
-      b.dynamic_smem = static_cast<unsigned char*>(::operator new(dynamic_smem_bytes, std::align_val_t(16)));
-      std::memset(b.dynamic_smem, b.poison, dynamic_smem_bytes);
+  for (const uint3& origin : clusters) {
+    detail::Cluster cl;
+    cl.dim = cd;
+    cl.size = static_cast<unsigned>(csize);
+    cl.nthreads = static_cast<int>(csize * nthreads);
+    cl.alive.store(cl.nthreads);
+    cl.mapped.resize(cl.size);
+    cl.retired.assign(cl.size, 0);
+    std::vector<std::unique_ptr<detail::Block>> blocks;
+    for (unsigned r = 0; r < cl.size; ++r) {
+      blocks.emplace_back(new detail::Block);
+      detail::Block& b = *blocks.back();
+      b.cl = &cl;
+      b.rank = r;
+      b.id = uint3{origin.x + r % cd.x, origin.y + (r / cd.x) % cd.y, origin.z + r / (cd.x * cd.y)};
+      b.dim = block;
+      b.nthreads = static_cast<int>(nthreads);
+      b.alive.store(b.nthreads);
+      b.poison = opt.poison;
+      b.warps = std::vector<detail::Warp>((b.nthreads + 31) / 32);
+      for (int t = 0; t < b.nthreads; ++t) b.warps[t / 32].exists |= 1u << (t % 32);
+      b.threads = std::vector<detail::ThreadState>(b.nthreads);
+      if (dynamic_smem_bytes) {
+        b.dynamic_bytes = dynamic_smem_bytes;
+        b.dynamic_smem = static_cast<unsigned char*>(::operator new(dynamic_smem_bytes, std::align_val_t(16)));
+        std::memset(b.dynamic_smem, b.poison, dynamic_smem_bytes);
+      }
+      cl.blocks.push_back(&b);
     }
     std::vector<std::thread> threads;
-    threads.reserve(b.nthreads);
-    for (int t = 0; t < b.nthreads; ++t) {
-      threads.emplace_back([&b, &body, t, bid, grid, block] {
-        threadIdx = uint3{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
-        blockIdx = bid;
-        blockDim = block;
-        gridDim = grid;
-        detail::tls.block = &b;
-        detail::tls.linear = t;
-        bool aborted = false;
-        try {
-          body();
-        } catch (detail::Aborted&) {
-          aborted = true;
-        } catch (std::exception& e) {
-          std::unique_lock<std::mutex> lk;  // holds nothing
+    threads.reserve(cl.nthreads);
+    for (detail::Block* bp : cl.blocks) {
+      for (int t = 0; t < bp->nthreads; ++t) {
+        threads.emplace_back([bp, &body, t, grid, block] {
+          detail::Block& b = *bp;
+          threadIdx = uint3{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
+          blockIdx = b.id;
+          blockDim = block;
+          gridDim = grid;
+          detail::tls.block = &b;
+          detail::tls.linear = t;
+          bool aborted = false;
           try {
-            detail::fail(b, lk, detail::thread_name(b, t) + " threw: " + e.what());
+            body();
           } catch (detail::Aborted&) {
+            aborted = true;
+          } catch (std::exception& e) {
+            std::unique_lock<std::mutex> lk;  // holds nothing
+            try {
+              detail::fail(b, lk, detail::thread_name(b, t) + " threw: " + e.what());
+            } catch (detail::Aborted&) {
+            }
+            aborted = true;
           }
-          aborted = true;
-        }
-        detail::thread_exit(b, t, aborted);
-        detail::tls.block = nullptr;
-      });
+          detail::thread_exit(b, t, aborted);
+          detail::tls.block = nullptr;
+        });
+      }
     }
     for (std::thread& th : threads) th.join();
-    if (b.dynamic_smem) ::operator delete(b.dynamic_smem, std::align_val_t(16));
-    for (auto& kv : b.static_smem) ::operator delete(kv.second, std::align_val_t(16));
-    if (b.aborted.load()) {
+    for (detail::Block* bp : cl.blocks) {
+      if (bp->dynamic_smem) {
+        QF_EMU_ASAN_UNPOISON(bp->dynamic_smem, bp->dynamic_bytes);
+        ::operator delete(bp->dynamic_smem, std::align_val_t(16));
+      }
+      for (auto& kv : bp->static_smem) {
+        QF_EMU_ASAN_UNPOISON(kv.second.first, kv.second.second);
+        ::operator delete(kv.second.first, std::align_val_t(16));
+      }
+    }
+    if (cl.aborted.load()) {
       std::ostringstream s;
-      s << "kernel error in block (" << bid.x << "," << bid.y << "," << bid.z << "): " << b.error;
+      if (cl.size == 1)
+        s << "kernel error in block (" << origin.x << "," << origin.y << "," << origin.z << "): " << cl.error;
+      else
+        s << "kernel error in the cluster of " << cl.size << " blocks from block (" << origin.x << "," << origin.y
+          << "," << origin.z << "): " << cl.error;
       throw KernelError(s.str());
     }
   }
@@ -758,3 +1032,36 @@ struct SyncwarpAt {  // __syncwarp(mask = all lanes) with its call site
   static const char name##_qf_shared_key = 0;     \
   T(&name)[count] = ::qf_emu::shared_array<T, count>(&name##_qf_shared_key)
 #define QF_DYNAMIC_SHARED(T, name) T* name = static_cast<T*>(::qf_emu::dynamic_shared())
+
+// ---- thread-block clusters: cooperative_groups' cluster API as CUDA spells it ------------------
+// Kernels write `namespace cg = cooperative_groups; cg::cluster_group cluster = cg::this_cluster();`
+// (cuda/platform.cuh includes <cooperative_groups.h> under nvcc). A launch without cluster dims is a
+// cluster of one block, as on sm_90. Call sites come from __builtin_FILE/__builtin_LINE.
+namespace cooperative_groups {
+struct cluster_group {
+  // barrier of all threads of all blocks of the cluster, with release/acquire ordering
+  void sync(const char* file = __builtin_FILE(), int line = __builtin_LINE()) const {
+    ::qf_emu::detail::cluster_barrier(::qf_emu::detail::Site{file, line});
+  }
+  unsigned block_rank() const { return ::qf_emu::detail::current_block().rank; }
+  unsigned num_blocks() const { return ::qf_emu::detail::current_block().cl->size; }
+  dim3 dim_blocks() const { return ::qf_emu::detail::current_block().cl->dim; }
+  dim3 block_index() const {
+    const dim3 d = dim_blocks();
+    const unsigned r = block_rank();
+    return dim3(r % d.x, (r / d.x) % d.y, r / (d.x * d.y));
+  }
+  unsigned num_threads() const { return static_cast<unsigned>(::qf_emu::detail::current_block().cl->nthreads); }
+  unsigned thread_rank() const {
+    const auto& b = ::qf_emu::detail::current_block();
+    return b.rank * static_cast<unsigned>(b.nthreads) + static_cast<unsigned>(::qf_emu::detail::tls.linear);
+  }
+  bool is_valid() const { return true; }
+  // the address of *addr (a shared-memory variable of this block) in the block of cluster rank `rank`
+  template <class T>
+  T* map_shared_rank(T* addr, int rank, const char* file = __builtin_FILE(), int line = __builtin_LINE()) const {
+    return static_cast<T*>(::qf_emu::detail::map_shared_rank(addr, rank, ::qf_emu::detail::Site{file, line}));
+  }
+};
+inline cluster_group this_cluster() { return cluster_group{}; }
+}  // namespace cooperative_groups

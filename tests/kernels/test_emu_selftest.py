@@ -151,3 +151,105 @@ def test_out_of_bounds_read_is_an_asan_overflow(selftest):
 def test_unwritten_shared_memory_reads_as_nan(selftest):
     out = emu.run(selftest["plain"], "unwritten_shared", {}, {}, {"floats": ("f32", 64)})["floats"]
     assert (out[0::2] == 1.0).all() and np.isnan(out[1::2]).all()
+
+
+# --- thread-block clusters (issue 22): cooperative_groups' cluster API and distributed shared memory
+CLUSTER_FIELDS = 12
+
+
+def _cluster_args(gx=4, gy=2, cx=2, cy=2, **kw):
+    return {"gx": gx, "gy": gy, "cx": cx, "cy": cy, **kw}
+
+
+def _expected_cluster(gx, gy, cx, cy):
+    """What CUDA's cluster API returns (block rank x-fastest within the cluster) and what the ring
+    reads through map_shared_rank give, computed from the definitions."""
+    size = cx * cy
+    out = np.zeros((gy, gx, 32, CLUSTER_FIELDS), np.int64)
+    for by in range(gy):
+        for bx in range(gx):
+            ix, iy = bx % cx, by % cy
+            rank = ix + cx * iy
+            nxt, prev = (rank + 1) % size, (rank - 1) % size
+            for t in range(32):
+                out[by, bx, t] = [rank, size, cx, cy, ix, iy, rank * 32 + t, size * 32,
+                                  nxt * 100 + (t + 1) % 32, nxt * 1000 + (t + 1) % 32, prev * 10 + t, 1]
+    return out
+
+
+@pytest.mark.parametrize("variant", list(emu.VARIANTS))
+@pytest.mark.parametrize("shape", [(4, 2, 2, 2), (8, 1, 8, 1), (6, 1, 3, 1), (4, 4, 1, 4)])
+def test_cluster_api_and_distributed_shared_memory(selftest, variant, shape):
+    """block_rank/num_blocks/dim_blocks/block_index/thread_rank/num_threads, reads of the next
+    block's dynamic and static shared memory, a write into it, each ordered by cluster.sync()."""
+    if variant != "plain" and shape != (4, 2, 2, 2):
+        pytest.skip("sanitizer builds: one shape")
+    gx, gy, cx, cy = shape
+    out = emu.run(selftest[variant], "cluster_basics", _cluster_args(gx, gy, cx, cy, seed=5), {},
+                  {"out": ("i32", gx * gy * 32 * CLUSTER_FIELDS)})["out"]
+    np.testing.assert_array_equal(out.reshape(gy, gx, 32, CLUSTER_FIELDS), _expected_cluster(gx, gy, cx, cy))
+
+
+def test_sixteen_block_clusters_need_the_non_portable_attribute(selftest):
+    with pytest.raises(emu.EmuError) as err:
+        emu.run(selftest["plain"], "cluster_basics", _cluster_args(16, 1, 16, 1), {}, {})
+    assert err.value.returncode == 3 and "8 is the portable limit" in err.value.stderr
+    out = emu.run(selftest["plain"], "cluster_basics", _cluster_args(16, 1, 16, 1, non_portable=1), {},
+                  {"out": ("i32", 16 * 32 * CLUSTER_FIELDS)})["out"]
+    np.testing.assert_array_equal(out.reshape(1, 16, 32, CLUSTER_FIELDS), _expected_cluster(16, 1, 16, 1))
+
+
+def test_grid_not_a_multiple_of_the_cluster_is_refused(selftest):
+    with pytest.raises(emu.EmuError) as err:
+        emu.run(selftest["plain"], "cluster_basics", _cluster_args(3, 1, 2, 1), {}, {})
+    assert err.value.returncode == 3 and "not a multiple of the cluster dims" in err.value.stderr
+
+
+@pytest.mark.parametrize("kernel,needle", [
+    ("cluster_rank_out_of_range", "asks for rank 4, outside [0, 4)"),
+    ("cluster_map_global", "not in its block's shared memory"),
+    ("cluster_divergent_sync", "cluster.sync() in divergent code"),
+    ("cluster_sync_after_exit", "exited"),  # the exit or the sync, whichever comes second, reports it
+])
+def test_cluster_misuse_is_a_kernel_error_with_its_call_site(selftest, kernel, needle):
+    with pytest.raises(emu.EmuError) as err:
+        emu.run(selftest["plain"], kernel, _cluster_args(), {}, {})
+    assert err.value.returncode == 3 and needle in err.value.stderr
+    assert "emu_selftest_driver.cpp:" in err.value.stderr
+
+
+@pytest.mark.parametrize("variant", ["plain", "asan"])
+def test_block_exit_while_others_may_access_its_shared_memory(selftest, variant):
+    """A block reads the next block's shared memory after the last cluster.sync() and nobody
+    syncs again: whichever comes first — the next block's exit or the mapping — is an error,
+    every time (10 launches with shuffled cluster order)."""
+    with pytest.raises(emu.EmuError) as err:
+        emu.run(selftest[variant], "cluster_exit_without_sync", _cluster_args(seed=3, reps=10), {}, {})
+    assert err.value.returncode == 3
+    assert ("may still access its shared memory" in err.value.stderr
+            or "whose threads have all exited" in err.value.stderr)
+    assert "map_shared_rank at emu_selftest_driver.cpp:" in err.value.stderr
+
+
+@pytest.mark.parametrize("kernel,where", [
+    ("cluster_missing_sync", "cluster_missing_sync_kernel"),    # remote write, local read, no sync between
+    ("cluster_stale_pointer", "cluster_stale_pointer_kernel"),  # mapped before the last sync, read after it
+])
+def test_cluster_races_are_tsan_data_races(selftest, kernel, where):
+    """cluster.sync() creates exactly CUDA's orderings: without it between a remote write and the
+    owner's read, or between a remote read and the owner's exit, TSan reports a race (5 runs)."""
+    emu.run(selftest["plain"], kernel, _cluster_args(), {}, {})  # silently wrong without TSan
+    for _ in range(5):
+        with pytest.raises(emu.EmuError) as err:
+            emu.run(selftest["tsan"], kernel, _cluster_args(), {}, {})
+        assert "ThreadSanitizer: data race" in err.value.stderr and where in err.value.stderr
+
+
+def test_cluster_deadlock_names_every_blocks_wait_site(selftest):
+    """Threads of rank 0 wait at cluster.sync() while rank 1 waits at a __syncthreads nobody else
+    reaches: no block-local deadlock, a cluster-wide one."""
+    with pytest.raises(emu.EmuError) as err:
+        emu.run(selftest["plain"], "cluster_deadlock", _cluster_args(2, 1, 2, 1), {}, {})
+    assert err.value.returncode == 3 and "deadlock: every live thread of the cluster waits" in err.value.stderr
+    assert "cluster.sync() at emu_selftest_driver.cpp:" in err.value.stderr
+    assert "__syncthreads at emu_selftest_driver.cpp:" in err.value.stderr

@@ -125,6 +125,137 @@ __global__ void mixed_intrinsics_kernel(int* out) {
   else out[threadIdx.x] = static_cast<int>(__ballot_sync(0xffffffffu, 1));
 }
 
+// ---- thread-block clusters (cooperative_groups' cluster API, distributed shared memory) ---------
+namespace cg = cooperative_groups;
+constexpr int kClusterFields = 12;
+__device__ unsigned global_thread() { return (blockIdx.y * gridDim.x + blockIdx.x) * blockDim.x + threadIdx.x; }
+
+// Each thread records what the cluster API returns and what it read from the other blocks' shared
+// memory: dynamic (a ring read), static (a ring read) and a remote write into the next block.
+__global__ void cluster_basics_kernel(int* out) {
+  cg::cluster_group cluster = cg::this_cluster();
+  QF_DYNAMIC_SHARED(int, dyn);  // [0, 32): own values; [32, 64): written by the previous rank
+  QF_SHARED_ARRAY(int, st, 32);
+  const unsigned rank = cluster.block_rank(), size = cluster.num_blocks();
+  const unsigned t = threadIdx.x;
+  dyn[t] = static_cast<int>(rank * 100 + t);
+  st[t] = static_cast<int>(rank * 1000 + t);
+  cluster.sync();
+  const unsigned next = (rank + 1) % size;
+  int* dyn_next = cluster.map_shared_rank(dyn, static_cast<int>(next));
+  int* st_next = cluster.map_shared_rank(&st[0], static_cast<int>(next));
+  const int ring_dyn = dyn_next[(t + 1) % 32];
+  const int ring_st = st_next[(t + 1) % 32];
+  dyn_next[32 + t] = static_cast<int>(rank * 10 + t);  // a remote write into the next block
+  cluster.sync();
+  int* o = out + (static_cast<std::size_t>(blockIdx.y) * gridDim.x + blockIdx.x) * blockDim.x * kClusterFields +
+           t * kClusterFields;
+  const dim3 d = cluster.dim_blocks(), bi = cluster.block_index();
+  o[0] = static_cast<int>(rank);
+  o[1] = static_cast<int>(size);
+  o[2] = static_cast<int>(d.x);
+  o[3] = static_cast<int>(d.y);
+  o[4] = static_cast<int>(bi.x);
+  o[5] = static_cast<int>(bi.y);
+  o[6] = static_cast<int>(cluster.thread_rank());
+  o[7] = static_cast<int>(cluster.num_threads());
+  o[8] = ring_dyn;
+  o[9] = ring_st;
+  o[10] = dyn[32 + t];  // written by the previous rank before the second sync
+  o[11] = cluster.map_shared_rank(dyn, static_cast<int>(rank)) == dyn;  // own rank: the same address
+}
+__global__ void cluster_rank_out_of_range_kernel(int* out) {
+  cg::cluster_group cluster = cg::this_cluster();
+  QF_DYNAMIC_SHARED(int, dyn);
+  dyn[threadIdx.x] = 1;
+  cluster.sync();
+  out[threadIdx.x] = *cluster.map_shared_rank(dyn, static_cast<int>(cluster.num_blocks()));  // one past the last rank
+  cluster.sync();
+}
+__global__ void cluster_map_global_kernel(int* out) {
+  cg::cluster_group cluster = cg::this_cluster();
+  out[threadIdx.x] = *cluster.map_shared_rank(out, 1);  // not a shared-memory address
+}
+__global__ void cluster_exit_without_sync_kernel(int* out) {  // emulator error: no final cluster.sync()
+  cg::cluster_group cluster = cg::this_cluster();
+  QF_DYNAMIC_SHARED(int, dyn);
+  dyn[threadIdx.x] = static_cast<int>(threadIdx.x);
+  cluster.sync();
+  const int other = static_cast<int>((cluster.block_rank() + 1) % cluster.num_blocks());
+  out[global_thread()] = cluster.map_shared_rank(dyn, other)[threadIdx.x];
+  // missing: cluster.sync() before exit (the next block may read this block's shared memory still)
+}
+__global__ void cluster_missing_sync_kernel(int* out) {  // TSan: a remote write, then a local read
+  cg::cluster_group cluster = cg::this_cluster();
+  QF_DYNAMIC_SHARED(int, dyn);
+  const int next = static_cast<int>((cluster.block_rank() + 1) % cluster.num_blocks());
+  cluster.sync();  // every block has started (its shared memory exists)
+  cluster.map_shared_rank(dyn, next)[threadIdx.x] = static_cast<int>(threadIdx.x);
+  // missing: cluster.sync() between the remote write and the owner's read
+  out[global_thread()] = dyn[threadIdx.x];
+  cluster.sync();
+}
+__global__ void cluster_stale_pointer_kernel(int* out) {  // TSan: a mapped pointer used after the last sync
+  cg::cluster_group cluster = cg::this_cluster();
+  QF_DYNAMIC_SHARED(int, dyn);
+  dyn[threadIdx.x] = static_cast<int>(threadIdx.x);
+  const int next = static_cast<int>((cluster.block_rank() + 1) % cluster.num_blocks());
+  int* remote = cluster.map_shared_rank(dyn, next);  // mapped before the sync: the exit check cannot see the use
+  cluster.sync();
+  out[global_thread()] = remote[threadIdx.x];  // ...read after it, no final sync
+}
+__global__ void cluster_divergent_sync_kernel(int* out) {
+  cg::cluster_group cluster = cg::this_cluster();
+  if (cluster.block_rank() == 0) {
+    cluster.sync();
+  } else {
+    cluster.sync();
+  }
+  out[threadIdx.x] = 1;
+}
+__global__ void cluster_sync_after_exit_kernel(int* out) {
+  cg::cluster_group cluster = cg::this_cluster();
+  if (cluster.block_rank() == 1 && threadIdx.x == 3) return;
+  cluster.sync();
+  out[threadIdx.x] = 1;
+}
+__global__ void cluster_deadlock_kernel(int* out) {
+  // rank 0: cluster.sync(); rank 1: half its threads at __syncthreads, half at cluster.sync()
+  cg::cluster_group cluster = cg::this_cluster();
+  if (cluster.block_rank() == 1 && threadIdx.x < 16) {
+    __syncthreads();
+  } else {
+    cluster.sync();
+  }
+  out[global_thread()] = 1;
+}
+
+int run_cluster(const std::string& kernel, const emu_io::Args& a) {
+  qf_emu::LaunchOptions opt;
+  opt.seed = static_cast<std::uint64_t>(a.i("seed", 0));
+  opt.cluster = dim3(static_cast<unsigned>(a.i("cx", 2)), static_cast<unsigned>(a.i("cy", 1)));
+  opt.non_portable_cluster_size_allowed = a.i("non_portable", 0) != 0;
+  const dim3 grid(static_cast<unsigned>(a.i("gx", 2)), static_cast<unsigned>(a.i("gy", 1)));
+  const dim3 block(32);
+  auto out = emu_io::poisoned<int>(static_cast<std::size_t>(grid.x) * grid.y * 32 * kClusterFields);
+  const std::size_t smem = 64 * sizeof(int);
+  const int reps = static_cast<int>(a.i("reps", 1));
+  for (int rep = 0; rep < reps; ++rep) {
+    if (kernel == "cluster_basics") qf_emu::launch(grid, block, smem, [&] { cluster_basics_kernel(out.data()); }, opt);
+    else if (kernel == "cluster_rank_out_of_range") qf_emu::launch(grid, block, smem, [&] { cluster_rank_out_of_range_kernel(out.data()); }, opt);
+    else if (kernel == "cluster_map_global") qf_emu::launch(grid, block, smem, [&] { cluster_map_global_kernel(out.data()); }, opt);
+    else if (kernel == "cluster_exit_without_sync") qf_emu::launch(grid, block, smem, [&] { cluster_exit_without_sync_kernel(out.data()); }, opt);
+    else if (kernel == "cluster_missing_sync") qf_emu::launch(grid, block, smem, [&] { cluster_missing_sync_kernel(out.data()); }, opt);
+    else if (kernel == "cluster_stale_pointer") qf_emu::launch(grid, block, smem, [&] { cluster_stale_pointer_kernel(out.data()); }, opt);
+    else if (kernel == "cluster_divergent_sync") qf_emu::launch(grid, block, smem, [&] { cluster_divergent_sync_kernel(out.data()); }, opt);
+    else if (kernel == "cluster_deadlock") qf_emu::launch(grid, block, smem, [&] { cluster_deadlock_kernel(out.data()); }, opt);
+    else if (kernel == "cluster_sync_after_exit") qf_emu::launch(grid, block, smem, [&] { cluster_sync_after_exit_kernel(out.data()); }, opt);
+    else throw std::runtime_error("unknown kernel '" + kernel + "'");
+  }
+  a.write("out", out);
+  return 0;
+}
+
 template <qf_emu::FftDirection Dir, unsigned P, unsigned E, unsigned FPB>
 void run_fft(const emu_io::Args& a) {
   using FFT = qf_emu::StandInBlockFFT<P, Dir, E, FPB>;
@@ -151,6 +282,7 @@ void run_fft(const emu_io::Args& a) {
 }
 
 int run(const std::string& kernel, const emu_io::Args& a) {
+  if (kernel.rfind("cluster_", 0) == 0) return run_cluster(kernel, a);
   const unsigned threads = static_cast<unsigned>(a.i("threads", 64));
   qf_emu::LaunchOptions opt;
   opt.seed = static_cast<std::uint64_t>(a.i("seed", 0));
