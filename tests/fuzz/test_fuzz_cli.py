@@ -42,13 +42,19 @@ BAD = {
     "device": st.sampled_from(["tpu", "gpu", "cuda:", "cuda:-1", "CUDA", "cpu0", "", "mps"]),
     "qopt": st.sampled_from(["k", "=1", "k=", "k=nan", "k=inf", "k=abc", "k=1=2"]),
     "method_qopt": st.sampled_from(["k=3", "psq-ft:k=nan", "bogus:k=1", "psq-ft:k", ":k=1", "psq-ft:=1"]),
+    "wavelengths": st.sampled_from(["", "abc", "5e-7,", "5e-7,nan", "0", "-5e-7", "5e-7:7e-7", "5e-7:7e-7:0",
+                                    "5e-7:7e-7:2.5", "5e-7:7e-7:100000000", "5e-7:inf:3", "1:2:3:4", "5e-7;6e-7",
+                                    ",".join(["5e-7"] * 1025)]),
+    "coherence": st.sampled_from(["", "1e-6", "1e-6,1e-6", "1e-6,1e-6,0", "1e-6,1e-6,2.5", "0,1e-6,3",
+                                  "1e-6,-1e-6,3", "nan,1e-6,3", "1e-6,1e-6,100000", "1e-6,1e-6,3,4"]),
 }
 
 TRAIN = {"--levels": "levels", "--neurons": "pos_int", "--layers": "pos_int", "--object-size": "pos_int",
          "--pad": "pos_int", "--epochs": "nonneg_int", "--warmup": "nonneg_int", "--batch": "pos_int",
          "--lr": "pos_float", "--seed": "nonneg_int", "--train-limit": "pos_int", "--test-limit": "pos_int",
          "--snapshot-epochs": "pos_int", "--n-material": "pos_float", "--device": "device", "--qopt": "qopt",
-         "--fab-phase": "nonneg_float", "--fab-shift": "nonneg_float", "--fab-dz": "nonneg_float"}
+         "--fab-phase": "nonneg_float", "--fab-shift": "nonneg_float", "--fab-dz": "nonneg_float",
+         "--wavelengths": "wavelengths", "--coherence": "coherence"}
 SWEEP = {"--levels": "levels", "--warmup": "nonneg_int", "--qat-epochs": "pos_int", "--neurons": "pos_int",
          "--layers": "pos_int", "--object-size": "pos_int", "--pad": "pos_int", "--batch": "pos_int",
          "--lr": "pos_float", "--seed": "nonneg_int", "--train-limit": "pos_int", "--test-limit": "pos_int",

@@ -49,34 +49,41 @@ def _qopt(text: str) -> tuple[str, float | int | bool]:
     raise argparse.ArgumentTypeError(f"expected a number or true/false after {key}=, got {value!r}")
 
 
+#: most wavelength samples / coherent modes one option may ask for (each is a full propagation per layer)
+MAX_SAMPLES = 1024
+
+
 def _wavelengths(text: str) -> list[float]:
+    """'L1,L2,...' or 'START:STOP:COUNT' (metres, finite, > 0; at most MAX_SAMPLES values)."""
+    positive_m = _A.real(0.0, strict_minimum=True)
     try:
         if ":" in text:
             a, b, k = text.split(":")
-            k = int(k)
-            if k < 1:
-                raise ValueError
-            vals = [float(a)] if k == 1 else [float(a) + (float(b) - float(a)) * i / (k - 1) for i in range(k)]
+            a, b, k = positive_m(a), positive_m(b), _A.integer(1, MAX_SAMPLES)(k)
+            vals = [a] if k == 1 else [a + (b - a) * i / (k - 1) for i in range(k)]
         else:
-            vals = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected wavelengths in metres, 'L1,L2,...' or 'START:STOP:COUNT', "
-                                         f"got {text!r}") from None
-    if not all(math.isfinite(v) and v > 0 for v in vals):
-        raise argparse.ArgumentTypeError(f"expected finite wavelengths > 0 (metres), got {text!r}")
+            parts = text.split(",")
+            if len(parts) > MAX_SAMPLES:
+                raise argparse.ArgumentTypeError(f"at most {MAX_SAMPLES} wavelengths")
+            vals = [positive_m(v) for v in parts]
+    except (ValueError, argparse.ArgumentTypeError) as e:
+        raise argparse.ArgumentTypeError(f"expected wavelengths in metres > 0, 'L1,L2,...' or 'START:STOP:COUNT' "
+                                         f"(COUNT 1..{MAX_SAMPLES}), got {text!r} ({e})") from None
     return vals
 
 
 def _coherence(text: str) -> list[float]:
+    """'SIGMA_S,SIGMA_G,MODES': Gaussian Schell-model widths (metres, > 0) and mode count (1..MAX_SAMPLES)."""
     parts = text.split(",")
     try:
         if len(parts) != 3:
-            raise ValueError
-        s, g, m = float(parts[0]), float(parts[1]), int(parts[2])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected SIGMA_S,SIGMA_G,MODES (metres, metres, integer), got {text!r}") from None
-    if not (math.isfinite(s) and math.isfinite(g) and s > 0 and g > 0 and m >= 1):
-        raise argparse.ArgumentTypeError(f"expected sigma_s, sigma_g > 0 and MODES >= 1, got {text!r}")
+            raise argparse.ArgumentTypeError("three comma-separated values")
+        s = _A.real(0.0, strict_minimum=True)(parts[0])
+        g = _A.real(0.0, strict_minimum=True)(parts[1])
+        m = _A.integer(1, MAX_SAMPLES)(parts[2])
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"expected SIGMA_S,SIGMA_G,MODES (metres > 0, metres > 0, integer "
+                                         f"1..{MAX_SAMPLES}), got {text!r} ({e})") from None
     return [s, g, m]
 
 
