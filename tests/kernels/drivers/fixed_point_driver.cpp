@@ -13,20 +13,20 @@ namespace {
 
 using quaton::kernels::kFpThreads;
 
-template <typename T, int G, int VPT>
+template <typename T, int TPS, int R>
 struct EmuForward {
   static int run(const quaton::FixedPointCudaParams& p, const qf_emu::LaunchOptions* opt) {
-    qf_emu::launch(dim3(quaton::kernels::fixed_point_blocks(p.systems, G)), dim3(kFpThreads), 0,
-                   [&] { quaton::kernels::fixed_point_forward_kernel<T, G, VPT>(p); }, *opt);
+    qf_emu::launch(dim3(quaton::kernels::fixed_point_blocks(p.systems, TPS)), dim3(kFpThreads), 0,
+                   [&] { quaton::kernels::fixed_point_forward_kernel<T, TPS, R>(p); }, *opt);
     return 0;
   }
 };
 
-template <typename T, int G, int VPT>
+template <typename T, int TPS, int R>
 struct EmuAdjoint {
   static int run(const quaton::FixedPointAdjointCudaParams& p, const qf_emu::LaunchOptions* opt) {
-    qf_emu::launch(dim3(quaton::kernels::fixed_point_blocks(p.systems, G)), dim3(kFpThreads), 0,
-                   [&] { quaton::kernels::fixed_point_adjoint_kernel<T, G, VPT>(p); }, *opt);
+    qf_emu::launch(dim3(quaton::kernels::fixed_point_blocks(p.systems, TPS)), dim3(kFpThreads), 0,
+                   [&] { quaton::kernels::fixed_point_adjoint_kernel<T, TPS, R>(p); }, *opt);
     return 0;
   }
 };
