@@ -10,7 +10,11 @@ using kernels::kFpThreads;
 template <typename T, int TPS, int R>
 struct LaunchForward {
   static int run(const FixedPointCudaParams& p, cudaStream_t stream) {
-    kernels::fixed_point_forward_kernel<T, TPS, R><<<kernels::fixed_point_blocks(p.systems, TPS), kFpThreads, 0, stream>>>(p);
+    const unsigned int blocks = kernels::fixed_point_blocks(p.systems, TPS);
+    if (kernels::fixed_point_forward_noisy(p))
+      kernels::fixed_point_forward_kernel<T, TPS, R, true><<<blocks, kFpThreads, 0, stream>>>(p);
+    else
+      kernels::fixed_point_forward_kernel<T, TPS, R, false><<<blocks, kFpThreads, 0, stream>>>(p);
     return static_cast<int>(cudaGetLastError());
   }
 };

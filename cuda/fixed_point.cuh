@@ -162,7 +162,9 @@ __device__ __forceinline__ void load_matrix(const T* Wsys, int n, int sub, bool 
   }
 }
 
-template <typename T, int TPS, int R>
+// kNoise: p.noise_std > 0 (fixed_point_forward_noisy); the noise-free instantiation carries no
+// float64 noise code in its loop (fewer registers; its compiled loop is what runs).
+template <typename T, int TPS, int R, bool kNoise>
 __global__ void __launch_bounds__(kFpThreads) fixed_point_forward_kernel(FixedPointCudaParams p) {
   using Geo = FpGeometry<T, TPS, R>;
   QF_SHARED_ARRAY(Vec16<T>, fbuf, Geo::kBufferVecs);
@@ -191,6 +193,7 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_forward_kernel(FixedPo
   const double alpha_end = place.valid ? static_cast<const T*>(p.alpha_end)[sys] : 0.0;
   // a constant alpha: alpha_start + (0 * t) / (T - 1) == alpha_start exactly, without the division
   const bool annealed = !(alpha_end == alpha_start);
+  const T alpha_fixed = static_cast<T>(alpha_start);  // alpha(t) in T when not annealed
   const T beta = place.valid ? static_cast<const T*>(p.beta)[sys] : T(0);
   const T gamma = place.valid ? static_cast<const T*>(p.gamma)[sys] : T(0);
   const T lo = static_cast<T>(p.clamp_lo), hi = static_cast<T>(p.clamp_hi);
@@ -209,15 +212,16 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_forward_kernel(FixedPo
     const Vec16<T>* x = broadcast_publish<T, TPS, R>(fbuf, place, t & 1, f);
     broadcast_matvec<T, TPS, R>(w, x, acc);
     // alpha(t) in float64, in the reference's order of operations; the final check uses alpha(T-1)
-    const int ta = t < T_max ? t : T_max - 1;
-    const double alpha_t = (T_max == 1 || !annealed)
-                               ? alpha_start
-                               : alpha_start + ((alpha_end - alpha_start) * ta) / (T_max - 1);
+    T alpha_t = alpha_fixed;
+    if (annealed && T_max != 1) {
+      const int ta = t < T_max ? t : T_max - 1;
+      alpha_t = static_cast<T>(alpha_start + ((alpha_end - alpha_start) * ta) / (T_max - 1));
+    }
     T pre[R];
     T r2 = T(0), F2 = T(0);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-      T pv = static_cast<T>(alpha_t) * s[r] + beta * acc[r] + bias[r];
+      T pv = alpha_t * s[r] + beta * acc[r] + bias[r];
       T Fv = p.has_clamp ? (pv < lo ? lo : (pv > hi ? hi : pv)) : pv;
       if (!own[r]) pv = Fv = T(0);
       const T dv = Fv - s[r];
@@ -240,7 +244,7 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_forward_kernel(FixedPo
       for (int r = 0; r < R; ++r) {
         T yv = pre[r];
         if (gamma != T(0)) yv += gamma * (s[r] - prev[r]);
-        if (p.noise_std > 0.0 && own[r])
+        if (kNoise && own[r])
           yv += static_cast<T>(p.noise_std * counter_normal(p.seed, static_cast<std::uint64_t>(sys),
                                                             static_cast<std::uint64_t>(t),
                                                             static_cast<std::uint64_t>(place.sub * R + r)));
@@ -305,7 +309,7 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_adjoint_kernel(FixedPo
   T vcur[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) vcur[r] = g[r];
-  bool active = place.valid;
+  int active = place.valid;  // int, not bool: ptxas spilled a bool across the division's slow-path call
   int iterations = 0;
   T residual = T(INFINITY);
   // t = 0 .. max_iter: G(v_t) = J^T v_t + g and the residual AT v_t; stop there or take G(v_t).
@@ -331,7 +335,7 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_adjoint_kernel(FixedPo
       if (!isfinite(rel) || !isfinite(norm)) rel = T(INFINITY);
       iterations = t;
       residual = rel;
-      if (isinf(rel) || (tol > T(0) && rel <= tol) || t == p.max_iter) active = false;
+      if (isinf(rel) || (tol > T(0) && rel <= tol) || t == p.max_iter) active = 0;
     }
     if (active) {
 #pragma unroll
@@ -359,6 +363,9 @@ inline unsigned int fixed_point_blocks(std::int64_t systems, int threads_per_sys
   const std::int64_t per_block = kFpThreads / threads_per_system;
   return static_cast<unsigned int>((systems + per_block - 1) / per_block);
 }
+
+// Which forward instantiation runs: the one with the noise code exactly when noise_std > 0.
+inline bool fixed_point_forward_noisy(const FixedPointCudaParams& p) { return p.noise_std > 0.0; }
 
 // Runs Launch<T, TPS, R>::run(p, extra...) for the instantiation that serves p.n and p.dtype
 // (TPS threads per system, R rows per thread, padded size TPS*R >= n; -1: not servable):

@@ -164,8 +164,11 @@ def test_sass_loops_and_names():
     assert s["loops"] == 1  # the closing self-branch is not a loop
     assert kr.is_trivially_empty([(0, "EXIT", "EXIT"), (0x10, "BRA", "BRA 0x10")])
     base, params, label = kr.describe(
-        "void quaton::(anonymous namespace)::fixed_point_forward_kernel<float, 32, 2>(quaton::FixedPointCudaParams)")
-    assert base == "fixed_point_forward_kernel" and params == {"T": "float", "TPS": 32, "R": 2}
+        "void quaton::(anonymous namespace)::fixed_point_forward_kernel<float, 32, 2, false>(quaton::FixedPointCudaParams)")
+    assert base == "fixed_point_forward_kernel" and params == {"T": "float", "TPS": 32, "R": 2, "noise": False}
+    base, params, _ = kr.describe(
+        "void quaton::kernels::fixed_point_adjoint_kernel<double, 4, 4>(quaton::FixedPointAdjointCudaParams)")
+    assert base == "fixed_point_adjoint_kernel" and params == {"T": "double", "TPS": 4, "R": 4}
     base, params, _ = kr.describe(
         "void quaton::(anonymous namespace)::row_modulate_fft_kernel<cufftdx::detail::fft_block_execution<"
         "cufftdx::Size<400u>, cufftdx::Precision<float>, cufftdx::Type<(cufftdx::fft_type)0>, "
