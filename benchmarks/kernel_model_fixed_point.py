@@ -102,12 +102,17 @@ def design(kernel: str, variant: str, cfg: dict) -> dict:
 
 
 def issue_bound_ms(inner_loop_instructions: int, cfg: dict, device: dict) -> float:
-    """Time to issue the compiled t-loop: instructions per warp and pass x warps x passes at
-    SCHEDULERS_PER_SM warp instructions per clock per SM (device: kernel_model.DEVICES entry)."""
+    """Time to issue the compiled t-loop: each scheduler (SCHEDULERS_PER_SM per SM) issues one warp
+    instruction per clock, and its busiest one holds ceil(warps / schedulers) warps, each issuing
+    the loop's instructions in every pass (device: a kernel_model.DEVICES entry). With fewer warps
+    than schedulers (1024 x 16: 256 warps) this is one warp's own issue time, a lower bound only.
+    The count is the static loop body: branches not taken on the benchmark's path (clamp, noise-
+    free momentum, the other nonlinearities, the slow paths of sqrt and division) are in it, so for
+    a loop with such branches it overstates the issued instructions (an upper estimate)."""
     g = grid(cfg["systems"], cfg["n"])
     passes = cfg["iterations"] + 1
-    per_s = SCHEDULERS_PER_SM * device["sms"] * device["clock_hz"]
-    return inner_loop_instructions * g["warps"] * passes / per_s * 1e3
+    per_scheduler = -(-g["warps"] // (SCHEDULERS_PER_SM * device["sms"]))
+    return inner_loop_instructions * per_scheduler * passes / device["clock_hz"] * 1e3
 
 
 def lds_bound_ms(d: dict, device: dict) -> float:

@@ -78,10 +78,14 @@ def test_shared_memory_wavefronts_by_hand():
 
 def test_issue_bound_by_hand():
     cfg = {"systems": 65536, "n": 16, "iterations": 1000}
-    # 200 warp instructions per pass, 8192 warps, 1001 passes, 4 x 132 x 1.98e9 per second
-    expect = 200 * 8192 * 1001 / (4 * 132 * 1.98e9) * 1e3
+    # 200 warp instructions per pass; 8192 warps on 4 x 132 = 528 schedulers: the busiest holds 16;
+    # 1001 passes at 1.98e9 clocks per second
+    expect = 200 * 16 * 1001 / 1.98e9 * 1e3
     assert math.isclose(kmfp.issue_bound_ms(200, cfg, H200), expect)
-    assert math.isclose(expect, 1.5687, rel_tol=1e-4)
+    assert math.isclose(expect, 1.6178, rel_tol=1e-4)
+    # 1024 systems: 256 warps, fewer than the schedulers: one warp's own 200 x 1001 instructions
+    small = {"systems": 1024, "n": 16, "iterations": 1000}
+    assert math.isclose(kmfp.issue_bound_ms(200, small, H200), 200 * 1001 / 1.98e9 * 1e3)
 
 
 def test_record_hook_takes_the_largest_bound():
@@ -90,6 +94,6 @@ def test_record_hook_takes_the_largest_bound():
          "sass": {"inner_loop_mix": {"total": 200, "FFMA": 64, "SHFL": 4}}}
     cfg = {"systems": 65536, "n": 16, "iterations": 1000}
     out = kmfp.extra_record_fields({"config": dict(cfg, variant="forward")}, k, cfg, km.DEVICES, km.predict)
-    assert out["bound_h200"] == "issue" and math.isclose(out["predicted_ms_h200"], 1.5687, rel_tol=1e-4)
+    assert out["bound_h200"] == "issue" and math.isclose(out["predicted_ms_h200"], 1.6178, rel_tol=1e-4)
     assert out["inner_loop_ffma_share"] == 0.32 and out["target_ms"] == 1.5
     assert max(out["bounds_ms_h200"].values()) == out["predicted_ms_h200"]

@@ -33,7 +33,9 @@ kmfp = pytest.importorskip("kernel_model_fixed_point")
 def spill_exempt(kernel: str, params: dict) -> bool:
     """The float64 fixed-point variants for n in (32, 64] (a full warp per system, two rows per lane:
     128 float64 values of W per thread)."""
-    return kernel.startswith("fixed_point") and params.get("T") == "double" and params.get("TPS") == 32
+    # (VPT: the same variants in a kernels.json written before issue 23's kernels, G=32/VPT=2)
+    return kernel.startswith("fixed_point") and params.get("T") == "double" and (
+        params.get("TPS") == 32 or params.get("VPT", 1) > 1)
 
 
 def _nvcc_tools() -> dict:
