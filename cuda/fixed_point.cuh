@@ -191,8 +191,9 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_forward_kernel(FixedPo
   }
   const double alpha_start = place.valid ? static_cast<const T*>(p.alpha_start)[sys] : 0.0;
   const double alpha_end = place.valid ? static_cast<const T*>(p.alpha_end)[sys] : 0.0;
-  // a constant alpha: alpha_start + (0 * t) / (T - 1) == alpha_start exactly, without the division
-  const bool annealed = !(alpha_end == alpha_start);
+  // a constant finite alpha: alpha_start + (0 * t) / (T - 1) == alpha_start exactly, without the
+  // division (an infinite one takes the formula: inf - inf = NaN, as in the reference)
+  const bool annealed = !(alpha_end == alpha_start) || !isfinite(alpha_start);
   const T alpha_fixed = static_cast<T>(alpha_start);  // alpha(t) in T when not annealed
   const T beta = place.valid ? static_cast<const T*>(p.beta)[sys] : T(0);
   const T gamma = place.valid ? static_cast<const T*>(p.gamma)[sys] : T(0);
