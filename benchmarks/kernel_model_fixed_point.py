@@ -88,7 +88,8 @@ def design(kernel: str, variant: str, cfg: dict) -> dict:
         by = word * (S * n * n + 2 * S * n + 5 * S) + INT32 * S   # W, b, state out; 4 scalars + residual
         mufu = lanes * passes * (2 * R + 3)
         notes = (f"TPS={TPS} threads per system, R={R} rows per thread, NP={NP}: per pass NP^2 FMAs per system "
-                 f"(useful 2 n^2 S T), NP/{per_vec} 16-byte broadcast loads and 2 log2(TPS) = {2 * int(math.log2(TPS))} "
+                 f"(useful 2 n^2 S T), NP/{per_vec} 16-byte broadcast loads and "
+                 f"2 log2(TPS) = {2 * int(math.log2(TPS))} "
                  "shuffles per lane, one __syncwarp; tanh per row")
     else:
         useful = 2.0 * S * (T + 1) * n * n
@@ -98,7 +99,8 @@ def design(kernel: str, variant: str, cfg: dict) -> dict:
                  "system, broadcast loads, two group sums; W read as rows and as columns")
     return {"bytes": by, "flops": useful,
             "ops": {"fp32": fma + elem, "shfl": shfl, "mufu": mufu, "fp64": 0},
-            "lds_wavefronts": lds, "fma_lane_ops": fma, "passes": passes, "matvecs": matvecs, "notes": notes, "dispatch": d}
+            "lds_wavefronts": lds, "fma_lane_ops": fma, "passes": passes, "matvecs": matvecs, "notes": notes,
+            "dispatch": d}
 
 
 def issue_bound_ms(inner_loop_instructions: int, cfg: dict, device: dict) -> float:

@@ -18,11 +18,11 @@ struct EmuForward {
   static int run(const quaton::FixedPointCudaParams& p, const qf_emu::LaunchOptions* opt) {
     const dim3 grid(quaton::kernels::fixed_point_blocks(p.systems, TPS));
     if (quaton::kernels::fixed_point_forward_noisy(p))
-      qf_emu::launch(grid, dim3(kFpThreads), 0, [&] { quaton::kernels::fixed_point_forward_kernel<T, TPS, R, true>(p); },
-                     *opt);
+      qf_emu::launch(grid, dim3(kFpThreads), 0,
+                     [&] { quaton::kernels::fixed_point_forward_kernel<T, TPS, R, true>(p); }, *opt);
     else
-      qf_emu::launch(grid, dim3(kFpThreads), 0, [&] { quaton::kernels::fixed_point_forward_kernel<T, TPS, R, false>(p); },
-                     *opt);
+      qf_emu::launch(grid, dim3(kFpThreads), 0,
+                     [&] { quaton::kernels::fixed_point_forward_kernel<T, TPS, R, false>(p); }, *opt);
     return 0;
   }
 };
