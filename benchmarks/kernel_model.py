@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import kernel_resources as kr  # noqa: E402
+import kernel_model_fixed_point as kmfp  # noqa: E402
 
 ROOT = kr.ROOT
 COMMAND = "python benchmarks/kernel_model.py"
@@ -164,31 +165,8 @@ def design(kernel: str, variant: str, cfg: dict) -> dict:
             per = 9 + 12 * S    # fold, g*dq_dw, dk sum; per step: sigmoid, s(1-s), two FMAs
             notes = "reads w and dL/dq, writes dL/dw (float32), dL/dk block-reduced (one atomic per block)"
         return {"bytes": by, "flops": C * per, "ops": {"fp32": C * per / 2.0, "mufu": 2 * C * S}, "notes": notes}
-    if kernel.startswith("fixed_point"):
-        S, n, T = cfg["systems"], cfg["n"], cfg["iterations"]
-        G = 1
-        while G < min(n, 32):
-            G *= 2
-        VPT = 1 if n <= 32 else 2
-        lanes = S * G                     # lanes busy per iteration (32/G systems per warp)
-        n_pad = G * VPT
-        shfl = lanes * T * (G * VPT + 2 * int(math.log2(G)))   # matvec broadcasts + two group sums
-        fma = S * T * n_pad * n_pad
-        useful = 2.0 * S * T * n * n
-        if kernel.startswith("fixed_point_forward"):
-            by = FLOAT32 * (S * n * n + 2 * S * n + 4 * S) + 8 * S   # W, b, state; alpha/beta/gamma; it+res
-            mufu = lanes * T * (2 * VPT + 3)   # tanh (ex2 + rcp) per variable; two rsqrt + one rcp per lane
-            fp64 = lanes * T * 10              # alpha(t) in float64: a division per lane and iteration
-            notes = ("per iteration: n^2 FMAs (useful 2 n^2 S T FLOPs), one SHFL per multiply-add column, "
-                     "tanh per variable, alpha(t) as a float64 division per lane")
-        else:
-            by = FLOAT32 * (2 * S * n * n + 5 * S * n + 2 * S) + 8 * S   # W twice (rows, columns), ...
-            mufu = lanes * T * 3
-            fp64 = 0
-            notes = "per iteration: n^2 FMAs (W^T u), SHFL per multiply-add column; W read as rows and columns"
-        return {"bytes": by, "flops": useful,
-                "ops": {"fp32": fma + lanes * T * 8 * VPT, "shfl": shfl, "mufu": mufu, "fp64": fp64},
-                "notes": notes, "dispatch": {"G": G, "VPT": VPT}}
+    if kernel.startswith("fixed_point"):  # issue 23: its own module
+        return kmfp.design(kernel, variant, cfg)
     raise KeyError(kernel)
 
 
@@ -208,9 +186,7 @@ def grid_blocks(kernel: str, cfg: dict, launch: dict) -> int | None:
     if kernel.startswith("psq_"):
         return max(1, min(math.ceil(cfg["count"] / launch["threads"]), 65535 * 32))
     if kernel.startswith("fixed_point"):
-        G = design(kernel, "forward", cfg)["dispatch"]["G"]
-        warps = math.ceil(cfg["systems"] / (32 // G))
-        return math.ceil(warps * 32 / launch["threads"])
+        return kmfp.grid(cfg["systems"], cfg["n"])["blocks"]
     return None
 
 
@@ -253,8 +229,8 @@ def sized_configs(k: dict) -> list[tuple[str, dict]]:
         return out
     if base.startswith("fixed_point") and params.get("T") == "float":
         for S, n, T in FIXED_POINT_SIZES:
-            d = design(base, "forward", {"systems": S, "n": n, "iterations": T})["dispatch"]
-            if (d["G"], d["VPT"]) == (params["G"], params["VPT"]):
+            d = kmfp.dispatch(n)
+            if (d["TPS"], d["R"]) == (params["TPS"], params["R"]) and not params.get("noise"):  # benchmark: no noise
                 out.append(("forward" if "forward" in base else "adjoint", {"systems": S, "n": n, "iterations": T,
                                                                             "dtype": "float32"}))
         return out
@@ -266,11 +242,9 @@ def sized_configs(k: dict) -> list[tuple[str, dict]]:
 
 def measured_for(base: str, variant: str, cfg: dict) -> tuple[float | None, str | None, dict | None]:
     if base.startswith("fixed_point_forward") and variant == "forward":
-        m = fixed_point_measured(cfg["systems"], cfg["n"], cfg["iterations"])
-        if m and "ours_ms" in m:
-            return (m["ours_ms"], f"benchmarks/bench_fixed_point.py forward (one fixed_point_forward_cuda call, "
-                    f"CUDA events, median), NVIDIA H200, commit {MEASURED_COMMIT} ({RUN})", m)
-        return None, None, m
+        # the H200 run measured the kernel before issue 23's rewrite: its time is the old kernel's
+        # (record field previous_kernel_measured_ms_h200), not a measurement of these records' code
+        return None, None, fixed_point_measured(cfg["systems"], cfg["n"], cfg["iterations"])
     if "N" in cfg and "P" in cfg:
         key = (base, variant, (cfg["N"], cfg["P"], cfg["B"]))
     elif base.startswith("psq_"):
@@ -338,11 +312,18 @@ def record(k: dict, variant: str | None, cfg: dict | None, tl: dict, head: str) 
         p100, p200 = predict(d, "h100_sxm"), predict(d, "h200")
         rec.update(predicted_ms_h100=round(p100["ms"], 6), predicted_ms_h200=round(p200["ms"], 6),
                    bound_h100=p100["bound"], bound_h200=p200["bound"], bounds_ms_h200=p200["bounds_ms"])
+        if k["kernel"].startswith("fixed_point"):  # + issue and shared-memory bounds (issue 23)
+            rec.update(kmfp.extra_record_fields(rec, k, cfg, DEVICES, predict))
+            p200 = {"ms": rec["predicted_ms_h200"]}
         ms, how, base = measured_for(k["kernel"], variant, cfg)
         if ms is not None:
             rec.update(measured_ms=round(ms, 6), measured_how=how, measured_commit=MEASURED_COMMIT,
                        measured_over_predicted_h200=round(ms / p200["ms"], 2))
         if base:
+            if "ours_ms" in base:
+                rec["previous_kernel_measured_ms_h200"] = base["ours_ms"]
+                rec["previous_kernel_how"] = (f"benchmarks/bench_fixed_point.py forward, NVIDIA H200, commit "
+                                              f"{MEASURED_COMMIT} ({RUN}): the kernel before issue 23")
             rec["baselines_h200_ms"] = {k2: v for k2, v in base.items() if k2 != "ours_ms"}
             for name, v in rec["baselines_h200_ms"].items():
                 rec[f"predicted_speedup_vs_{name}"] = round(v / p200["ms"], 2)

@@ -475,9 +475,12 @@ def describe(demangled: str) -> tuple[str, dict, str]:
                   "precision": prec[0] if prec else None}
         label = (f"P={params['P']},fpb={params['ffts_per_block']},"
                  + "+".join(d[:3] for d in params["directions"]) + f",SM{params['fft_arch']}")
-    elif base.startswith("fixed_point") and len(targs) == 3:
-        params = {"T": targs[0], "G": int(targs[1]), "VPT": int(targs[2])}
-        label = f"{targs[0]},G={targs[1]},VPT={targs[2]}"
+    elif base.startswith("fixed_point") and len(targs) in (3, 4):
+        params = {"T": targs[0], "TPS": int(targs[1]), "R": int(targs[2])}
+        label = f"{targs[0]},TPS={targs[1]},R={targs[2]}"
+        if len(targs) == 4:  # the forward's kNoise
+            params["noise"] = targs[3] == "true"
+            label += ",noise" if params["noise"] else ""
     else:
         params = {"template_args": targs} if targs else {}
         label = ",".join(targs)

@@ -1,5 +1,5 @@
 // Launchers of the AOC fixed-point kernels (device code: fixed_point.cuh): one kernel
-// instantiation per (dtype, group size G, variables per lane), chosen from n.
+// instantiation per (dtype, threads per system TPS, rows per thread R), chosen from n.
 #include "fixed_point.cuh"
 
 namespace quaton {
@@ -7,18 +7,22 @@ namespace {
 
 using kernels::kFpThreads;
 
-template <typename T, int G, int VPT>
+template <typename T, int TPS, int R>
 struct LaunchForward {
   static int run(const FixedPointCudaParams& p, cudaStream_t stream) {
-    kernels::fixed_point_forward_kernel<T, G, VPT><<<kernels::fixed_point_blocks(p.systems, G), kFpThreads, 0, stream>>>(p);
+    const unsigned int blocks = kernels::fixed_point_blocks(p.systems, TPS);
+    if (kernels::fixed_point_forward_noisy(p))
+      kernels::fixed_point_forward_kernel<T, TPS, R, true><<<blocks, kFpThreads, 0, stream>>>(p);
+    else
+      kernels::fixed_point_forward_kernel<T, TPS, R, false><<<blocks, kFpThreads, 0, stream>>>(p);
     return static_cast<int>(cudaGetLastError());
   }
 };
 
-template <typename T, int G, int VPT>
+template <typename T, int TPS, int R>
 struct LaunchAdjoint {
   static int run(const FixedPointAdjointCudaParams& p, cudaStream_t stream) {
-    kernels::fixed_point_adjoint_kernel<T, G, VPT><<<kernels::fixed_point_blocks(p.systems, G), kFpThreads, 0, stream>>>(p);
+    kernels::fixed_point_adjoint_kernel<T, TPS, R><<<kernels::fixed_point_blocks(p.systems, TPS), kFpThreads, 0, stream>>>(p);
     return static_cast<int>(cudaGetLastError());
   }
 };

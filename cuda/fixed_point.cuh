@@ -56,91 +56,145 @@ __device__ __forceinline__ T derivative_f(T x, int code) {
   return code == 1 ? T(0) : T(1);
 }
 
-// Sum over the G lanes of one system's group.
-template <typename T, int G>
+// Per-system geometry: a group of TPS consecutive lanes of one warp owns a system; lane `sub` of the
+// group owns the R consecutive rows i = sub*R + r (r < R) of the padded size NP = TPS*R >= n: their
+// rows of W (or columns, for the adjoint's W^T) and their state stay in registers. The group's
+// current f(s) (or D v) is broadcast through shared memory: each lane writes its R values, the warp
+// meets at __syncwarp, and every lane reads all NP values as 16-byte vectors (4 floats or 2 doubles
+// per load, the same address for the whole group: a broadcast), R FMAs per value read. The buffer
+// is double: iteration t writes half t & 1, so the reads of iteration t and the writes of t + 2 are
+// ordered by the __syncwarp of t + 1, and one warp barrier per iteration suffices.
+template <typename T>
+struct alignas(16) Vec16 {
+  T v[16 / sizeof(T)];
+};
+
+template <typename T, int TPS, int R>
+struct FpGeometry {
+  static constexpr int kPad = TPS * R;                           // NP: padded n
+  static constexpr int kPerVec = 16 / static_cast<int>(sizeof(T));  // values per 16-byte load
+  static constexpr int kVecs = kPad / kPerVec;                   // loads per broadcast
+  // a group's buffer: an odd number of 16-byte vectors, so that the groups of one warp reading
+  // vector q at once hit distinct banks (stride 4*odd banks: 8 groups, 8 distinct 4-bank sets)
+  static constexpr int kStride = kVecs | 1;
+  static constexpr int kSystemsPerBlock = kFpThreads / TPS;
+  static constexpr int kBufferVecs = 2 * kSystemsPerBlock * kStride;  // both halves, every group
+  static_assert(32 % TPS == 0, "a system's group lies inside one warp");
+  static_assert(kPad % kPerVec == 0, "the padded size is a whole number of 16-byte vectors");
+};
+
+// Sum over the TPS lanes of one system's group.
+template <typename T, int TPS>
 __device__ __forceinline__ T group_sum(T x) {
 #pragma unroll
-  for (int offset = G / 2; offset > 0; offset >>= 1) x += __shfl_xor_sync(kFullMask, x, offset, G);
+  for (int offset = TPS / 2; offset > 0; offset >>= 1) x += __shfl_xor_sync(kFullMask, x, offset, TPS);
   return x;
 }
 
-// acc[v] = sum_j w[v][j] * x_j, where x_j (j = vj*G + l) lives in slot vj of lane l of the group.
-template <typename T, int G, int VPT>
-__device__ __forceinline__ void group_matvec(const T (&w)[VPT][G * VPT], const T (&x)[VPT],
-                                             T (&acc)[VPT]) {
-#pragma unroll
-  for (int v = 0; v < VPT; ++v) acc[v] = T(0);
-#pragma unroll
-  for (int vj = 0; vj < VPT; ++vj) {
-#pragma unroll
-    for (int l = 0; l < G; ++l) {
-      const T xj = __shfl_sync(kFullMask, x[vj], l, G);
-#pragma unroll
-      for (int v = 0; v < VPT; ++v) acc[v] = fma(w[v][vj * G + l], xj, acc[v]);
-    }
-  }
-}
-
-// Where a lane's group sits: the system index and whether it exists.
+// Where a lane's group sits: the system index, its slot in the block, and whether it exists.
 struct GroupPlace {
   std::int64_t system;
-  int sub;  // lane within the group: owns variables sub, sub + G, ...
+  int slot;  // group index within the block: its shared-memory broadcast buffer
+  int sub;   // lane within the group: owns rows sub*R .. sub*R + R - 1
   bool valid;
 };
 
-template <int G>
+template <int TPS>
 __device__ __forceinline__ GroupPlace group_place(std::int64_t systems) {
-  const int lane = threadIdx.x & 31;
-  const std::int64_t warp = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   GroupPlace g;
-  g.system = warp * (32 / G) + lane / G;
-  g.sub = lane & (G - 1);
+  g.slot = static_cast<int>(threadIdx.x) / TPS;
+  g.sub = static_cast<int>(threadIdx.x) % TPS;
+  g.system = static_cast<std::int64_t>(blockIdx.x) * (kFpThreads / TPS) + g.slot;
   g.valid = g.system < systems;
   return g;
 }
 
-// w[v][j] = W[i][j] (rows, transpose = false) or W[j][i] (columns, transpose = true), i = v*G+sub.
-template <typename T, int G, int VPT>
+// Writes this lane's R values x[r] (rows sub*R + r) into the group's buffer `half` (0 or 1) and
+// meets the warp: afterwards every lane of the group may read all NP values.
+template <typename T, int TPS, int R>
+__device__ __forceinline__ const Vec16<T>* broadcast_publish(Vec16<T>* buffer, const GroupPlace& place, int half,
+                                                             const T (&x)[R]) {
+  using Geo = FpGeometry<T, TPS, R>;
+  Vec16<T>* mine = buffer + (half * Geo::kSystemsPerBlock + place.slot) * Geo::kStride;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int i = place.sub * R + r;
+    mine[i / Geo::kPerVec].v[i % Geo::kPerVec] = x[r];
+  }
+  __syncwarp();  // the group's values are in shared memory (and ordered before the reads)
+  return mine;
+}
+
+// acc[r] = sum_j w[r][j] * x_j over the NP broadcast values x (16-byte vector loads); two partial
+// sums per row (even and odd vector lanes) for independent FMA chains.
+template <typename T, int TPS, int R>
+__device__ __forceinline__ void broadcast_matvec(const T (&w)[R][TPS * R], const Vec16<T>* x, T (&acc)[R]) {
+  using Geo = FpGeometry<T, TPS, R>;
+  T part[R][2];
+#pragma unroll
+  for (int r = 0; r < R; ++r) part[r][0] = part[r][1] = T(0);
+#pragma unroll
+  for (int q = 0; q < Geo::kVecs; ++q) {
+    const Vec16<T> xv = x[q];
+#pragma unroll
+    for (int k = 0; k < Geo::kPerVec; ++k)
+#pragma unroll
+      for (int r = 0; r < R; ++r) part[r][k & 1] = fma(w[r][q * Geo::kPerVec + k], xv.v[k], part[r][k & 1]);
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r) acc[r] = part[r][0] + part[r][1];
+}
+
+// w[r][j] = W[i][j] (rows, transpose = false) or W[j][i] (columns, transpose = true), i = sub*R + r.
+template <typename T, int TPS, int R>
 __device__ __forceinline__ void load_matrix(const T* Wsys, int n, int sub, bool valid, bool transpose,
-                                            T (&w)[VPT][G * VPT]) {
+                                            T (&w)[R][TPS * R]) {
 #pragma unroll
-  for (int v = 0; v < VPT; ++v) {
-    const int i = v * G + sub;
+  for (int r = 0; r < R; ++r) {
+    const int i = sub * R + r;
 #pragma unroll
-    for (int j = 0; j < G * VPT; ++j) {
+    for (int j = 0; j < TPS * R; ++j) {
       const bool inside = valid && i < n && j < n;
-      w[v][j] = inside ? (transpose ? Wsys[static_cast<std::int64_t>(j) * n + i]
+      w[r][j] = inside ? (transpose ? Wsys[static_cast<std::int64_t>(j) * n + i]
                                     : Wsys[static_cast<std::int64_t>(i) * n + j])
                        : T(0);
     }
   }
 }
 
-template <typename T, int G, int VPT>
+// kNoise: p.noise_std > 0 (fixed_point_forward_noisy); the noise-free instantiation carries no
+// float64 noise code in its loop (fewer registers; its compiled loop is what runs).
+template <typename T, int TPS, int R, bool kNoise>
 __global__ void __launch_bounds__(kFpThreads) fixed_point_forward_kernel(FixedPointCudaParams p) {
-  const GroupPlace place = group_place<G>(p.systems);
+  using Geo = FpGeometry<T, TPS, R>;
+  QF_SHARED_ARRAY(Vec16<T>, fbuf, Geo::kBufferVecs);
+  const GroupPlace place = group_place<TPS>(p.systems);
   const int n = p.n;
   const std::int64_t sys = place.valid ? place.system : 0;
   const T* W = static_cast<const T*>(p.W) + (p.W_shared ? 0 : sys * n * n);
   const T* b = static_cast<const T*>(p.b) + (p.b_shared ? 0 : sys * n);
   const T* s0 = p.s0 ? static_cast<const T*>(p.s0) + sys * n : nullptr;
 
-  T w[VPT][G * VPT];
-  load_matrix<T, G, VPT>(W, n, place.sub, place.valid, false, w);
-  T s[VPT], prev[VPT], bias[VPT];
-  int code[VPT];
-  bool own[VPT];
+  T w[R][TPS * R];
+  load_matrix<T, TPS, R>(W, n, place.sub, place.valid, false, w);
+  T s[R], prev[R], bias[R];
+  int code[R];
+  bool own[R];
 #pragma unroll
-  for (int v = 0; v < VPT; ++v) {
-    const int i = v * G + place.sub;
-    own[v] = place.valid && i < n;
-    code[v] = i < n ? static_cast<int>(p.nonlinearity[i]) : 2;
-    bias[v] = own[v] ? b[i] : T(0);
-    s[v] = (own[v] && s0) ? s0[i] : T(0);
-    prev[v] = s[v];
+  for (int r = 0; r < R; ++r) {
+    const int i = place.sub * R + r;
+    own[r] = place.valid && i < n;
+    code[r] = i < n ? static_cast<int>(p.nonlinearity[i]) : 2;
+    bias[r] = own[r] ? b[i] : T(0);
+    s[r] = (own[r] && s0) ? s0[i] : T(0);
+    prev[r] = s[r];
   }
   const double alpha_start = place.valid ? static_cast<const T*>(p.alpha_start)[sys] : 0.0;
   const double alpha_end = place.valid ? static_cast<const T*>(p.alpha_end)[sys] : 0.0;
+  // a constant finite alpha: alpha_start + (0 * t) / (T - 1) == alpha_start exactly, without the
+  // division (an infinite one takes the formula: inf - inf = NaN, as in the reference)
+  const bool annealed = !(alpha_end == alpha_start) || !isfinite(alpha_start);
+  const T alpha_fixed = static_cast<T>(alpha_start);  // alpha(t) in T when not annealed
   const T beta = place.valid ? static_cast<const T*>(p.beta)[sys] : T(0);
   const T gamma = place.valid ? static_cast<const T*>(p.gamma)[sys] : T(0);
   const T lo = static_cast<T>(p.clamp_lo), hi = static_cast<T>(p.clamp_hi);
@@ -153,28 +207,31 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_forward_kernel(FixedPo
   // t = 0 .. T: F_t(s_t) and the residual AT s_t (header: convergence); stop there or update.
   for (int t = 0; t <= T_max; ++t) {
     if (!__any_sync(kFullMask, active)) break;
-    T f[VPT], acc[VPT];
+    T f[R], acc[R];
 #pragma unroll
-    for (int v = 0; v < VPT; ++v) f[v] = own[v] ? apply_f(s[v], code[v]) : T(0);
-    group_matvec<T, G, VPT>(w, f, acc);
+    for (int r = 0; r < R; ++r) f[r] = own[r] ? apply_f(s[r], code[r]) : T(0);
+    const Vec16<T>* x = broadcast_publish<T, TPS, R>(fbuf, place, t & 1, f);
+    broadcast_matvec<T, TPS, R>(w, x, acc);
     // alpha(t) in float64, in the reference's order of operations; the final check uses alpha(T-1)
-    const int ta = t < T_max ? t : T_max - 1;
-    const double alpha_t =
-        T_max == 1 ? alpha_start : alpha_start + ((alpha_end - alpha_start) * ta) / (T_max - 1);
-    T pre[VPT];
+    T alpha_t = alpha_fixed;
+    if (annealed && T_max != 1) {
+      const int ta = t < T_max ? t : T_max - 1;
+      alpha_t = static_cast<T>(alpha_start + ((alpha_end - alpha_start) * ta) / (T_max - 1));
+    }
+    T pre[R];
     T r2 = T(0), F2 = T(0);
 #pragma unroll
-    for (int v = 0; v < VPT; ++v) {
-      T pv = static_cast<T>(alpha_t) * s[v] + beta * acc[v] + bias[v];
+    for (int r = 0; r < R; ++r) {
+      T pv = alpha_t * s[r] + beta * acc[r] + bias[r];
       T Fv = p.has_clamp ? (pv < lo ? lo : (pv > hi ? hi : pv)) : pv;
-      if (!own[v]) pv = Fv = T(0);
-      const T dv = Fv - s[v];
+      if (!own[r]) pv = Fv = T(0);
+      const T dv = Fv - s[r];
       r2 += dv * dv;
       F2 += Fv * Fv;
-      pre[v] = pv;
+      pre[r] = pv;
     }
-    r2 = group_sum<T, G>(r2);
-    F2 = group_sum<T, G>(F2);
+    r2 = group_sum<T, TPS>(r2);
+    F2 = group_sum<T, TPS>(F2);
     if (active) {
       const T norm = sqrt(F2) > T(1e-30) ? sqrt(F2) : T(1e-30);
       T rel = sqrt(r2) / norm;
@@ -185,34 +242,36 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_forward_kernel(FixedPo
     }
     if (active) {
 #pragma unroll
-      for (int v = 0; v < VPT; ++v) {
-        T yv = pre[v];
-        if (gamma != T(0)) yv += gamma * (s[v] - prev[v]);
-        if (p.noise_std > 0.0 && own[v])
+      for (int r = 0; r < R; ++r) {
+        T yv = pre[r];
+        if (gamma != T(0)) yv += gamma * (s[r] - prev[r]);
+        if (kNoise && own[r])
           yv += static_cast<T>(p.noise_std * counter_normal(p.seed, static_cast<std::uint64_t>(sys),
                                                             static_cast<std::uint64_t>(t),
-                                                            static_cast<std::uint64_t>(v * G + place.sub)));
+                                                            static_cast<std::uint64_t>(place.sub * R + r)));
         if (p.has_clamp) yv = yv < lo ? lo : (yv > hi ? hi : yv);
-        if (!own[v]) yv = T(0);
-        prev[v] = s[v];
-        s[v] = yv;
+        if (!own[r]) yv = T(0);
+        prev[r] = s[r];
+        s[r] = yv;
       }
     }
   }
   if (!place.valid) return;
   T* state = static_cast<T*>(p.state) + sys * n;
 #pragma unroll
-  for (int v = 0; v < VPT; ++v)
-    if (own[v]) state[v * G + place.sub] = s[v];
+  for (int r = 0; r < R; ++r)
+    if (own[r]) state[place.sub * R + r] = s[r];
   if (place.sub == 0) {
     p.iterations[sys] = iterations;
     static_cast<T*>(p.residual)[sys] = residual;
   }
 }
 
-template <typename T, int G, int VPT>
+template <typename T, int TPS, int R>
 __global__ void __launch_bounds__(kFpThreads) fixed_point_adjoint_kernel(FixedPointAdjointCudaParams p) {
-  const GroupPlace place = group_place<G>(p.systems);
+  using Geo = FpGeometry<T, TPS, R>;
+  QF_SHARED_ARRAY(Vec16<T>, ubuf, Geo::kBufferVecs);
+  const GroupPlace place = group_place<TPS>(p.systems);
   const int n = p.n;
   const std::int64_t sys = place.valid ? place.system : 0;
   const T* W = static_cast<const T*>(p.W) + (p.W_shared ? 0 : sys * n * n);
@@ -224,72 +283,74 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_adjoint_kernel(FixedPo
   const T lo = static_cast<T>(p.clamp_lo), hi = static_cast<T>(p.clamp_hi);
   const T tol = static_cast<T>(p.tol);
 
-  T s[VPT], g[VPT], fs[VPT], fprime[VPT], mask[VPT], Wf[VPT];
-  bool own[VPT];
+  T s[R], g[R], fs[R], fprime[R], mask[R], Wf[R];
+  bool own[R];
 #pragma unroll
-  for (int v = 0; v < VPT; ++v) {
-    const int i = v * G + place.sub;
-    own[v] = place.valid && i < n;
+  for (int r = 0; r < R; ++r) {
+    const int i = place.sub * R + r;
+    own[r] = place.valid && i < n;
     const int code = i < n ? static_cast<int>(p.nonlinearity[i]) : 2;
-    s[v] = own[v] ? st[i] : T(0);
-    g[v] = own[v] ? gs[i] : T(0);
-    fs[v] = own[v] ? apply_f(s[v], code) : T(0);
-    fprime[v] = own[v] ? derivative_f(s[v], code) : T(0);
+    s[r] = own[r] ? st[i] : T(0);
+    g[r] = own[r] ? gs[i] : T(0);
+    fs[r] = own[r] ? apply_f(s[r], code) : T(0);
+    fprime[r] = own[r] ? derivative_f(s[r], code) : T(0);
   }
-  T w[VPT][G * VPT];
-  load_matrix<T, G, VPT>(W, n, place.sub, place.valid, false, w);  // rows: W f(s*)
-  group_matvec<T, G, VPT>(w, fs, Wf);
+  T w[R][TPS * R];
+  load_matrix<T, TPS, R>(W, n, place.sub, place.valid, false, w);  // rows: W f(s*)
+  // half 1 here: the loop's first write (t = 0) goes to half 0, its second (t = 1) to half 1 after
+  // the __syncwarp of t = 0, which every lane reaches after these reads
+  broadcast_matvec<T, TPS, R>(w, broadcast_publish<T, TPS, R>(ubuf, place, 1, fs), Wf);
 #pragma unroll
-  for (int v = 0; v < VPT; ++v) {
-    const T y = alpha * s[v] + beta * Wf[v] + (own[v] ? b[v * G + place.sub] : T(0));
-    mask[v] = (!p.has_clamp || (y > lo && y < hi)) && own[v] ? T(1) : T(0);
+  for (int r = 0; r < R; ++r) {
+    const T y = alpha * s[r] + beta * Wf[r] + (own[r] ? b[place.sub * R + r] : T(0));
+    mask[r] = (!p.has_clamp || (y > lo && y < hi)) && own[r] ? T(1) : T(0);
   }
-  load_matrix<T, G, VPT>(W, n, place.sub, place.valid, true, w);  // columns: W^T u
+  load_matrix<T, TPS, R>(W, n, place.sub, place.valid, true, w);  // columns: W^T u
 
-  T vcur[VPT];
+  T vcur[R];
 #pragma unroll
-  for (int v = 0; v < VPT; ++v) vcur[v] = g[v];
-  bool active = place.valid;
+  for (int r = 0; r < R; ++r) vcur[r] = g[r];
+  int active = place.valid;  // int, not bool: ptxas spilled a bool across the division's slow-path call
   int iterations = 0;
   T residual = T(INFINITY);
   // t = 0 .. max_iter: G(v_t) = J^T v_t + g and the residual AT v_t; stop there or take G(v_t).
   for (int t = 0; t <= p.max_iter; ++t) {
     if (!__any_sync(kFullMask, active)) break;
-    T u[VPT], acc[VPT], vn[VPT];
+    T u[R], acc[R], vn[R];
 #pragma unroll
-    for (int v = 0; v < VPT; ++v) u[v] = mask[v] * vcur[v];
-    group_matvec<T, G, VPT>(w, u, acc);
+    for (int r = 0; r < R; ++r) u[r] = mask[r] * vcur[r];
+    broadcast_matvec<T, TPS, R>(w, broadcast_publish<T, TPS, R>(ubuf, place, t & 1, u), acc);
     T d2 = T(0), y2 = T(0);
 #pragma unroll
-    for (int v = 0; v < VPT; ++v) {
-      vn[v] = own[v] ? alpha * u[v] + beta * fprime[v] * acc[v] + g[v] : T(0);
-      const T dv = vn[v] - vcur[v];
+    for (int r = 0; r < R; ++r) {
+      vn[r] = own[r] ? alpha * u[r] + beta * fprime[r] * acc[r] + g[r] : T(0);
+      const T dv = vn[r] - vcur[r];
       d2 += dv * dv;
-      y2 += vn[v] * vn[v];
+      y2 += vn[r] * vn[r];
     }
-    d2 = group_sum<T, G>(d2);
-    y2 = group_sum<T, G>(y2);
+    d2 = group_sum<T, TPS>(d2);
+    y2 = group_sum<T, TPS>(y2);
     if (active) {
       const T norm = sqrt(y2) > T(1e-30) ? sqrt(y2) : T(1e-30);
       T rel = sqrt(d2) / norm;
       if (!isfinite(rel) || !isfinite(norm)) rel = T(INFINITY);
       iterations = t;
       residual = rel;
-      if (isinf(rel) || (tol > T(0) && rel <= tol) || t == p.max_iter) active = false;
+      if (isinf(rel) || (tol > T(0) && rel <= tol) || t == p.max_iter) active = 0;
     }
     if (active) {
 #pragma unroll
-      for (int v = 0; v < VPT; ++v) vcur[v] = vn[v];
+      for (int r = 0; r < R; ++r) vcur[r] = vn[r];
     }
   }
   if (!place.valid) return;
   T* u_out = static_cast<T*>(p.u) + sys * n;
   T* wf_out = static_cast<T*>(p.W_f) + sys * n;
 #pragma unroll
-  for (int v = 0; v < VPT; ++v) {
-    if (!own[v]) continue;
-    u_out[v * G + place.sub] = mask[v] * vcur[v];
-    wf_out[v * G + place.sub] = Wf[v];
+  for (int r = 0; r < R; ++r) {
+    if (!own[r]) continue;
+    u_out[place.sub * R + r] = mask[r] * vcur[r];
+    wf_out[place.sub * R + r] = Wf[r];
   }
   if (place.sub == 0) {
     p.iterations[sys] = iterations;
@@ -298,33 +359,35 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_adjoint_kernel(FixedPo
 }
 
 // Launch geometry and instantiation choice, shared by the CUDA launcher (fixed_point.cu) and the
-// emulator drivers (tests/kernels/): blocks of kFpThreads threads, 32 / G systems per warp.
-inline unsigned int fixed_point_blocks(std::int64_t systems, int group) {
-  const std::int64_t warps = (systems + (32 / group) - 1) / (32 / group);
-  const std::int64_t threads = warps * 32;
-  return static_cast<unsigned int>((threads + kFpThreads - 1) / kFpThreads);
+// emulator drivers (tests/kernels/): blocks of kFpThreads threads, kFpThreads / TPS systems each.
+inline unsigned int fixed_point_blocks(std::int64_t systems, int threads_per_system) {
+  const std::int64_t per_block = kFpThreads / threads_per_system;
+  return static_cast<unsigned int>((systems + per_block - 1) / per_block);
 }
 
-// Runs Launch<T, G, VPT>::run(p, extra...) for the instantiation that serves p.n and p.dtype:
-// G = the next power of two >= n (at most 32), VPT = 2 for n in (32, 64]. -1: not servable.
+// Which forward instantiation runs: the one with the noise code exactly when noise_std > 0.
+inline bool fixed_point_forward_noisy(const FixedPointCudaParams& p) { return p.noise_std > 0.0; }
+
+// Runs Launch<T, TPS, R>::run(p, extra...) for the instantiation that serves p.n and p.dtype
+// (TPS threads per system, R rows per thread, padded size TPS*R >= n; -1: not servable):
+//   n <= 4: 1 x 4 | n <= 8: 2 x 4 | n <= 16: 4 x 4 | n <= 32: 16 x 2 | n <= 64: 32 x 2.
+// R * TPS * R values of W per thread (16 .. 128 registers in float32).
 template <typename Params, template <typename, int, int> class Launch, class... Extra>
 int dispatch_fixed_point(const Params& p, Extra... stream) {
   if (p.n < 1 || p.n > kFixedPointCudaMaxN || p.systems < 0) return -1;
   if (p.systems == 0) return 0;
   if (p.dtype == kFpFloat32) {
-    if (p.n <= 2) return Launch<float, 2, 1>::run(p, stream...);
-    if (p.n <= 4) return Launch<float, 4, 1>::run(p, stream...);
-    if (p.n <= 8) return Launch<float, 8, 1>::run(p, stream...);
-    if (p.n <= 16) return Launch<float, 16, 1>::run(p, stream...);
-    if (p.n <= 32) return Launch<float, 32, 1>::run(p, stream...);
+    if (p.n <= 4) return Launch<float, 1, 4>::run(p, stream...);
+    if (p.n <= 8) return Launch<float, 2, 4>::run(p, stream...);
+    if (p.n <= 16) return Launch<float, 4, 4>::run(p, stream...);
+    if (p.n <= 32) return Launch<float, 16, 2>::run(p, stream...);
     return Launch<float, 32, 2>::run(p, stream...);
   }
   if (p.dtype == kFpFloat64) {
-    if (p.n <= 2) return Launch<double, 2, 1>::run(p, stream...);
-    if (p.n <= 4) return Launch<double, 4, 1>::run(p, stream...);
-    if (p.n <= 8) return Launch<double, 8, 1>::run(p, stream...);
-    if (p.n <= 16) return Launch<double, 16, 1>::run(p, stream...);
-    if (p.n <= 32) return Launch<double, 32, 1>::run(p, stream...);
+    if (p.n <= 4) return Launch<double, 1, 4>::run(p, stream...);
+    if (p.n <= 8) return Launch<double, 2, 4>::run(p, stream...);
+    if (p.n <= 16) return Launch<double, 4, 4>::run(p, stream...);
+    if (p.n <= 32) return Launch<double, 16, 2>::run(p, stream...);
     return Launch<double, 32, 2>::run(p, stream...);
   }
   return -1;

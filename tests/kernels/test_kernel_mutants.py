@@ -2,8 +2,9 @@
 kernel header of cuda/, must make the emulated run fail — a ThreadSanitizer race for a missing
 barrier, a kernel error for a barrier in divergent code or a misused warp mask, an
 AddressSanitizer overflow for a read past a buffer, NaN for shared memory nobody wrote, and a
-mismatch with the NumPy reference for a wrong shuffle width. The unmutated kernels pass the same
-runs (test_kernels_emulated.py), so these failures are the bugs' and nothing else's.
+mismatch with the NumPy reference for a group reading another system's broadcast buffer. The
+unmutated kernels pass the same runs (test_kernels_emulated.py), so these failures are the bugs' and
+nothing else's.
 
 Each mutation names the exact source text it replaces; when a kernel is edited so that the text no
 longer occurs, the test fails (update the mutation, do not delete it).
@@ -57,14 +58,22 @@ MUTANTS = {
         "fused", "asan"),
     "fixed_point_half_mask": (
         "fixed_point.cuh",
-        "x += __shfl_xor_sync(kFullMask, x, offset, G);",
-        "x += __shfl_xor_sync(kFullMask >> 16, x, offset, G);",
+        "x += __shfl_xor_sync(kFullMask, x, offset, TPS);",
+        "x += __shfl_xor_sync(kFullMask >> 16, x, offset, TPS);",
         "fixed_point", "plain"),
-    "fixed_point_shuffle_width": (
+    # issue 23's broadcast: a group reading its neighbour's buffer (the successor of the wrong
+    # shuffle width, which made a group read another system's state)
+    "fixed_point_neighbour_buffer": (
         "fixed_point.cuh",
-        "const T xj = __shfl_sync(kFullMask, x[vj], l, G);",
-        "const T xj = __shfl_sync(kFullMask, x[vj], l);",
+        "  return mine;\n",
+        "  return mine + ((place.slot & 1) ? -Geo::kStride : Geo::kStride);\n",
         "fixed_point", "plain"),
+    # the warp barrier between the writes of f(s) and the broadcast reads
+    "fixed_point_broadcast_missing_barrier": (
+        "fixed_point.cuh",
+        "  __syncwarp();  // the group's values are in shared memory (and ordered before the reads)\n",
+        "",
+        "fixed_point", "tsan"),
 }
 
 
@@ -165,12 +174,22 @@ def test_shuffle_with_a_mask_that_leaves_out_its_caller(mutant_exes):
     assert "fixed_point.cuh:" in err.value.stderr
 
 
-def test_wrong_shuffle_width_is_caught_by_the_reference(mutant_exes):
-    """Width 32 instead of G = 16: the second system of each warp reads the first one's state.
-    Nothing crashes; only the comparison with the NumPy reference sees it."""
+def test_reading_the_neighbours_broadcast_buffer_is_caught_by_the_reference(mutant_exes):
+    """Each group of 4 lanes (n = 16) reads the f(s) its neighbouring group of the warp published:
+    written before the same barrier, so no race and no crash; only the comparison with the NumPy
+    reference sees it."""
     args, arrays, outs, r = _fp_request()
-    out = emu.run(mutant_exes["fixed_point_shuffle_width"], "fixed_point_forward", args, arrays, outs)
+    out = emu.run(mutant_exes["fixed_point_neighbour_buffer"], "fixed_point_forward", args, arrays, outs)
     assert rel_err(out["state"].reshape(r.state.shape), r.state) > 1e-3
+
+
+def test_missing_barrier_in_the_fixed_point_broadcast_is_a_race(mutant_exes):
+    """Without the __syncwarp between publishing f(s) and reading it back, lanes read values other
+    lanes of their group write in the same iteration: ThreadSanitizer reports the race."""
+    args, arrays, outs, _ = _fp_request()
+    with pytest.raises(emu.EmuError) as err:
+        emu.run(mutant_exes["fixed_point_broadcast_missing_barrier"], "fixed_point_forward", args, arrays, outs)
+    assert "ThreadSanitizer: data race" in err.value.stderr and "fixed_point" in err.value.stderr
 
 
 def test_every_mutation_still_applies():

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import emu_runner as emu
-from qf_testing import RTOL_FP32_ELEMENTWISE, RTOL_FP32_FFT, random_adjoint_case, rel_err
+from qf_testing import RTOL_FP32_ELEMENTWISE, RTOL_FP32_FFT, contractive_W, random_adjoint_case, rel_err
 from qf_testing import random_fixed_point_case as random_case
 from quaton_fast.reference import fields as ref_fields
 from quaton_fast.reference import fixed_point as ref_fp
@@ -153,6 +153,11 @@ FP_CASES = [
     (3, 16, False, "sign", True, True, True, True, 1e-3, 40, ["plain"]),
     (5, 5, True, "identity", False, False, False, True, 0.0, 20, ["plain"]),
     (40, 3, False, "tanh", False, False, True, False, 1e-7, 50, ["plain"]),  # 4 warps x 8 systems, 2 blocks
+    # issue 23's geometry: n = 17 and 31 in groups of 16 lanes x 2 rows (padding 15 and 1 rows),
+    # n = 3 in one lane x 4 rows (33 systems: a second block), odd system counts
+    (7, 17, False, "mixed", True, False, True, True, 1e-5, 40, ["plain", "tsan"]),
+    (5, 31, True, "tanh", False, True, True, False, 1e-9, 60, ["plain", "asan"]),
+    (33, 3, False, "mixed", True, True, False, True, 1e-6, 40, ["plain"]),
 ]
 
 
@@ -176,7 +181,8 @@ def test_fixed_point_forward_float64(drivers, variant, case):
     np.testing.assert_allclose(out["residual"], r.residual, rtol=1e-6, atol=1e-15)
 
 
-@pytest.mark.parametrize("S,n,shared", [(1, 1, False), (9, 16, True), (7, 33, False), (3, 64, True)])
+@pytest.mark.parametrize("S,n,shared", [(1, 1, False), (9, 16, True), (5, 17, False), (3, 31, True), (7, 33, False),
+                                        (3, 64, True)])
 def test_fixed_point_forward_float32_fixed_budget(drivers, S, n, shared):
     rng = np.random.default_rng(S + n)
     W, b, kw = random_case(rng, S, n, shared_W=shared, codes="tanh", momentum=False, anneal=False,
@@ -202,14 +208,60 @@ def test_fixed_point_divergence_is_reported_at_the_returned_state(drivers):
     assert out["iterations"][0] == r.iterations[0]
 
 
+def _fp_forward_run(exe, W, b, kw, S, n):
+    args, arrays = _fp_forward_request(W, np.asarray(b), kw, S, n, 1)
+    return emu.run(exe, "fixed_point_forward", args, arrays,
+                   {"state": ("f64", S * n), "iterations": ("i32", S), "residual": ("f64", S)})
+
+
+def test_fixed_point_early_exit_in_some_systems_only(drivers):
+    """Eight systems of n = 16 share a warp (4 lanes each): two are nearly linear and contract
+    fast, the others slowly; each stops at its own iteration (as in the reference) while the warp
+    runs on, and the stopped ones' states stay what they were when they stopped."""
+    S, n = 11, 16
+    rng = np.random.default_rng(23)
+    W = np.stack([contractive_W(rng, (), n, 0.05 if s in (2, 9) else 0.6) for s in range(S)])
+    b = rng.normal(size=(S, n)) * 0.3
+    kw = dict(alpha=0.3, beta=0.9, nonlinearity="tanh", tol=1e-9, max_iter=300)
+    r = ref_fp.fixed_point_forward(W, b, **kw)
+    out = _fp_forward_run(drivers[("fixed_point", "plain")], W, b, kw, S, n)
+    np.testing.assert_array_equal(out["iterations"], r.iterations)
+    assert r.iterations[2] < r.iterations[0] - 5 and r.iterations[9] < r.iterations[8] - 5  # really different
+    assert (r.residual <= 1e-9).all()
+    np.testing.assert_allclose(out["state"].reshape(S, n), r.state, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out["residual"], r.residual, rtol=1e-6, atol=1e-15)
+
+
+def test_fixed_point_noise_is_reproducible(drivers):
+    """The counter-based noise: the same seed gives the same bits (whatever the block order),
+    another seed another trajectory, and both are the reference's stream (the reference draws
+    xi[system, t, j] from the same recipe)."""
+    S, n = 9, 17
+    rng = np.random.default_rng(5)
+    W, b, kw = random_case(rng, S, n, shared_W=False, codes="tanh", momentum=True, anneal=False, clamp=True,
+                           noise=True, tol=0.0, T=25)
+    exe = drivers[("fixed_point", "plain")]
+    args, arrays = _fp_forward_request(W, np.asarray(b), kw, S, n, 1)
+    outs = {"state": ("f64", S * n), "iterations": ("i32", S), "residual": ("f64", S)}
+    a = emu.run(exe, "fixed_point_forward", dict(args, block_seed=1), arrays, outs)["state"]
+    a2 = emu.run(exe, "fixed_point_forward", dict(args, block_seed=2), arrays, outs)["state"]
+    c = emu.run(exe, "fixed_point_forward", dict(args, seed=int(kw["seed"]) ^ 6), arrays, outs)["state"]
+    np.testing.assert_array_equal(a, a2)
+    assert np.abs(a - c).max() > 1e-3 * kw["noise_std"]
+    np.testing.assert_allclose(a.reshape(S, n), ref_fp.fixed_point_forward(W, b, **kw).state, rtol=0, atol=1e-12)
+    kw_c = dict(kw, seed=int(kw["seed"]) ^ 6)
+    np.testing.assert_allclose(c.reshape(S, n), ref_fp.fixed_point_forward(W, b, **kw_c).state, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("shared,clamp,n", [(True, None, 1), (False, (-0.6, 0.6), 16), (True, (-0.6, 0.6), 37),
+@pytest.mark.parametrize("shared,clamp,n", [(True, None, 1), (False, None, 3), (False, (-0.6, 0.6), 16),
+                                             (True, None, 17), (False, (-0.6, 0.6), 31), (True, (-0.6, 0.6), 37),
                                              (False, None, 64)])
 def test_fixed_point_adjoint_float64(drivers, variant, shared, clamp, n):
-    if variant != "plain" and n != 16:
-        pytest.skip("sanitizer builds: one adjoint case")
+    if variant != "plain" and n not in (16, 31):
+        pytest.skip("sanitizer builds: two adjoint cases")
     rng = np.random.default_rng(n + 100 * shared + (7 if clamp else 0))
-    S = 6 if n <= 16 else 2  # a full warp per system beyond 16 variables: keep the emulated work small
+    S = 7 if n <= 16 else 3  # 16 or 32 lanes per system beyond 16 variables: keep the emulated work small
     W, b, s, g, kw = random_adjoint_case(rng, S, n, shared=shared, clamp=clamp)
     r = ref_fp.fixed_point_adjoint(W, b, s, g, tol=1e-12, max_iter=400, **kw)
     args, arrays = _fp_forward_request(W, b, dict(kw, tol=1e-12, max_iter=400), S, n, 1)
@@ -222,9 +274,19 @@ def test_fixed_point_adjoint_float64(drivers, variant, shared, clamp, n):
     scale = max(np.abs(r.grad_b).max(), 1.0)
     np.testing.assert_allclose(u.sum(0) if b.ndim == 1 else u, r.grad_b, rtol=0, atol=1e-11 * scale)
     # the caller's dense step (fixed_point_cuda.h): grad_beta = u . (W f(s*)), per system
-    if not shared:
-        grad_beta = np.einsum("si,si->s", u, out["W_f"].reshape(S, n))
-        np.testing.assert_allclose(grad_beta, r.grad_beta, rtol=0, atol=1e-11 * max(np.abs(r.grad_beta).max(), 1.0))
+    # grad_W = beta u f(s*)^T (summed over systems when W is shared) and grad_alpha = u . s*
+    beta = np.broadcast_to(np.asarray(kw["beta"], np.float64), (S,))
+    fs = ref_fp.apply_nonlinearity(s, np.asarray(kw["nonlinearity"], np.int8))
+    gW = beta[:, None, None] * u[:, :, None] * fs[:, None, :]
+    np.testing.assert_allclose(gW.sum(0) if shared else gW, r.grad_W, rtol=0,
+                               atol=1e-11 * max(np.abs(r.grad_W).max(), 1.0))
+    if r.grad_alpha is not None:
+        ga = np.einsum("si,si->s", u, s)
+        np.testing.assert_allclose(ga.sum() if shared else ga, r.grad_alpha, rtol=0,
+                                   atol=1e-11 * max(np.abs(r.grad_alpha).max(), 1.0))
+    grad_beta = np.einsum("si,si->s", u, out["W_f"].reshape(S, n))
+    np.testing.assert_allclose(grad_beta.sum() if shared else grad_beta, r.grad_beta, rtol=0,
+                               atol=1e-11 * max(np.abs(r.grad_beta).max(), 1.0))
 
 
 # ------------------------------------------------------------------------------ fused passes

@@ -2,11 +2,13 @@
 // Semantics, stopping rule and the counter-based noise recipe: cpp/include/quaton/fixed_point.h
 // (the C++ CPU kernel and the NumPy reference python/quaton_fast/reference/fixed_point.py).
 //
-// One launch runs every iteration of every system: a group of G lanes of one warp owns a system
-// (G = the next power of two >= n, at most 32; n in (32, 64] uses a full warp with two variables per
-// lane). Lane i keeps row i of W and its state in registers; W f(s) gathers f(s_j) with warp
-// shuffles; norms are reduced with xor-shuffles; a system that meets the tolerance is frozen and
-// the warp leaves the loop when all its systems have stopped. Convergence is judged AT the returned
+// One launch runs every iteration of every system: a group of TPS lanes of one warp owns a system,
+// each lane R consecutive rows of the padded size TPS*R >= n (n <= 4: 1 x 4, <= 8: 2 x 4, <= 16:
+// 4 x 4, <= 32: 16 x 2, <= 64: 32 x 2; issue 23). A lane keeps its rows of W and their state in
+// registers; W f(s) is formed from f(s) broadcast through shared memory (each lane writes its R
+// values, one __syncwarp, every lane reads all TPS*R values as 16-byte vectors and does R FMAs per
+// value); norms are reduced with xor-shuffles over the group; a system that meets the tolerance is
+// frozen and the warp leaves the loop when all its systems have stopped. Convergence is judged AT the returned
 // state (residual ||F(s)-s||/max(||F(s)||,1e-30) with F the step's map without momentum and noise,
 // +inf when not finite = diverged; iterations = updates applied; see fixed_point.h); the adjoint
 // likewise at the returned v. max_iter must be < INT_MAX (the loop checks after the last update).

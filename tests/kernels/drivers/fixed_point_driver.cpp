@@ -1,6 +1,6 @@
 // Runs the AOC fixed-point kernels (cuda/fixed_point.cuh) on the CPU emulator, through the same
 // instantiation choice and launch geometry as the CUDA launcher (kernels::dispatch_fixed_point,
-// kernels::fixed_point_blocks). Kernels: fixed_point_forward, fixed_point_adjoint.
+// kernels::fixed_point_blocks, kernels::fixed_point_forward_noisy). Kernels: fixed_point_forward, fixed_point_adjoint.
 // args: dtype (0 float32, 1 float64) systems n W_shared b_shared has_clamp clamp_lo clamp_hi tol
 // max_iter [noise_std seed] [block_seed]. Arrays in the dtype: W, b, [s0], alpha_start, alpha_end,
 // beta, gamma (forward) | state, grad_state, alpha, beta (adjoint); nonlinearity int8 (n,).
@@ -13,20 +13,25 @@ namespace {
 
 using quaton::kernels::kFpThreads;
 
-template <typename T, int G, int VPT>
+template <typename T, int TPS, int R>
 struct EmuForward {
   static int run(const quaton::FixedPointCudaParams& p, const qf_emu::LaunchOptions* opt) {
-    qf_emu::launch(dim3(quaton::kernels::fixed_point_blocks(p.systems, G)), dim3(kFpThreads), 0,
-                   [&] { quaton::kernels::fixed_point_forward_kernel<T, G, VPT>(p); }, *opt);
+    const dim3 grid(quaton::kernels::fixed_point_blocks(p.systems, TPS));
+    if (quaton::kernels::fixed_point_forward_noisy(p))
+      qf_emu::launch(grid, dim3(kFpThreads), 0,
+                     [&] { quaton::kernels::fixed_point_forward_kernel<T, TPS, R, true>(p); }, *opt);
+    else
+      qf_emu::launch(grid, dim3(kFpThreads), 0,
+                     [&] { quaton::kernels::fixed_point_forward_kernel<T, TPS, R, false>(p); }, *opt);
     return 0;
   }
 };
 
-template <typename T, int G, int VPT>
+template <typename T, int TPS, int R>
 struct EmuAdjoint {
   static int run(const quaton::FixedPointAdjointCudaParams& p, const qf_emu::LaunchOptions* opt) {
-    qf_emu::launch(dim3(quaton::kernels::fixed_point_blocks(p.systems, G)), dim3(kFpThreads), 0,
-                   [&] { quaton::kernels::fixed_point_adjoint_kernel<T, G, VPT>(p); }, *opt);
+    qf_emu::launch(dim3(quaton::kernels::fixed_point_blocks(p.systems, TPS)), dim3(kFpThreads), 0,
+                   [&] { quaton::kernels::fixed_point_adjoint_kernel<T, TPS, R>(p); }, *opt);
     return 0;
   }
 };
