@@ -40,12 +40,10 @@
 //     access reads NaN, races under TSan with the refill, is use-after-poison under ASan).
 // Under ThreadSanitizer the model's locks are hidden from TSan and only the orderings CUDA promises
 // are created (explicit release/acquire): all threads' accesses before a barrier happen before all
-// threads' accesses after it, and likewise among the lanes of one warp rendezvous and among all
+// threads' accesses after it, and likewise among the lanes of one __syncwarp and among all
 // threads of a cluster at cluster.sync() (per barrier generation); a block's threads' accesses
 // happen before its shared memory is retired. Stronger than
-// the hardware (what it cannot catch): a rendezvous orders memory among its lanes (on the GPU only
-// __syncwarp does), so a shared-memory race between lanes of one warp that is "ordered" only by a
-// shuffle is not reported; blocks of different clusters never run concurrently, so races between
+// the hardware (what it cannot catch): blocks of different clusters never run concurrently, so races between
 // them on global memory are not seen (atomics between blocks are still exercised; blocks of one
 // cluster do run concurrently). The cluster barrier is not split: barrier.cluster.arrive/wait
 // as separate calls are not modelled.
@@ -583,7 +581,10 @@ inline std::uint64_t warp_collective(Op op, unsigned mask, std::uint64_t value, 
   r->arrived |= 1u << lane;
   r->value[lane] = value;
   r->arg[lane] = arg;
-  unordered.release(r);  // this lane's accesses before the intrinsic happen before the others' after it
+  // Only __syncwarp orders memory among its lanes (CUDA Programming Guide: the shuffle and vote
+  // intrinsics "do not imply a memory barrier"); the others exchange values, not memory.
+  const bool orders_memory = op == Op::syncwarp;
+  if (orders_memory) unordered.release(r);  // this lane's accesses before it happen before the others' after it
   const unsigned needed = mask & warp.exists & ~warp.exited;
   if ((r->arrived & needed) != needed) {
     b.threads[me].set(ThreadState::warp_op, site, op);
@@ -592,7 +593,7 @@ inline std::uint64_t warp_collective(Op op, unsigned mask, std::uint64_t value, 
   } else {
     complete_rendezvous(b, w, *r, true);
   }
-  unordered.acquire(r);
+  if (orders_memory) unordered.acquire(r);
   const std::uint64_t out = r->result[lane];
   r->waiting &= ~(1u << lane);
   if (r->waiting == 0) {

@@ -125,7 +125,8 @@ def test_shuffle_arguments_have_cudas_types(selftest):
 
 
 @pytest.mark.parametrize("kernel,where", [("race_after_barrier", "race_after_barrier_kernel"),
-                                          ("cross_mask_race", "cross_mask_race_kernel")])
+                                          ("cross_mask_race", "cross_mask_race_kernel"),
+                                          ("shuffle_orders_nothing", "shuffle_orders_nothing_kernel")])
 def test_races_the_models_own_locks_must_not_hide(selftest, kernel, where):
     """The model's locks are invisible to TSan: a race after a barrier, or between lanes whose
     only contact is rendezvous of other masks, is reported every time (5 runs)."""
@@ -133,6 +134,14 @@ def test_races_the_models_own_locks_must_not_hide(selftest, kernel, where):
         with pytest.raises(emu.EmuError) as err:
             emu.run(selftest["tsan"], kernel, {}, {}, {})
         assert "ThreadSanitizer: data race" in err.value.stderr and where in err.value.stderr
+
+
+def test_syncwarp_orders_memory_among_its_lanes(selftest):
+    """The positive control of shuffle_orders_nothing: the same exchange through __syncwarp is no race
+    under TSan (5 runs) and reads the written value."""
+    for _ in range(5):
+        out = emu.run(selftest["tsan"], "syncwarp_orders", {}, {}, {"floats": ("f32", 64), "ints": ("i32", 64 * 9)})
+        assert out["floats"][1] == 19.0
 
 
 def test_missing_barrier_is_a_tsan_data_race(selftest):

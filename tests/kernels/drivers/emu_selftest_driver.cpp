@@ -110,6 +110,18 @@ __global__ void cross_mask_race_kernel(float* g) {  // TSan: rendezvous of other
   const int v = __shfl_sync(half, lane, 0);
   if (lane == 0) g[1] = g[0] + static_cast<float>(v);
 }
+// Lanes 16 and 0 of warp 0 only (a second warp touching g would be a cross-warp race of its own).
+__global__ void shuffle_orders_nothing_kernel(float* g) {  // TSan: a shuffle is no memory barrier
+  const int lane = threadIdx.x % 32;
+  if (threadIdx.x == 16) g[0] = 3.f;
+  const int v = __shfl_sync(0xffffffffu, lane, 16);  // every lane meets lane 16 ... but memory is unordered
+  if (threadIdx.x == 0) g[1] = g[0] + static_cast<float>(v);
+}
+__global__ void syncwarp_orders_kernel(float* g) {  // no race: __syncwarp orders memory among its lanes
+  if (threadIdx.x == 16) g[0] = 3.f;
+  __syncwarp(0xffffffffu);
+  if (threadIdx.x == 0) g[1] = g[0] + 16.f;
+}
 __global__ void deadlock_kernel(int* out) {
   // lanes 0-15 wait at a block barrier that lanes 16-31 never reach: they wait for lane 0 in a
   // full-warp shuffle.
@@ -331,6 +343,8 @@ int run(const std::string& kernel, const emu_io::Args& a) {
   } else if (kernel == "offsets") qf_emu::launch(one, block, 0, [&] { offsets_kernel(ints.data()); }, opt);
   else if (kernel == "race_after_barrier") qf_emu::launch(one, block, 0, [&] { race_after_barrier_kernel(floats.data()); }, opt);
   else if (kernel == "cross_mask_race") qf_emu::launch(one, block, 0, [&] { cross_mask_race_kernel(floats.data()); }, opt);
+  else if (kernel == "shuffle_orders_nothing") qf_emu::launch(one, block, 0, [&] { shuffle_orders_nothing_kernel(floats.data()); }, opt);
+  else if (kernel == "syncwarp_orders") qf_emu::launch(one, block, 0, [&] { syncwarp_orders_kernel(floats.data()); }, opt);
   else if (kernel == "deadlock") qf_emu::launch(one, block, 0, [&] { deadlock_kernel(ints.data()); }, opt);
   else if (kernel == "mixed_intrinsics") qf_emu::launch(one, block, 0, [&] { mixed_intrinsics_kernel(ints.data()); }, opt);
   else throw std::runtime_error("unknown kernel '" + kernel + "'");
