@@ -126,6 +126,27 @@ def profiles_for(path: str, n: int):
     return out
 
 
+def residual_records(path: str, widths, command: str, machine: str):
+    """Effective-matrix records (``calibration_residual``: 20 random symmetric W, beta = 1, states
+    uniform in [-1, 1]) for the released, calibrated and one-switch-off profiles of a file."""
+    from quaton_fast.reference.aoc_hardware_calibration import at_width, calibration_residual
+    out = []
+    for n in widths:
+        released = AOCHardware.from_yaml(path)
+        cal = calibrate(released, width=n)
+        profs = [("released", at_width(released, n)), ("calibrated", cal)]
+        profs += [(f"calibrated without {k}", cal.with_calibrations(**{k: False}))
+                  for k, v in cal.calibrations.items() if v]
+        for pname, prof in profs:
+            r = calibration_residual(prof, systems=20, samples=2000)
+            out.append({"task": "aoc-hw-effective-matrix", "method": METHOD, "metric": "rel_error_max",
+                        "value": r["rel_error_max"], "profile": pname, "profile_file": os.path.relpath(path),
+                        "width": n, **r, "state_scale": cal.state_scale, "command": command, "device": machine})
+            print(f"effective matrix {os.path.basename(path)} width {n} {pname:38s} "
+                  + " ".join(f"{k} {v:.4f}" for k, v in r.items()), flush=True)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", required=True)
@@ -137,6 +158,9 @@ def main(argv=None) -> int:
                     help="run the one-switch-at-a-time ablation on the first K instances of each class")
     ap.add_argument("--classes", default=",".join(CLASSES))
     ap.add_argument("--out", default="docs/results/aoc_hardware.json")
+    ap.add_argument("--residual-profiles", default="",
+                    help="comma-separated extra calibration files whose effective-matrix residual is "
+                         "recorded at widths 16 and their channel count (the --profile's always is)")
     a = ap.parse_args(argv)
     bad = [c for c in a.classes.split(",") if c not in CLASSES]
     if bad:
@@ -149,6 +173,9 @@ def main(argv=None) -> int:
     machine = f"{platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
     recs, pooled = [], {}
     t0 = time.time()
+    for path in [a.profile] + [p for p in a.residual_profiles.split(",") if p]:
+        nch = AOCHardware.from_yaml(path).n_channels
+        recs += residual_records(path, sorted({16, nch}), command, machine)
     cache = {}
     for kind, s in product(a.classes.split(","), range(a.instances)):
         prob, e_opt, n = make_instance(kind, s, a.bits)

@@ -214,6 +214,15 @@ def test_closed_loop_48_channel_calibrated():
     assert r["rel_error_max"] <= RESIDUAL_48_16 and r["sign_agreement_min"] == 1.0
     # without it, the file's closed-loop scale (mean 0.75) and offset stay: the matrix is off by ~25 %
     assert r_off["rel_error_max"] > r["rel_error_max"] + 0.1
+    # torch and C++ run the calibrated 48-channel map as the reference does (with and without it)
+    W = CAL.random_symmetric(16, 2, 9) * 0.3
+    b = np.random.default_rng(4).normal(size=(2, 16))
+    for prof in (c, c.with_calibrations(cal_closed_loop=False)):
+        ref = R.hardware_fixed_point(W, b, prof, beta=0.5, tol=1e-11, max_iter=500)
+        for backend in ("torch", "cpp"):
+            z, it, _, _ = F.hardware_fixed_point(torch.tensor(W), torch.tensor(b), prof, beta=0.5, tol=1e-11,
+                                                 max_iter=500, backend=backend, unconverged="zero")
+            np.testing.assert_allclose(z.numpy(), ref.state, rtol=0, atol=1e-11)
 
 
 @needs_files

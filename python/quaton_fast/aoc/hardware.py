@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..reference.aoc_hardware import hardware_gain, led_paths
+from ..reference.aoc_hardware import hardware_gain, led_paths, state_scale
 from ..reference.aoc_hardware_calibration import calibrate
 from ..reference.aoc_hardware_profile import CALIBRATIONS, EFFECTS, AOCHardware, HardwareFileError
 
@@ -116,7 +116,9 @@ class HardwareTwin:
             max_iter=model.max_iter, unconverged=self.unconverged)
         model.last_iterations, model.last_residual, self.last_untrusted = it, res, untrusted
         if self.readout_sigma > 0 and not model.training:
-            z = readout(z, self.readout_sigma, self.samples, self.repeats, self.generator)
+            # sigma is in volts; under the operator's state scale the model state is z_V / kappa
+            z = readout(z, self.readout_sigma / state_scale(self.profile), self.samples, self.repeats,
+                        self.generator)
         return z.reshape(B, cells * n)
 
     def linear_gain(self, W: torch.Tensor, beta) -> torch.Tensor:
