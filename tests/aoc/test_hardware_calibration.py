@@ -147,6 +147,9 @@ def test_state_scale_by_hand():
     assert R.nonlinearity(np.array([1.0]), hw)[0][0] == pytest.approx(2 / np.sqrt(5), rel=1e-15)
     # the input clamp [V] in model units: 1.3 V / kappa = 2.6
     assert R.input_limits(hw.with_calibrations(cal_state_scale=True), None) == (-2.6, 2.6)
+    # the operator programs the model's own clamped input within that range: the intersection
+    assert R.input_limits(hw.with_calibrations(cal_state_scale=True), (-1.0, 3.0)) == (-1.0, 2.6)
+    assert R.input_limits(hw, (-1.0, 3.0)) == (-1.3, 1.3)            # released: the file's range replaces it
     assert R.input_limits(hw, None) == (-1.3, 1.3)
     # torch and the coefficients handed to the C++ kernel compute the same curve
     z = torch.linspace(-3, 3, 61, dtype=torch.float64)

@@ -45,7 +45,8 @@ released behaviour):
 
 * ``cal_state_scale``: the model's state z is the machine's ``kappa z`` volts: step 1 drives
   ``f(kappa z)`` (exactly the fitted family with ``a, g -> kappa a, kappa g``: :func:`nl_coeffs`), the
-  input clamp becomes ``deq_input_min_max / kappa`` and the closed-loop volt offsets ``/ kappa``.
+  input clamp becomes ``deq_input_min_max / kappa`` intersected with the model's own clamp
+  (:func:`input_limits`) and the closed-loop volt offsets ``/ kappa``.
 * ``cal_slm_inverse`` (step 4): the SLM level programmed for ``w`` is the 9-bit level whose response
   ``a k^2 + b k`` is nearest to ``rho w`` (:func:`slm_inverse_levels`); gradients straight through
   with slope ``rho``.
@@ -277,11 +278,21 @@ def path_operators(W: np.ndarray, beta: np.ndarray, hw: AOCHardware) -> Dict[str
 
 # ----------------------------------------------------------------------------- the step
 def input_limits(hw: AOCHardware, clamp: Optional[Tuple[float, float]]):
-    """The input clamp in model units: the file's ``deq_input_min_max`` [V] divided by kappa
-    (``cal_state_scale``) when ``input_clamp`` is on, else the caller's ``clamp`` (or None)."""
+    """The input clamp: the file's ``deq_input_min_max`` [V] when ``input_clamp`` is on (released:
+    it replaces the model's clamp), else the caller's ``clamp`` (or None).
+
+    Under ``cal_state_scale`` the loop runs in model units: the file's range becomes
+    ``deq_input_min_max / kappa`` and the operator programs the model's own input (its ``clamp``,
+    computed digitally) within it, so the limits are the intersection of the two."""
     if hw.input_clamp:
         k = state_scale(hw)
-        return (hw.input_min_max[0] / k, hw.input_min_max[1] / k)
+        lo, hi = hw.input_min_max[0] / k, hw.input_min_max[1] / k
+        if hw.cal_state_scale and clamp is not None:
+            lo, hi = max(lo, float(clamp[0])), min(hi, float(clamp[1]))
+            if not lo < hi:
+                raise ValueError(f"input_limits(): the model's clamp {tuple(clamp)} lies outside the "
+                                 f"machine's input range {(hw.input_min_max[0] / k, hw.input_min_max[1] / k)}")
+        return (lo, hi)
     return clamp
 
 
