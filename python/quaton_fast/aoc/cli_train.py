@@ -103,8 +103,17 @@ NOT_RESULT_OPTIONS = frozenset({"out", "results", "no_progress", "threads", "dev
 def run_settings(args: argparse.Namespace) -> dict:
     """The settings a checkpoint is made with: every option except :data:`NOT_RESULT_OPTIONS` and
     those left at None (so that an option added later with default None does not change the
-    fingerprint of existing runs)."""
-    return {k: v for k, v in sorted(vars(args).items()) if k not in NOT_RESULT_OPTIONS and v is not None}
+    fingerprint of existing runs).  ``--hardware-calibration`` changes the trained model only when
+    training runs through a calibration file: then it is recorded resolved (default 'operator', so
+    a run made before issue 27 -- the released twin -- is never resumed as a calibrated one); for an
+    ideal-trained run it only changes the evaluation twin and is left out."""
+    s = {k: v for k, v in sorted(vars(args).items()) if k not in NOT_RESULT_OPTIONS and v is not None}
+    if "hardware_calibration" in vars(args):
+        if getattr(args, "hardware", None) not in (None, "ideal"):
+            s["hardware_calibration"] = args.hardware_calibration or "operator"
+        else:
+            s.pop("hardware_calibration", None)
+    return s
 
 
 def run_stem(args: argparse.Namespace) -> str:

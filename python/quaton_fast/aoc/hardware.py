@@ -25,17 +25,44 @@ from typing import Optional
 
 import numpy as np
 
-from ..reference.aoc_hardware import hardware_gain, led_paths
-from ..reference.aoc_hardware_profile import EFFECTS, AOCHardware, HardwareFileError
+from ..reference.aoc_hardware import hardware_gain, led_paths, state_scale
+from ..reference.aoc_hardware_calibration import calibrate
+from ..reference.aoc_hardware_profile import CALIBRATIONS, EFFECTS, AOCHardware, HardwareFileError
 
-__all__ = ["AOCHardware", "HardwareFileError", "HardwareTwin", "EFFECTS", "hardware_gain", "load_profile"]
+__all__ = ["AOCHardware", "HardwareFileError", "HardwareTwin", "EFFECTS", "CALIBRATIONS", "hardware_gain",
+           "load_profile", "calibrate", "CALIBRATION_MODES"]
+
+#: how a calibration file is operated: 'operator' (default: ``calibrate()``, issue 27) or 'released'
+#: (the file as the released twin uses it, uncalibrated)
+CALIBRATION_MODES = ("operator", "released")
 
 
-def load_profile(spec: str, off: Optional[list] = None) -> AOCHardware:
-    """'ideal' or a calibration file path -> AOCHardware, with the effects named in ``off`` switched off."""
+def load_profile(spec: str, off: Optional[list] = None, calibration: str = "operator",
+                 width: Optional[int] = None) -> AOCHardware:
+    """'ideal' or a calibration file path -> AOCHardware.
+
+    calibration: 'operator' (default; the machine as an operator runs it: :func:`calibrate` fitted
+    for a cell of ``width`` channels, default the file's) or 'released' (uncalibrated, the released
+    twin's behaviour).  off: effect or calibration switches (``EFFECTS`` / ``CALIBRATIONS``) turned
+    off afterwards (ablations; the fitted data of the other calibrations stay).  'ideal' ignores
+    ``calibration``."""
+    if calibration not in CALIBRATION_MODES:
+        raise ValueError(f"load_profile(): argument 'calibration' must be one of {CALIBRATION_MODES}, "
+                         f"got {calibration!r}")
+    off = list(off or [])
+    for k in off:
+        if k not in EFFECTS + CALIBRATIONS:
+            raise ValueError(f"load_profile(): argument 'off' must name effects or calibrations among "
+                             f"{EFFECTS + CALIBRATIONS}, got {k!r}")
     hw = AOCHardware.ideal() if spec == "ideal" else AOCHardware.from_yaml(spec)
-    if off:
-        hw = hw.with_effects(**{k: False for k in off})
+    eff = [k for k in off if k in EFFECTS]
+    if eff:
+        hw = hw.with_effects(**{k: False for k in eff})
+    if spec != "ideal" and calibration == "operator":
+        hw = calibrate(hw, width=width)
+        cal = [k for k in off if k in CALIBRATIONS]
+        if cal:
+            hw = hw.with_calibrations(**{k: False for k in cal})
     return hw
 
 
@@ -89,7 +116,9 @@ class HardwareTwin:
             max_iter=model.max_iter, unconverged=self.unconverged)
         model.last_iterations, model.last_residual, self.last_untrusted = it, res, untrusted
         if self.readout_sigma > 0 and not model.training:
-            z = readout(z, self.readout_sigma, self.samples, self.repeats, self.generator)
+            # sigma is in volts; under the operator's state scale the model state is z_V / kappa
+            z = readout(z, self.readout_sigma / state_scale(self.profile), self.samples, self.repeats,
+                        self.generator)
         return z.reshape(B, cells * n)
 
     def linear_gain(self, W: torch.Tensor, beta) -> torch.Tensor:

@@ -5,7 +5,11 @@
 this twin (float and 9-bit) and, for classification, the agreement rate of the 9-bit predicted classes
 between the training twin and this one; so ``--eval-hardware June2024...yaml`` alone gives the
 ideal-trained model on the ideal twin and on the machine in one command.
-``--hardware-off EFFECT,...``: switch effects off in both profiles (ablations).
+``--hardware-off EFFECT,...``: switch effects (or operator calibrations, ``cal_*``) off in both
+profiles (ablations).
+``--hardware-calibration operator|released``: a calibration file is run as an operator runs the
+machine (default, ``calibrate()``: dark floor, gains, SLM pre-compensation, state scale, closed loop;
+issue 27) or as released (uncalibrated; the behaviour before issue 27).
 ``--readout-noise SIGMA`` [V], ``--readout-samples 40``, ``--readout-repeats 1``: read-out noise on the
 sampled fixed point of the evaluation twin (test evaluation only).
 """
@@ -17,7 +21,7 @@ from typing import Dict, List, Optional
 import torch
 
 from .. import _argtypes as _A
-from .hardware import EFFECTS, HardwareFileError, HardwareTwin, load_profile
+from .hardware import CALIBRATION_MODES, CALIBRATIONS, EFFECTS, HardwareFileError, HardwareTwin, load_profile
 
 __all__ = ["add_arguments", "setup", "record_fields", "eval_records"]
 
@@ -29,7 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-hardware", default=None, metavar="FILE.yaml|ideal",
                    help="also evaluate the test set through this twin (transfer gap, agreement rate)")
     g.add_argument("--hardware-off", default="", metavar="EFFECT,...",
-                   help="switch these effects off in both profiles: " + ", ".join(EFFECTS))
+                   help="switch these effects or calibrations off in both profiles: " + ", ".join(EFFECTS + CALIBRATIONS))
+    g.add_argument("--hardware-calibration", default=None, choices=CALIBRATION_MODES,
+                   help="run a calibration file as an operator calibrates the machine ('operator', the "
+                        "default) or as released, uncalibrated ('released')")
     g.add_argument("--readout-noise", type=_A.real(minimum=0.0), default=0.0, metavar="SIGMA",
                    help="Gaussian read-out noise per sample in volts on the evaluation twin (default 0)")
     g.add_argument("--readout-samples", type=_A.positive_int, default=40, help="samples averaged per read-out (paper: 40)")
@@ -40,9 +47,10 @@ def _die(opt: str, exc: BaseException) -> None:
     raise SystemExit(f"quaton-fast aoc-train: error: {opt}: {str(exc).splitlines()[0]}")
 
 
-def _profile(opt: str, spec: Optional[str], off: List[str]):
+def _profile(opt: str, spec: Optional[str], off: List[str], calibration: Optional[str] = None,
+             width: Optional[int] = None):
     try:
-        return load_profile(spec or "ideal", off)
+        return load_profile(spec or "ideal", off, calibration or "operator", width)
     except (FileNotFoundError, HardwareFileError, ValueError, TypeError, ImportError) as exc:
         _die(opt, exc)
 
@@ -55,16 +63,18 @@ def setup(args: argparse.Namespace, model) -> Dict[str, Optional[HardwareTwin]]:
     evaluation-only options are not, so an evaluation on another twin resumes a finished run."""
     off = [e.strip() for e in (args.hardware_off or "").split(",") if e.strip()]
     for e in off:
-        if e not in EFFECTS:
-            _die("--hardware-off", ValueError(f"must name effects among {', '.join(EFFECTS)}, got {e!r}"))
+        if e not in EFFECTS + CALIBRATIONS:
+            _die("--hardware-off", ValueError(f"must name effects among {', '.join(EFFECTS + CALIBRATIONS)}, "
+                                              f"got {e!r}"))
     if not args.readout_noise >= 0 or args.readout_samples < 1 or args.readout_repeats < 1:
         _die("--readout-noise", ValueError("--readout-noise must be >= 0, --readout-samples and "
                                            "--readout-repeats >= 1"))
-    train_hw = HardwareTwin(_profile("--hardware", args.hardware, off), unconverged="zero")
+    cal, width = getattr(args, "hardware_calibration", None), getattr(model, "width", None)
+    train_hw = HardwareTwin(_profile("--hardware", args.hardware, off, cal, width), unconverged="zero")
     model.hardware = train_hw
     eval_hw = None
     if args.eval_hardware is not None:
-        eval_hw = HardwareTwin(_profile("--eval-hardware", args.eval_hardware, off),
+        eval_hw = HardwareTwin(_profile("--eval-hardware", args.eval_hardware, off, cal, width),
                                readout_sigma=args.readout_noise, samples=args.readout_samples,
                                repeats=args.readout_repeats, seed=args.seed, unconverged="raise")
     return {"train": train_hw, "eval": eval_hw}
@@ -74,7 +84,8 @@ def record_fields(args: argparse.Namespace, twins: Dict) -> Dict:
     """Fields every result record carries: which twin trained the model."""
     return {"trained_on": twins["train"].describe(), "evaluated_on": twins["train"].describe(),
             "hardware": args.hardware or "ideal",
-            "hardware_off": args.hardware_off or ""}
+            "hardware_off": args.hardware_off or "",
+            "hardware_calibration": getattr(args, "hardware_calibration", None) or "operator"}
 
 
 def _predict(model, x: torch.Tensor, quant: Optional[str], batch: int = 1000) -> torch.Tensor:

@@ -45,7 +45,8 @@ import torch
 
 from .._backend import native
 from .._validation import plain_scalar
-from ..reference.aoc_hardware import crosstalk_matrix, led_dc
+from ..reference.aoc_hardware import (SLM_LEVELS, crosstalk_matrix, fan_in_gains, input_limits, led_dc,
+                                      nl_coeffs, slm_response_max, state_scale)
 from ..reference.aoc_hardware_profile import AOCHardware
 from ._fixed_point_torch import relative_residual
 from .fixed_point import fixed_point as ideal_fixed_point
@@ -68,35 +69,44 @@ def _profile_tensors(hw: AOCHardware, n: int, dtype: torch.dtype, device: torch.
         return cache[key]
     ch = hw.channel_arrays(n)
     T = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)  # noqa: E731
-    P: Dict = {"tanh": [float(x) for x in hw.tanh_coeffs], "led_pos": [float(x) for x in hw.led_pos],
+    P: Dict = {"tanh": list(nl_coeffs(hw)), "kappa": state_scale(hw), "led_pos": [float(x) for x in hw.led_pos],
                "led_neg": [float(x) for x in hw.led_neg], "dc": led_dc(hw)}
     I = np.eye(n)
     h = np.zeros(n)
+    fans = dict(zip(("pos", "neg"), fan_in_gains(hw, n)))
+    cl_on = hw.closed_loop and not hw.cal_closed_loop
+    sigma = ch["cl_scaling"] if cl_on else np.ones(n)
     for s, sgn in (("pos", 1.0), ("neg", -1.0)):
         C = crosstalk_matrix(ch[f"ratio_later_{s}"], ch[f"ratio_earlier_{s}"]) if hw.pd_crosstalk else I
         eta = ch[f"tia_{s}"] if hw.tia else np.ones(n)
-        dark = ch[f"dark_{s}"] if (hw.pd_crosstalk and hw.slm_darkness) else np.zeros(n)
+        dark = ch[f"dark_{s}"] if (hw.pd_crosstalk and hw.slm_darkness and not hw.cal_dark_floor) else np.zeros(n)
         off = ch[f"pd_offset_{s}"] if hw.pd_offset else np.zeros(n)
-        sigma = ch["cl_scaling"] if hw.closed_loop else np.ones(n)
-        P[f"L_{s}"] = T(sigma[:, None] * C * eta[None, :])
-        P[f"fan_{s}"] = T(ch[f"fan_in_{s}"] if hw.fan_in else np.ones(n))
-        P[f"dist_{s}"] = T(ch[f"distortion_{s}"])
-        h += sgn * (-(C - I) @ dark + off)
-    sigma = ch["cl_scaling"] if hw.closed_loop else np.ones(n)
+        gout = ch[f"gain_out_{s}"] if hw.cal_gain else np.ones(n)
+        P[f"L_{s}"] = T((sigma * gout)[:, None] * C * eta[None, :])
+        P[f"fan_{s}"] = T(fans[s])
+        dist = ch[f"distortion_{s}"].copy()
+        if hw.cal_dark_floor:
+            dist[:, 2] = 0.0
+        P[f"dist_{s}"] = T(dist)
+        P[f"rho_{s}"] = T(slm_response_max(ch[f"distortion_{s}"])[:, None])
+        h += sgn * gout * (-(C - I) @ dark + off)
+    kap = state_scale(hw)
     P["sigma_h"] = T(sigma * h)
-    P["sigma_kdc"] = T(sigma * hw.cl_ratio * ch["cl_dc_offset"]) if hw.closed_loop else T(np.zeros(n))
-    P["sigma_klin"] = T(sigma * hw.cl_ratio * ch["cl_linear_offset"]) if hw.closed_loop else T(np.zeros(n))
+    P["sigma_kdc"] = T(sigma * hw.cl_ratio * ch["cl_dc_offset"] / kap) if cl_on else T(np.zeros(n))
+    P["sigma_klin"] = T(sigma * hw.cl_ratio * ch["cl_linear_offset"] / kap) if cl_on else T(np.zeros(n))
     cache[key] = P
     return P
 
 
 # ----------------------------------------------------------------------------- map pieces
 def nonlinearity(z: torch.Tensor, hw: AOCHardware) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(f(z), f'(z)): fitted saturating curve (``fitted_nonlinearity``) or tanh; z in V."""
+    """(f(kappa z), d/dz f(kappa z)): fitted saturating curve (``fitted_nonlinearity``) or tanh;
+    kappa the operator's state scale (``cal_state_scale``, else 1); z in model units (V when kappa = 1)."""
     if not hw.fitted_nonlinearity:
-        t = torch.tanh(z)
-        return t, 1 - t * t
-    a, b0, c, d, f0, g = (float(x) for x in hw.tanh_coeffs)
+        k = state_scale(hw)
+        t = torch.tanh(k * z) if k != 1.0 else torch.tanh(z)
+        return t, k * (1 - t * t)
+    a, b0, c, d, f0, g = nl_coeffs(hw)
     u = a * z + b0
     base = 1 + u.abs() ** c
     return d * u * base ** (-1.0 / c) + f0 + g * z, d * a * base ** (-1.0 / c - 1.0) + g
@@ -125,6 +135,33 @@ def output_efficiency(hw: AOCHardware, n: int, dtype=torch.float64, device="cpu"
     return float(P["L_pos"].diagonal().mean()), float(P["L_neg"].diagonal().mean())
 
 
+def _slm_inverse(w: torch.Tensor, dist: torch.Tensor, rho: torch.Tensor) -> torch.Tensor:
+    """SLM pre-compensation (``cal_slm_inverse``): program the 9-bit level whose floor-free response
+    ``a k^2 + b k`` is nearest to ``rho w`` (rho the row's largest response), evaluate the SLM there
+    (plus the row's floor ``c``, zero under ``cal_dark_floor``).  Closed-form inverse of the increasing
+    branch ``k = 2 t / (b + sqrt(b^2 + 4 a t))``, rounded to k/255, then the nearest of the three
+    neighbouring levels (ties to the lower).  Straight-through gradient: d/dw = rho (the linearised
+    SLM).  The NumPy reference picks the level by brute force over all 256 levels."""
+    a, b, c = dist[:, 0:1], dist[:, 1:2], dist[:, 2:3]
+    t = rho * w
+    with torch.no_grad():
+        disc = (b * b + 4 * a * t).clamp_min(0)
+        k0 = torch.round(SLM_LEVELS * 2 * t / (b + disc.sqrt())).clamp(0, SLM_LEVELS)
+        best_k, best_e = None, None
+        for dk in (-1.0, 0.0, 1.0):
+            k = (k0 + dk).clamp(0, SLM_LEVELS)
+            lv = k / SLM_LEVELS
+            e = (a * lv * lv + b * lv - t).abs()
+            if best_k is None:
+                best_k, best_e = k, e
+            else:
+                better = (e < best_e) | ((e == best_e) & (k < best_k))
+                best_k, best_e = torch.where(better, k, best_k), torch.where(better, e, best_e)
+        lv = best_k / SLM_LEVELS
+        resp = a * lv * lv + b * lv
+    return t + (resp - t).detach() + c
+
+
 def path_operators(W: torch.Tensor, beta, hw: AOCHardware) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(E⁺, E⁻, k) of the linear form, differentiable in W and beta.
 
@@ -140,8 +177,11 @@ def path_operators(W: torch.Tensor, beta, hw: AOCHardware) -> Tuple[torch.Tensor
     Wp, Wm = torch.relu(Wn), torch.relu(-Wn)
     if hw.weight_distortion:
         dp, dn = P["dist_pos"], P["dist_neg"]
-        Wp = dp[:, 0:1] * Wp * Wp + dp[:, 1:2] * Wp + dp[:, 2:3]
-        Wm = dn[:, 0:1] * Wm * Wm + dn[:, 1:2] * Wm + dn[:, 2:3]
+        if hw.cal_slm_inverse:
+            Wp, Wm = _slm_inverse(Wp, dp, P["rho_pos"]), _slm_inverse(Wm, dn, P["rho_neg"])
+        else:
+            Wp = dp[:, 0:1] * Wp * Wp + dp[:, 1:2] * Wp + dp[:, 2:3]
+            Wm = dn[:, 0:1] * Wm * Wm + dn[:, 1:2] * Wm + dn[:, 2:3]
     be = beta if isinstance(beta, torch.Tensor) else torch.as_tensor(beta, dtype=W3.dtype, device=W3.device)
     be = be.to(W3.dtype).reshape(-1)
     G = be * M                                                       # beta_hw / n = beta max|W|
@@ -197,10 +237,13 @@ def _f64(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().to(torch.float64).numpy())
 
 
-def _cpp_usable(c: torch.Tensor) -> bool:
+def _cpp_usable(c: torch.Tensor, hw: Optional[AOCHardware] = None) -> bool:
+    """The C++ kernel runs the fitted curve with kappa folded into its coefficients (exact) and plain
+    tanh(z); tanh(kappa z) (state scale on a profile without the fitted curve) runs the torch loop."""
     C = native()
     return C is not None and hasattr(C, "aoc_hardware_forward_cpu") and c.device.type == "cpu" \
-        and c.dtype in (torch.float32, torch.float64)
+        and c.dtype in (torch.float32, torch.float64) and (hw is None or hw.fitted_nonlinearity
+                                                            or state_scale(hw) == 1.0)
 
 
 def _forward_cpp(Ep, En, k, c, a, hw, gamma, tol, max_iter, s0):
@@ -208,7 +251,7 @@ def _forward_cpp(Ep, En, k, c, a, hw, gamma, tol, max_iter, s0):
     P = _profile_tensors(hw, c.shape[1], c.dtype, c.device)
     state, it, res = native().aoc_hardware_forward_cpu(
         _f64(Ep), _f64(En), _f64(k), _f64(c), None if s0 is None else _f64(s0), _f64(a.reshape(-1)),
-        float(gamma), bool(hw.fitted_nonlinearity), [float(x) for x in hw.tanh_coeffs], bool(hw.led),
+        float(gamma), bool(hw.fitted_nonlinearity), list(P["tanh"]), bool(hw.led),
         P["led_pos"], P["led_neg"], float(P["dc"][0]), float(P["dc"][1]), float(tol), int(max_iter),
         max(1, int(torch.get_num_threads())))
     return (torch.from_numpy(state).to(c.dtype), torch.from_numpy(it.astype(np.int64)),
@@ -332,7 +375,7 @@ def _adjoint_solve(J: torch.Tensor, g: torch.Tensor, btol: float = 1e-6,
 
 # ----------------------------------------------------------------------------- public entry
 def _input_clamp(b: torch.Tensor, hw: AOCHardware, clamp: Optional[Tuple[float, float]]) -> torch.Tensor:
-    lim = hw.input_min_max if hw.input_clamp else clamp
+    lim = input_limits(hw, clamp)
     return b if lim is None else b.clamp(float(lim[0]), float(lim[1]))
 
 
@@ -386,7 +429,7 @@ def _check(W, b, hw, clamp, tol, max_iter, unconverged, backend, s0=None, alpha=
     if backend == "cuda":
         raise RuntimeError(f"{func}(): argument 'backend' = 'cuda' is not available for the non-ideal cell "
                            "(no CUDA kernel yet); use 'auto' or 'torch' (torch ops on CUDA tensors)")
-    if backend == "cpp" and not _cpp_usable(b):
+    if backend == "cpp" and not _cpp_usable(b, hw):
         raise RuntimeError(f"{func}(): argument 'backend' = 'cpp' needs the compiled extension with "
                            f"aoc_hardware_forward_cpu and CPU float32/float64 tensors, got device {b.device}, "
                            f"dtype {b.dtype}")
@@ -423,7 +466,7 @@ def hardware_fixed_point(W: torch.Tensor, b: torch.Tensor, hw: AOCHardware, *, a
         z, it, res = ideal_fixed_point(W, c, alpha=alpha, beta=beta, gamma=gamma, tol=tol, max_iter=max_iter,
                                        s0=s0)
         return z, it, res, ~(res <= tol)
-    use_cpp = backend in ("auto", "cpp") and _cpp_usable(b)
+    use_cpp = backend in ("auto", "cpp") and _cpp_usable(b, hw)
     if backend == "auto" and not use_cpp and not _warned["native"]:
         _warned["native"] = True
         warnings.warn(f"hardware_fixed_point(): no native kernel for the non-ideal AOC cell on {b.device} "

@@ -39,6 +39,23 @@ One step, for a state ``z`` (S, n) [V], ``W`` (S, n, n), model gain ``beta``, ``
 
 With every switch off the map is ``alpha z + beta W tanh(z) + clamp(b)`` (the ideal twin).
 
+Operator calibrations (issue 27; switches ``CALIBRATIONS`` of the profile, fitted by
+:func:`quaton_fast.reference.aoc_hardware_calibration.calibrate`; all off in ``from_yaml``, the
+released behaviour):
+
+* ``cal_state_scale``: the model's state z is the machine's ``kappa z`` volts: step 1 drives
+  ``f(kappa z)`` (exactly the fitted family with ``a, g -> kappa a, kappa g``: :func:`nl_coeffs`), the
+  input clamp becomes ``deq_input_min_max / kappa`` intersected with the model's own clamp
+  (:func:`input_limits`) and the closed-loop volt offsets ``/ kappa``.
+* ``cal_slm_inverse`` (step 4): the SLM level programmed for ``w`` is the 9-bit level whose response
+  ``a k^2 + b k`` is nearest to ``rho w`` (:func:`slm_inverse_levels`); gradients straight through
+  with slope ``rho``.
+* ``cal_dark_floor`` (steps 4, 6): the distortion's constant ``c`` is removed from each SLM entry, and
+  the crosstalk's dark subtraction is then zero.
+* ``cal_gain`` (steps 3, 6): ``q± *= gain_in±_j`` and each path's read-out ``*= gain_out±_i`` (after
+  the crosstalk and offsets, before the power conservation).
+* ``cal_closed_loop`` (step 8): the closed-loop offset and scale undone (the block is skipped).
+
 Linear form used by the Jacobian, the adjoint and the fast paths (exact rewrite of steps 3-8):
 ``T(z) = alpha z + E⁺ p⁺(f(z)) - E⁻ p⁻(f(z)) + k + c`` with
 ``E± = beta M diag(sigma) C± diag(eta_out±) W̃± diag(eta_in±)`` (``C±`` the crosstalk matrix,
@@ -57,7 +74,8 @@ from .._validation import plain_scalar
 from .aoc_hardware_profile import AOCHardware
 from .fixed_point import relative_residual
 
-__all__ = ["nonlinearity", "led_paths", "slm_weights", "crosstalk_matrix", "path_operators",
+__all__ = ["nonlinearity", "state_scale", "nl_coeffs", "input_limits", "slm_inverse_levels",
+           "slm_response_max", "slm_slope", "fan_in_gains", "SLM_LEVELS", "led_paths", "slm_weights", "crosstalk_matrix", "path_operators",
            "hardware_step", "hardware_step_linear", "hardware_jacobian", "hardware_gain",
            "hardware_fixed_point", "hardware_adjoint", "HardwareFixedPointResult",
            "HardwareAdjointResult", "gain_bound"]
@@ -66,13 +84,29 @@ TINY = 1e-30
 
 
 # ----------------------------------------------------------------------------- elementwise parts
+def state_scale(hw: AOCHardware) -> float:
+    """kappa [V per model unit]: the machine's state voltage for a model state z is ``kappa z`` when
+    ``cal_state_scale`` is on (issue 27); 1 otherwise."""
+    return float(hw.state_scale) if hw.cal_state_scale else 1.0
+
+
+def nl_coeffs(hw: AOCHardware) -> Tuple[float, ...]:
+    """The fitted curve's (a, b0, c, d, f0, g) in model units: ``f(kappa z)`` is the same family with
+    ``a -> kappa a`` and ``g -> kappa g`` (exact), so the C++ kernel runs it unchanged."""
+    a, b0, c, d, f0, g = (float(x) for x in hw.tanh_coeffs)
+    k = state_scale(hw)
+    return (a * k, b0, c, d, f0, g * k)
+
+
 def nonlinearity(z: np.ndarray, hw: AOCHardware) -> Tuple[np.ndarray, np.ndarray]:
-    """(f(z), f'(z)) [V, dimensionless]: the fitted saturating curve or tanh (step 1)."""
+    """(f(kappa z), d/dz f(kappa z)) [V, V per model unit]: the fitted saturating curve or tanh
+    (step 1); kappa = :func:`state_scale` (1 unless ``cal_state_scale``)."""
     z = np.asarray(z, dtype=np.float64)
     if not hw.fitted_nonlinearity:
-        t = np.tanh(z)
-        return t, 1.0 - t * t
-    a, b0, c, d, f0, g = (float(x) for x in hw.tanh_coeffs)
+        k = state_scale(hw)
+        t = np.tanh(k * z)
+        return t, k * (1.0 - t * t)
+    a, b0, c, d, f0, g = nl_coeffs(hw)
     u = a * z + b0
     base = 1.0 + np.abs(u) ** c
     f = d * u * base ** (-1.0 / c) + f0 + g * z
@@ -111,9 +145,36 @@ def _as_systems(W: np.ndarray, S: int) -> np.ndarray:
     return np.broadcast_to(W, (S,) + W.shape[-2:]) if W.ndim == 2 else W
 
 
+SLM_LEVELS = 255     #: top level per sign of the 9-bit SLM (levels k / 255, k = 0 .. 255)
+
+
+def slm_response_max(dist: np.ndarray) -> np.ndarray:
+    """(n,) the largest floor-free response ``a w^2 + b w`` over the SLM levels w = k/255 per row."""
+    w = np.arange(SLM_LEVELS + 1) / SLM_LEVELS
+    r = dist[:, 0:1] * w * w + dist[:, 1:2] * w
+    return r.max(axis=1)
+
+
+def slm_inverse_levels(Wn: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """SLM pre-compensation (``cal_slm_inverse``, issue 27), brute force: for each normalised target
+    weight ``w`` in [0, 1] the SLM level ``k/255`` (k = 0 .. 255) whose floor-free response
+    ``a k'^2 + b k'`` is nearest to ``rho w`` (``rho`` = :func:`slm_response_max` of the row), ties to
+    the lower level.  Wn: (S, n, n); dist: (n, 3) per output row; returns the levels (S, n, n)."""
+    lev = np.arange(SLM_LEVELS + 1) / SLM_LEVELS
+    r = dist[:, 0:1] * lev * lev + dist[:, 1:2] * lev                       # (n, 256)
+    t = slm_response_max(dist)[None, :, None] * Wn                          # (S, n, n)
+    err = np.abs(r[None, :, None, :] - t[..., None])                        # (S, n, n, 256)
+    return lev[np.argmin(err, axis=-1)]
+
+
 def slm_weights(W: np.ndarray, hw: AOCHardware):
     """(W̃⁺, W̃⁻, W⁺n, W⁻n, M): the two SLM matrices after normalisation by ``M = max|W|`` per system
     and (switch ``weight_distortion``) the per-output-channel quadratic distortion (step 4).
+
+    Operator calibrations (issue 27; both only with ``weight_distortion`` on): ``cal_slm_inverse``
+    programs the level of :func:`slm_inverse_levels` in place of ``w`` (so the response is linear,
+    ``~ rho w``, within the 9-bit levels); ``cal_dark_floor`` removes the dark transmission ``c`` from
+    every entry of its output channel.
 
     W: (S, n, n); returns (S, n, n) x 4 and M (S,) (M = 1 for an all-zero W)."""
     M = np.abs(W).reshape(W.shape[0], -1).max(axis=1)
@@ -123,10 +184,21 @@ def slm_weights(W: np.ndarray, hw: AOCHardware):
     if not hw.weight_distortion:
         return Wp, Wm, Wp, Wm, M
     ch = hw.channel_arrays(W.shape[-1])
-    dp, dn = ch["distortion_pos"], ch["distortion_neg"]
-    Wtp = dp[:, 0:1] * Wp * Wp + dp[:, 1:2] * Wp + dp[:, 2:3]
-    Wtn = dn[:, 0:1] * Wm * Wm + dn[:, 1:2] * Wm + dn[:, 2:3]
-    return Wtp, Wtn, Wp, Wm, M
+    out = []
+    for Wx, d in ((Wp, ch["distortion_pos"]), (Wm, ch["distortion_neg"])):
+        w = slm_inverse_levels(Wx, d) if hw.cal_slm_inverse else Wx
+        floor = 0.0 if hw.cal_dark_floor else d[:, 2:3]
+        out.append(d[:, 0:1] * w * w + d[:, 1:2] * w + floor)
+    return out[0], out[1], Wp, Wm, M
+
+
+def slm_slope(hw: AOCHardware, n: int):
+    """(n, 1) x 2: d W̃ / d w per output row used by the adjoint under ``cal_slm_inverse`` (the
+    straight-through slope ``rho`` of the linearised SLM); None when the plain distortion applies."""
+    if not (hw.weight_distortion and hw.cal_slm_inverse):
+        return None
+    ch = hw.channel_arrays(n)
+    return slm_response_max(ch["distortion_pos"])[:, None], slm_response_max(ch["distortion_neg"])[:, None]
 
 
 def crosstalk_matrix(ratio_later: np.ndarray, ratio_earlier: np.ndarray) -> np.ndarray:
@@ -140,20 +212,38 @@ def crosstalk_matrix(ratio_later: np.ndarray, ratio_earlier: np.ndarray) -> np.n
 
 
 def _output_side(hw: AOCHardware, n: int):
-    """Per-sign (C, eta_out, dark, pd_offset) and (sigma, kappa*dc, kappa*lin) for width n."""
+    """Per-sign (C, eta_out, dark, pd_offset, gain_out) and (sigma, kappa*dc, kappa*lin) for width n.
+
+    Operator calibrations (issue 27): ``cal_dark_floor`` zeroes the crosstalk's dark subtraction (the
+    floor is already removed on the SLM side); ``cal_gain`` multiplies each path's read-out by
+    ``gain_out±``; ``cal_closed_loop`` (with ``closed_loop``) undoes the file's closed-loop offset and
+    scale exactly (sigma = 1, offsets 0); the closed-loop offsets are volts, so under
+    ``cal_state_scale`` they enter the model-unit map divided by kappa."""
     ch = hw.channel_arrays(n)
     out = {}
     for s in ("pos", "neg"):
         C = crosstalk_matrix(ch[f"ratio_later_{s}"], ch[f"ratio_earlier_{s}"]) if hw.pd_crosstalk else np.eye(n)
         eta = ch[f"tia_{s}"] if hw.tia else np.ones(n)
-        dark = ch[f"dark_{s}"] if (hw.pd_crosstalk and hw.slm_darkness) else np.zeros(n)
+        dark = ch[f"dark_{s}"] if (hw.pd_crosstalk and hw.slm_darkness and not hw.cal_dark_floor) else np.zeros(n)
         off = ch[f"pd_offset_{s}"] if hw.pd_offset else np.zeros(n)
-        out[s] = (C, eta, dark, off)
-    if hw.closed_loop:
-        cl = (ch["cl_scaling"], hw.cl_ratio * ch["cl_dc_offset"], hw.cl_ratio * ch["cl_linear_offset"])
+        gout = ch[f"gain_out_{s}"] if hw.cal_gain else np.ones(n)
+        out[s] = (C, eta, dark, off, gout)
+    if hw.closed_loop and not hw.cal_closed_loop:
+        kap = state_scale(hw)
+        cl = (ch["cl_scaling"], hw.cl_ratio * ch["cl_dc_offset"] / kap, hw.cl_ratio * ch["cl_linear_offset"] / kap)
     else:
         cl = (np.ones(n), np.zeros(n), np.zeros(n))
     return out, cl
+
+
+def fan_in_gains(hw: AOCHardware, n: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(n,) x 2: fan-in efficiency times the operator's drive gain (``cal_gain``) per input channel."""
+    ch = hw.channel_arrays(n)
+    fp = ch["fan_in_pos"] if hw.fan_in else np.ones(n)
+    fn = ch["fan_in_neg"] if hw.fan_in else np.ones(n)
+    if hw.cal_gain:
+        fp, fn = fp * ch["gain_in_pos"], fn * ch["gain_in_neg"]
+    return fp, fn
 
 
 def hardware_gain(W: np.ndarray, beta: Any) -> np.ndarray:
@@ -169,18 +259,16 @@ def path_operators(W: np.ndarray, beta: np.ndarray, hw: AOCHardware) -> Dict[str
     pieces the adjoint needs (Ebar± = E±/(beta M), h, sigma, kappa*lin, M, W̃±, W±n)."""
     S, n = W.shape[0], W.shape[-1]
     Wtp, Wtn, Wp, Wm, M = slm_weights(W, hw)
-    ch = hw.channel_arrays(n)
-    fan_p = ch["fan_in_pos"] if hw.fan_in else np.ones(n)
-    fan_n = ch["fan_in_neg"] if hw.fan_in else np.ones(n)
+    fan_p, fan_n = fan_in_gains(hw, n)
     side, (sigma, kdc, klin) = _output_side(hw, n)
-    Cp, eta_p, dark_p, off_p = side["pos"]
-    Cn, eta_n, dark_n, off_n = side["neg"]
-    Lp = sigma[:, None] * Cp * eta_p[None, :]          # diag(sigma) C diag(eta_out)
-    Ln = sigma[:, None] * Cn * eta_n[None, :]
+    Cp, eta_p, dark_p, off_p, go_p = side["pos"]
+    Cn, eta_n, dark_n, off_n, go_n = side["neg"]
+    Lp = (sigma * go_p)[:, None] * Cp * eta_p[None, :]          # diag(sigma gain_out) C diag(eta_out)
+    Ln = (sigma * go_n)[:, None] * Cn * eta_n[None, :]
     Ebp = np.matmul(Lp, Wtp) * fan_p                    # (S, n, n)
     Ebn = np.matmul(Ln, Wtn) * fan_n
     I = np.eye(n)
-    h = -(Cp - I) @ dark_p + (Cn - I) @ dark_n + off_p - off_n   # (n,)
+    h = go_p * (-(Cp - I) @ dark_p + off_p) - go_n * (-(Cn - I) @ dark_n + off_n)   # (n,)
     G = beta * M
     k = sigma * (G[:, None] * h[None, :] + kdc + n * M[:, None] * beta[:, None] * klin)
     return {"Ep": G[:, None, None] * Ebp, "En": G[:, None, None] * Ebn, "k": k, "Ebp": Ebp, "Ebn": Ebn,
@@ -189,9 +277,28 @@ def path_operators(W: np.ndarray, beta: np.ndarray, hw: AOCHardware) -> Dict[str
 
 
 # ----------------------------------------------------------------------------- the step
+def input_limits(hw: AOCHardware, clamp: Optional[Tuple[float, float]]):
+    """The input clamp: the file's ``deq_input_min_max`` [V] when ``input_clamp`` is on (released:
+    it replaces the model's clamp), else the caller's ``clamp`` (or None).
+
+    Under ``cal_state_scale`` the loop runs in model units: the file's range becomes
+    ``deq_input_min_max / kappa`` and the operator programs the model's own input (its ``clamp``,
+    computed digitally) within it, so the limits are the intersection of the two."""
+    if hw.input_clamp:
+        k = state_scale(hw)
+        lo, hi = hw.input_min_max[0] / k, hw.input_min_max[1] / k
+        if hw.cal_state_scale and clamp is not None:
+            lo, hi = max(lo, float(clamp[0])), min(hi, float(clamp[1]))
+            if not lo < hi:
+                raise ValueError(f"input_limits(): the model's clamp {tuple(clamp)} lies outside the "
+                                 f"machine's input range {(hw.input_min_max[0] / k, hw.input_min_max[1] / k)}")
+        return (lo, hi)
+    return clamp
+
+
 def _input(b: np.ndarray, hw: AOCHardware, clamp: Optional[Tuple[float, float]]):
     """(c, mask): the clamped input (step 9) and d c / d b."""
-    lim = hw.input_min_max if hw.input_clamp else clamp
+    lim = input_limits(hw, clamp)
     if lim is None:
         return b.copy(), np.ones_like(b)
     return np.clip(b, lim[0], lim[1]), ((b > lim[0]) & (b < lim[1])).astype(np.float64)
@@ -209,17 +316,19 @@ def hardware_step(z: np.ndarray, W: np.ndarray, c: np.ndarray, alpha: Any, beta:
     beta = np.broadcast_to(np.asarray(beta, dtype=np.float64), (S,))
     alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (S,))
     ch = hw.channel_arrays(n)
-    f, _ = nonlinearity(z, hw)                                         # 1
+    f, _ = nonlinearity(z, hw)                                         # 1 (drive f(kappa z))
     pp, pn, _, _ = led_paths(f, hw)                                    # 2
     if hw.fan_in:                                                      # 3
         pp, pn = pp * ch["fan_in_pos"], pn * ch["fan_in_neg"]
+    if hw.cal_gain:                                                    # operator's drive gains
+        pp, pn = pp * ch["gain_in_pos"], pn * ch["gain_in_neg"]
     Wtp, Wtn, _, _, M = slm_weights(W, hw)                             # 4
     op = np.matmul(Wtp, pp[:, :, None])[:, :, 0]                       # 5
     on = np.matmul(Wtn, pn[:, :, None])[:, :, 0]
     side, (sigma, kdc, klin) = _output_side(hw, n)
     paths = []
     for o, s in ((op, "pos"), (on, "neg")):                            # 6
-        C, eta, dark, off = side[s]
+        C, eta, dark, off, gout = side[s]
         o = o * eta
         if hw.pd_crosstalk:
             base = o - dark
@@ -227,10 +336,10 @@ def hardware_step(z: np.ndarray, W: np.ndarray, c: np.ndarray, alpha: Any, beta:
             leak[:, :-1] += ch[f"ratio_earlier_{s}"][1:] * base[:, 1:]
             leak[:, 1:] += ch[f"ratio_later_{s}"][:-1] * base[:, :-1]
             o = o + leak
-        paths.append(o + off)
+        paths.append((o + off) * gout)                                 # operator's read-out gains
     beta_hw = n * M * beta                                             # 7
     m = (beta_hw / n)[:, None] * paths[0] - (beta_hw / n)[:, None] * paths[1]   # 8
-    if hw.closed_loop:
+    if hw.closed_loop and not hw.cal_closed_loop:
         m = (m + kdc + beta_hw[:, None] * klin) * sigma
     return alpha[:, None] * z + m + c                                  # 9
 
@@ -413,7 +522,10 @@ def hardware_adjoint(W: np.ndarray, b: np.ndarray, state: np.ndarray, grad_state
     # E± = G Lp W̃± diag(fan): gW̃± = ± G Lp^T u p±^T diag(fan)
     gWtp = G[:, None, None] * np.matmul(ops["Lp"].T[None], (u[:, :, None] * (pp * ops["fan_p"])[:, None, :]))
     gWtn = -G[:, None, None] * np.matmul(ops["Ln"].T[None], (u[:, :, None] * (pn * ops["fan_n"])[:, None, :]))
-    if hw.weight_distortion:
+    slope = slm_slope(hw, n)
+    if slope is not None:          # straight-through slope of the pre-compensated (linear) SLM
+        gWp, gWm = gWtp * slope[0], gWtn * slope[1]
+    elif hw.weight_distortion:
         ch = hw.channel_arrays(n)
         dp, dn = ch["distortion_pos"], ch["distortion_neg"]
         gWp = gWtp * (2.0 * dp[:, 0:1] * ops["Wp"] + dp[:, 1:2])

@@ -46,7 +46,8 @@ import numpy as np
 
 from .._safe_yaml import load_yaml
 
-__all__ = ["AOCHardware", "HardwareFileError", "EFFECTS", "TIA_16CH_POSITIVE", "TIA_16CH_NEGATIVE"]
+__all__ = ["AOCHardware", "HardwareFileError", "EFFECTS", "CALIBRATIONS", "TIA_16CH_POSITIVE",
+           "TIA_16CH_NEGATIVE"]
 
 #: largest magnitude of any number in a calibration file (the released files' largest is 48); a
 #: larger finite value (1e308 in a microLED cubic) would overflow inside the map and surface as a
@@ -60,6 +61,12 @@ TIA_16CH_NEGATIVE = 1.0
 #: the switchable effects (boolean fields of AOCHardware), in the order of the map
 EFFECTS = ("fitted_nonlinearity", "led", "led_dc_offset", "fan_in", "weight_distortion",
            "tia", "pd_crosstalk", "slm_darkness", "pd_offset", "closed_loop", "input_clamp")
+
+#: the operator-side calibrations (boolean fields of AOCHardware; issue 27, docs/aoc_hardware.md):
+#: what an operator does to the machine before using it.  ``from_yaml`` leaves them all off (the
+#: released, uncalibrated behaviour); ``reference.aoc_hardware_calibration.calibrate`` fits their data
+#: and switches them on.
+CALIBRATIONS = ("cal_dark_floor", "cal_gain", "cal_slm_inverse", "cal_state_scale", "cal_closed_loop")
 
 
 class HardwareFileError(ValueError):
@@ -93,7 +100,17 @@ class AOCHardware:
       input_min_max: (lo, hi) clamp of ``x + b`` [V]
       cl_dc_offset, cl_linear_offset, cl_scaling: (n,) or None; cl_ratio: float (closed loop)
 
-    Switches (``True`` = effect on): see ``EFFECTS`` and :mod:`quaton_fast.reference.aoc_hardware`.
+    Operator calibration data (issue 27; fitted by ``reference.aoc_hardware_calibration.calibrate``):
+      state_scale: kappa [V per model unit]: the machine's state voltage is ``kappa z`` for the model's
+          state z, so the drive is ``f(kappa z)`` (``cal_state_scale``)
+      gain_in_pos, gain_in_neg: (n,) drive gain per input channel j and sign path (``cal_gain``)
+      gain_out_pos, gain_out_neg: (n,) read-out gain per output channel i and sign path (``cal_gain``);
+          they include the path's response scale ``1 / led_scale±``
+      led_scale_pos, led_scale_neg: the fitted scale of the drive response ``p±(f(kappa z)) ~ led_scale± tanh(z)``
+          (informational in the map; the solver uses it to normalise its saturated drive)
+
+    Switches (``True`` = effect on): see ``EFFECTS`` and :mod:`quaton_fast.reference.aoc_hardware`;
+    calibration switches (``True`` = the operator's correction applied): ``CALIBRATIONS``.
     ``from_yaml`` turns on every effect the released twin applies by default and the file supports
     (``pd_offset`` stays off: the released twin loads it but never applies it).
     """
@@ -134,13 +151,27 @@ class AOCHardware:
     pd_offset: bool = False
     closed_loop: bool = False
     input_clamp: bool = False
+    # operator calibrations (issue 27)
+    state_scale: float = 1.0
+    gain_in_pos: Optional[np.ndarray] = None
+    gain_in_neg: Optional[np.ndarray] = None
+    gain_out_pos: Optional[np.ndarray] = None
+    gain_out_neg: Optional[np.ndarray] = None
+    led_scale_pos: float = 1.0
+    led_scale_neg: float = 1.0
+    cal_dark_floor: bool = False
+    cal_gain: bool = False
+    cal_slm_inverse: bool = False
+    cal_state_scale: bool = False
+    cal_closed_loop: bool = False
 
     def __post_init__(self) -> None:
         n = self.n_channels
         neutral = {"fan_in_pos": _ones, "fan_in_neg": _ones, "tia_pos": _ones, "tia_neg": _ones,
                    "ratio_later_pos": _zeros, "ratio_later_neg": _zeros, "ratio_earlier_pos": _zeros,
                    "ratio_earlier_neg": _zeros, "dark_pos": _zeros, "dark_neg": _zeros,
-                   "pd_offset_pos": _zeros, "pd_offset_neg": _zeros}
+                   "pd_offset_pos": _zeros, "pd_offset_neg": _zeros, "gain_in_pos": _ones,
+                   "gain_in_neg": _ones, "gain_out_pos": _ones, "gain_out_neg": _ones}
         for name, make in neutral.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, make(n))
@@ -151,7 +182,8 @@ class AOCHardware:
             raise ValueError("AOCHardware(): argument 'closed_loop' must be False for a profile without "
                              "closed-loop calibration (close_loop_offset_and_scale), got True")
         # extreme but finite calibration values overflow inside the map: refused here, naming the field
-        numeric = [f.name for f in dataclasses.fields(self) if f.name not in EFFECTS + ("n_channels", "source")]
+        numeric = [f.name for f in dataclasses.fields(self)
+                   if f.name not in EFFECTS + CALIBRATIONS + ("n_channels", "source")]
         for name in numeric:
             value = getattr(self, name)
             if value is None:
@@ -163,7 +195,13 @@ class AOCHardware:
             if not np.all(np.isfinite(a)) or (a.size and np.abs(a).max() > MAX_CALIBRATION_MAGNITUDE):
                 raise ValueError(f"AOCHardware(): argument '{name}' must be finite with |value| <= "
                                  f"{MAX_CALIBRATION_MAGNITUDE:g}, got values in [{a.min():g}, {a.max():g}]")
-        for name in EFFECTS:
+        if not self.state_scale > 0:
+            raise ValueError(f"AOCHardware(): argument 'state_scale' must be > 0 (volts per model unit), "
+                             f"got {self.state_scale!r}")
+        for name in ("led_scale_pos", "led_scale_neg"):
+            if not getattr(self, name) != 0:
+                raise ValueError(f"AOCHardware(): argument '{name}' must be non-zero, got {getattr(self, name)!r}")
+        for name in EFFECTS + CALIBRATIONS:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"AOCHardware(): argument '{name}' must be a bool, got "
                                 f"{type(getattr(self, name)).__name__}")
@@ -183,9 +221,33 @@ class AOCHardware:
                 raise TypeError(f"AOCHardware.with_effects(): argument '{k}' must be a bool, got {v!r}")
         return dataclasses.replace(self, **switches)
 
+    def with_calibrations(self, **switches: bool) -> "AOCHardware":
+        """A copy with some calibration switches changed, e.g. ``hw.with_calibrations(cal_gain=False)``
+        (the one-switch-at-a-time ablation; the fitted data stay as they are)."""
+        for k, v in switches.items():
+            if k not in CALIBRATIONS:
+                raise ValueError(f"AOCHardware.with_calibrations(): argument '{k}' must be one of "
+                                 f"{CALIBRATIONS}, got {k!r}")
+            if not isinstance(v, bool):
+                raise TypeError(f"AOCHardware.with_calibrations(): argument '{k}' must be a bool, got {v!r}")
+        return dataclasses.replace(self, **switches)
+
+    def uncalibrated(self) -> "AOCHardware":
+        """Same effects, every operator calibration off: the released (uncalibrated) behaviour."""
+        return dataclasses.replace(self, **{k: False for k in CALIBRATIONS})
+
+    @property
+    def calibrations(self) -> Dict[str, bool]:
+        return {k: getattr(self, k) for k in CALIBRATIONS}
+
+    @property
+    def is_calibrated(self) -> bool:
+        return any(self.calibrations.values())
+
     def all_effects_off(self) -> "AOCHardware":
-        """Same calibration, every switch off (the map is then the ideal twin's, with tanh)."""
-        return dataclasses.replace(self, **{k: False for k in EFFECTS})
+        """Same calibration, every switch (effects and operator calibrations) off (the map is then
+        the ideal twin's, with tanh)."""
+        return dataclasses.replace(self, **{k: False for k in EFFECTS + CALIBRATIONS})
 
     @property
     def effects(self) -> Dict[str, bool]:
@@ -193,8 +255,9 @@ class AOCHardware:
 
     @property
     def is_ideal(self) -> bool:
-        """True when every switch is off: the map is exactly ``alpha z + beta W tanh(z) + b``."""
-        return not any(self.effects.values())
+        """True when every switch (effects and calibrations) is off: the map is exactly
+        ``alpha z + beta W tanh(z) + b``."""
+        return not any(self.effects.values()) and not self.is_calibrated
 
     @property
     def has_closed_loop(self) -> bool:
@@ -202,7 +265,10 @@ class AOCHardware:
 
     def describe(self) -> str:
         on = [k for k, v in self.effects.items() if v]
-        return f"{os.path.basename(self.source)} ({self.n_channels} channels; on: {', '.join(on) or 'none'})"
+        cal = [k for k, v in self.calibrations.items() if v]
+        tail = f"; calibrated: {', '.join(cal)}" if cal else (
+            "; uncalibrated (released)" if self.source != "ideal" else "")
+        return f"{os.path.basename(self.source)} ({self.n_channels} channels; on: {', '.join(on) or 'none'}{tail})"
 
     # ------------------------------------------------------------------ per-width arrays
     def channel_arrays(self, n: int) -> Dict[str, np.ndarray]:
@@ -214,7 +280,8 @@ class AOCHardware:
         """
         names = ("fan_in_pos", "fan_in_neg", "tia_pos", "tia_neg", "ratio_later_pos", "ratio_later_neg",
                  "ratio_earlier_pos", "ratio_earlier_neg", "dark_pos", "dark_neg", "pd_offset_pos",
-                 "pd_offset_neg", "distortion_pos", "distortion_neg")
+                 "pd_offset_neg", "distortion_pos", "distortion_neg", "gain_in_pos", "gain_in_neg",
+                 "gain_out_pos", "gain_out_neg")
         extra = ("cl_dc_offset", "cl_linear_offset", "cl_scaling") if self.has_closed_loop else ()
         out = {}
         for k in names + extra:

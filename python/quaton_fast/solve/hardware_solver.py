@@ -21,7 +21,11 @@ ideal solver).  Only ``m(x)``, the optical matrix-vector product of the drive le
   each sign path is divided by its own scalar saturated response ``lam± = p±(f_sat) * mean(eta_out±)``
   so that an ideal path gives ``J⁺ sign - J⁻ sign``; ``m = E⁺p⁺/lam⁺ - E⁻p⁻/lam⁻ + k/((lam⁺ + lam⁻)/2)``.
   Every other non-ideality (curve shape, per-channel TIA/fan-in spread, distortion, crosstalk, dark
-  floor, the two paths' different LED shapes) stays uncorrected.
+  floor, the two paths' different LED shapes) stays uncorrected -- unless the profile carries the
+  operator's calibrations (issue 27, ``reference.aoc_hardware_calibration.calibrate``): then the
+  map applies them (dark floor removed, SLM pre-compensated, drive ``f(kappa x)``, per-path gains)
+  and ``lam± = p±(f_sat) / led_scale±`` (the gains already include ``1 / led_scale±`` and the
+  efficiencies), so the saturated drive again gives ``J⁺ sign - J⁻ sign``.
 
 Read-out: binary variables ``sign(x)`` (sign(0) = +1), continuous variables ``x`` (in [-1, 1]).  The
 energy of the read-out state is tracked every ``check_every`` steps and at the last step (float64,
@@ -131,8 +135,11 @@ def hardware_anneal(problem, profile: Optional[AOCHardware] = None, *, replicas:
         f_sat = float(nonlinearity(torch.ones(1, dtype=f64), profile)[0])
         pps, pns, _, _ = led_paths(torch.full((n,), f_sat, dtype=f64), profile)
         pps, pns = pps[0], pns[0]
-        eta_p, eta_n = output_efficiency(profile, n)
-        lam_p, lam_n = float(pps) * eta_p, float(pns) * eta_n
+        if profile.cal_gain:      # the operator's gains already undo eta, fan-in, SLM slope, led_scale
+            lam_p, lam_n = float(pps) / profile.led_scale_pos, float(pns) / profile.led_scale_neg
+        else:
+            eta_p, eta_n = output_efficiency(profile, n)
+            lam_p, lam_n = float(pps) * eta_p, float(pns) * eta_n
         EpT, EnT = (Ep[0] / lam_p).T, (En[0] / lam_n).T
         kk = k[0] / (0.5 * (lam_p + lam_n))
 
