@@ -35,7 +35,7 @@ One step, for a state ``z`` (S, n) [V], ``W`` (S, n, n), model gain ``beta``, ``
  8. ``m = o⁺ - o⁻``; ``closed_loop`` (48-channel file): ``m = (m + kappa (dc + beta_hw lin)) * scaling``.
  9. ``y = alpha z + m + clamp(b, lo, hi)``; ``input_clamp``: the file's ``deq_input_min_max``; off: the
     caller's ``clamp`` (the ideal twin's model clamp) or none.
-10. momentum ``+ gamma (z - z_prev)`` (forward only; it vanishes at a fixed point).
+ 10. momentum ``+ gamma (z - z_prev)`` (forward only; it vanishes at a fixed point).
 
 With every switch off the map is ``alpha z + beta W tanh(z) + clamp(b)`` (the ideal twin).
 

@@ -12,21 +12,21 @@ efficiencies, crosstalk ratios, SLM transmissions and distortion coefficients di
 Channel index ``i`` is the photodiode / output channel (row ``i`` of our ``W`` in ``W @ f(s)``),
 ``j`` the microLED / input channel (column ``j`` of ``W``).
 
-Calibration file keys (``row`` = 12, the released loader's default; ``n`` = channels):
+Calibration file keys (``row`` = 12, the released loader's default; ``n`` = channels)::
 
-=====================================================  ==========================================
-``tanh_sigmoid_coeffs``                                 a, b0, c, d, f0[, g] of the fitted "tanh"
-``led_poly_coeffs_pos`` / ``_neg``                      microLED cubic per sign path (highest first)
-``row_profiles.{positive,negative}_row12``              fan-in efficiency per input channel j (n,)
-``column_wise_weights_distortion.{..}_row12``           per output channel i: a, b, c of w -> a w^2+b w+c
-``pd_crosstalk.ratio_to_{later,earlier}_{sign}_row12``  leak of channel i into i+1 / i-1 (n,)
-``pd_crosstalk.pd_{positive,negative}_darkness``        SLM dark floor per output channel (n,)
-``pd_offset.pd_offset_{sign}_row12``                    photodiode offsets, V (n,) (unused by default)
-``deq_input_min_max``                                   input clamp [lo, hi], V
-``output_correction.{positive,negative}`` (optional)    TIA efficiency per channel and sign (n,)
-``close_loop_offset_and_scale`` (optional, 48 ch.)      dc_offset, linear_offset, scaling (n,),
-                                                        solution_to_adc_ratio
-=====================================================  ==========================================
+    =====================================================  ==========================================
+    ``tanh_sigmoid_coeffs``                                 a, b0, c, d, f0[, g] of the fitted "tanh"
+    ``led_poly_coeffs_pos`` / ``_neg``                      microLED cubic per sign path (highest first)
+    ``row_profiles.{positive,negative}_row12``              fan-in efficiency per input channel j (n,)
+    ``column_wise_weights_distortion.{..}_row12``           per output channel i: a, b, c of w -> a w^2+b w+c
+    ``pd_crosstalk.ratio_to_{later,earlier}_{sign}_row12``  leak of channel i into i+1 / i-1 (n,)
+    ``pd_crosstalk.pd_{positive,negative}_darkness``        SLM dark floor per output channel (n,)
+    ``pd_offset.pd_offset_{sign}_row12``                    photodiode offsets, V (n,) (unused by default)
+    ``deq_input_min_max``                                   input clamp [lo, hi], V
+    ``output_correction.{positive,negative}`` (optional)    TIA efficiency per channel and sign (n,)
+    ``close_loop_offset_and_scale`` (optional, 48 ch.)      dc_offset, linear_offset, scaling (n,),
+                                                            solution_to_adc_ratio
+    =====================================================  ==========================================
 
 Without ``output_correction`` the TIA efficiencies are the released loader's constants for the
 June 2024 16-channel machine (0.65 positive path, 1.0 negative path).  ``output_correction`` and
@@ -85,7 +85,8 @@ def _zeros(n: int) -> np.ndarray:
 class AOCHardware:
     """Calibration of one AOC machine plus one switch per non-ideal effect (all float64).
 
-    Calibration (``n = n_channels``):
+    Calibration (``n = n_channels``)::
+
       tanh_coeffs: (6,) a [1/V], b0 [-], c [-], d [V], f0 [V], g [-] of
           ``u = a z + b0; f(z) = d u / (1 + |u|^c)^(1/c) + f0 + g z`` (z, f in V)
       led_pos, led_neg: (4,) cubic ``p(v) = A v^3 + B v^2 + C v + D`` (v, p in V)
@@ -100,7 +101,8 @@ class AOCHardware:
       input_min_max: (lo, hi) clamp of ``x + b`` [V]
       cl_dc_offset, cl_linear_offset, cl_scaling: (n,) or None; cl_ratio: float (closed loop)
 
-    Operator calibration data (issue 27; fitted by ``reference.aoc_hardware_calibration.calibrate``):
+    Operator calibration data (issue 27; fitted by ``reference.aoc_hardware_calibration.calibrate``)::
+
       state_scale: kappa [V per model unit]: the machine's state voltage is ``kappa z`` for the model's
           state z, so the drive is ``f(kappa z)`` (``cal_state_scale``)
       gain_in_pos, gain_in_neg: (n,) drive gain per input channel j and sign path (``cal_gain``)
