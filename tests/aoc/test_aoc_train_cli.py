@@ -37,7 +37,7 @@ def test_cli_writes_val_and_test_records(tmp_path):
     cli_train.add_arguments(p)
     args = p.parse_args(["--task", "sine", "--epochs", "1", "--max-steps", "20", "--no-progress",
                          "--out", str(tmp_path / "ck"), "--results", str(res)])
-    assert p.parse_args(["--task", "sine"]).results == "docs/results/aoc_train.json"
+    assert p.parse_args(["--task", "sine"]).results is None       # default: OUT/aoc_train.json
     assert cli_train.run(args) == 0
     recs = json.loads(res.read_text())
     assert sorted((r["levels"], r["split"]) for r in recs) == [("9bit", "test"), ("9bit", "val"),
@@ -177,3 +177,23 @@ def test_bad_numeric_options_are_refused_before_anything_runs(tmp_path, capsys, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"quaton-fast aoc-train: error: argument {option}")
     assert not res.exists() and not (tmp_path / "o").exists()
+
+
+def test_results_default_to_the_run_directory_not_the_working_directory(tmp_path, monkeypatch):
+    """Issue 25 item 4: without --results the records go to OUT/aoc_train.json, nothing into the cwd."""
+    from quaton_fast.cli import main
+    monkeypatch.chdir(tmp_path)
+    assert main(["aoc-train", "--task", "sine", "--epochs", "1", "--max-steps", "20", "--no-progress",
+                 "--out", "ck"]) == 0
+    assert len(json.loads((tmp_path / "ck" / "aoc_train.json").read_text())) == 4
+    assert not (tmp_path / "docs").exists()
+
+
+def test_missing_hardware_file_is_a_user_error(tmp_path, capsys):
+    """Issue 25 item 6: a missing calibration file is one line naming --hardware, exit 2 (not 1)."""
+    from quaton_fast.cli import main
+    assert main(["aoc-train", "--task", "gauss", "--no-progress", "--out", str(tmp_path / "o"), "--results", "",
+                 "--hardware", str(tmp_path / "nofile.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("quaton-fast aoc-train: error: argument --hardware") \
+        and "nofile.yaml" in err[0]

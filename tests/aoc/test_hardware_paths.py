@@ -389,5 +389,5 @@ def test_aoc_train_options_write_records_for_both_twins(tmp_path):
     assert len(on_ideal) == 2 and all(r["hardware"] == FILES["16"] and r["readout_noise_v"] == 0.001
                                       for r in on_ideal)
     assert all(np.isfinite(r["value"]) for r in recs)
-    with pytest.raises(SystemExit, match="--hardware-off"):
+    with pytest.raises(ValueError, match="--hardware-off"):
         cli_train.run(p.parse_args(["--task", "gauss", "--hardware-off", "led,nope", "--out", str(tmp_path)]))

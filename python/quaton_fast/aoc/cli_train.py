@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import re
 import shlex
 import sys
@@ -66,8 +67,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="checkpoint directory: per run STEM.pt, STEM.settings.json (the settings record) and "
                         "STEM.lock, STEM = <task>_<model>_seed<seed>-<settings fingerprint>; an interrupted run "
                         "resumes automatically, other settings start their own run")
-    p.add_argument("--results", default="docs/results/aoc_train.json",
-                   help="JSON list the records are appended to ('' = none)")
+    p.add_argument("--results", default=None, metavar="FILE.json",
+                   help="JSON list the records are appended to (default: OUT/aoc_train.json; '' = none)")
     p.add_argument("--no-progress", action="store_true")
     hardware_cli.add_arguments(p)  # --hardware, --eval-hardware, --readout-noise ... (aoc/hardware_cli.py)
 
@@ -230,6 +231,7 @@ def _train_and_report(args: argparse.Namespace, device: torch.device, out: Path,
             recs.append({**common, "levels": lv, "split": split, "value": v})
     if dist.is_main_process():
         recs += hardware_cli.eval_records(args, model, xs, ys, reg, args.quant_mode, common, twins, dataset)
-    if args.results and dist.is_main_process():
-        append_results(args.results, recs)
+    results = os.path.join(args.out, "aoc_train.json") if args.results is None else args.results
+    if results and dist.is_main_process():
+        append_results(results, recs)
     return 0

@@ -44,7 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _die(opt: str, exc: BaseException) -> None:
-    raise SystemExit(f"quaton-fast aoc-train: error: {opt}: {str(exc).splitlines()[0]}")
+    """A bad calibration file or option: a ValueError naming the option, which the CLI prints as one
+    line and exits 2 (a user error), with the original error chained for --traceback."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    raise ValueError(f"argument {opt}: {first}") from exc
 
 
 def _profile(opt: str, spec: Optional[str], off: List[str], calibration: Optional[str] = None,
