@@ -45,6 +45,8 @@ TRAIN = ["train", "--task", "mnist-5k", "--neurons", "16", "--object-size", "16"
     ("qopt bogus", TRAIN + ["--qopt", "bogus=1", "--out", "{d}/t1"], ["--qopt", "bogus"]),
     ("data-root honoured", TRAIN + ["--data-root", "{d}/nonexistent", "--out", "{d}/t1"],
      ["--data-root", "nonexistent/mnist_5k.csv.gz does not exist"]),
+    ("object larger than the grid", TRAIN + ["--object-size", "20", "--out", "{d}/t1"],
+     ["argument 'object_size' (--object-size) must be <= the grid's 16 neurons", "(--neurons)"]),
     ("qopt keys listed", TRAIN + ["--quantizer", "psq-lt", "--qopt", "temperature=3", "--out", "{d}/t1"],
      ["option 'temperature'", "its options are: lambda1, beta, kappa_init, eps, material_kappa"]),
     ("aoc batch 0", ["aoc-train", "--task", "gauss", "--batch", "0", "--results", "", "--out", "{d}/a"],
@@ -110,3 +112,18 @@ def test_module_entry_point_exit_code_and_stderr(tmp_path):
                         "--results", "", "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.strip() == "quaton-fast aoc-train: error: argument --batch: expected an integer >= 1, got '-5'"
+
+
+def test_defaults_follow_the_other_options(tmp_path):
+    """Issue 25 item 8: --neurons 16 without --object-size trains (the object fills the grid), and
+    --epochs 1 without --warmup trains (warm-up at most epochs - 1)."""
+    from quaton_fast.train.cli_train import add_arguments, config_from_args
+    import argparse
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    cfg = config_from_args(p.parse_args(["--task", "mnist-5k", "--neurons", "16", "--out", str(tmp_path / "a")]))
+    assert cfg.object_size == 16 and cfg.warmup == 3
+    cfg = config_from_args(p.parse_args(["--task", "mnist-5k", "--epochs", "1", "--out", str(tmp_path / "b")]))
+    assert cfg.warmup == 0 and cfg.object_size is None
+    cfg = config_from_args(p.parse_args(["--task", "mnist-5k", "--epochs", "2", "--out", str(tmp_path / "c")]))
+    assert cfg.warmup == 1

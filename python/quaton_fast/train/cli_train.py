@@ -98,14 +98,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--neurons", "--n", dest="n", type=_positive(int), default=None,
                    help="neurons per side (default: the preset's); under torchrun write --neurons")
     p.add_argument("--layers", type=_positive(int), default=None, help="phase layers (default: the preset's)")
-    p.add_argument("--object-size", type=_positive(int), default=None, help="image size on the grid, px")
+    p.add_argument("--object-size", type=_positive(int), default=None,
+                   help="image size on the grid, px (default: the preset's, at most --neurons)")
     p.add_argument("--pad", type=_positive(int), default=None, help="FFT zero-padding factor")
     p.add_argument("--evanescent", choices=("cut", "decay"), default=None,
                    help="evanescent waves: decay (exact) or cut (results recorded before 2026-12 used cut); "
                         "default: the preset's (decay)")
     p.add_argument("--epochs", type=_nonnegative_int, default=d.epochs,
                    help="total epochs, warm-up included (0 with --init-from: evaluate only)")
-    p.add_argument("--warmup", type=_nonnegative_int, default=d.warmup, help="full-precision epochs before QAT")
+    p.add_argument("--warmup", type=_nonnegative_int, default=None,
+                   help=f"full-precision epochs before QAT (default: {d.warmup}, at most --epochs minus 1)")
     p.add_argument("--batch", type=_positive(int), default=d.batch, help="global batch size")
     p.add_argument("--lr", type=_positive(float), default=d.lr, help="Adam learning rate")
     p.add_argument("--seed", type=_nonnegative_int, default=d.seed)
@@ -149,7 +151,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     cfg = RunConfig(task=args.task, quantizer=args.quantizer, levels=args.levels, quantizer_options=dict(args.qopt),
                     preset=args.preset, n=args.n, layers=args.layers, object_size=args.object_size, pad=args.pad,
                     evanescent=args.evanescent,
-                    epochs=args.epochs, warmup=args.warmup, batch=args.batch, lr=args.lr, seed=args.seed,
+                    epochs=args.epochs,
+                    warmup=min(RunConfig.warmup, max(args.epochs - 1, 0)) if args.warmup is None else args.warmup,
+                    batch=args.batch, lr=args.lr, seed=args.seed,
                     train_limit=args.train_limit, test_limit=args.test_limit, init_from=args.init_from,
                     snapshot_epochs=sorted(set(args.snapshot_epochs)), n_material=args.n_material,
                     fab_phase=args.fab_phase, fab_shift=args.fab_shift, fab_dz=args.fab_dz,

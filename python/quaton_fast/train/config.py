@@ -81,6 +81,16 @@ class RunConfig:
         for name in ("n", "layers", "object_size", "pad", "train_limit", "test_limit"):
             if getattr(self, name) is not None:
                 positive_int(f, name, getattr(self, name))
+        from .registry import TASKS             # the task's kind (registry imports this module)
+        images = self.task not in TASKS or TASKS[self.task].kind == "classify"   # QPI tasks use the full grid
+        preset_n = PRESETS[self.preset].get("n")
+        n = self.n if self.n is not None else preset_n
+        preset_object = PRESETS[self.preset].get("object_size")
+        if images and self.object_size is None and n is not None and preset_object is not None and preset_object > n:
+            self.object_size = n                   # the preset's object does not fit a smaller grid: fill it
+        if images and self.object_size is not None and n is not None and self.object_size > n:
+            raise ValueError(f"{f}(): argument 'object_size' (--object-size) must be <= the grid's {n} neurons per "
+                             f"side (--neurons), got {self.object_size}")
         positive_int(f, "epochs", self.epochs, minimum=0)
         positive_int(f, "warmup", self.warmup, minimum=0)
         positive_int(f, "batch", self.batch)
