@@ -102,6 +102,7 @@ struct Plan {
   static bool fits(int n, unsigned smem_optin) {
     return Row::shared_memory_size <= smem_optin && RowInv::shared_memory_size <= smem_optin &&
            Geometry::col_smem(n) <= smem_optin &&
+           kernels::QuantRowGeometry<Row>::forward_smem(static_cast<int>(P)) <= smem_optin &&
            kernels::QuantRowGeometry<RowInv>::adjoint_smem(static_cast<int>(P)) <= smem_optin;
   }
 };
@@ -132,10 +133,10 @@ int run_quant_size(const FusedPropagateParams& params, cudaStream_t stream, int 
                                                stream>>>(p);
   } else {
     if ((err = prepare_smem(smem_qrow, device, kernels::row_quant_modulate_fft_kernel<P, Row>,
-                            Row::shared_memory_size)))
+                            QRow::forward_smem(static_cast<int>(P)))))
       return err;
     kernels::row_quant_modulate_fft_kernel<P, Row><<<QRow::grid(p.batch, p.n, J), Row::block_dim,
-                                                     Row::shared_memory_size, stream>>>(p);
+                                                     QRow::forward_smem(p.n), stream>>>(p);
   }
   if ((err = static_cast<int>(cudaGetLastError()))) return err;
 
@@ -146,7 +147,7 @@ int run_quant_size(const FusedPropagateParams& params, cudaStream_t stream, int 
   if ((err = static_cast<int>(cudaGetLastError()))) return err;
 
   if (adjoint) {
-    // the attribute is raised once for the largest N (= P), so every N of this P fits
+    // the attributes are raised once for the largest N (= P), so every N of this P fits
     if ((err = prepare_smem(smem_qinv, device, kernels::row_ifft_crop_quant_kernel<P, RowInv>,
                             QInv::adjoint_smem(static_cast<int>(P)))))
       return err;

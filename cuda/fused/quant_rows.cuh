@@ -3,13 +3,17 @@
 // propagate_fused.h; the quantizer: quant_transmission in cuda/quantizer_math.cuh). The column
 // pass and the plain row passes are those of propagate_fused.cuh.
 //
-// Layout: one block per (row r, batch slab s); its ffts_per_block thread rows each transform J
-// samples in turn (b = s F J + j F + threadIdx.y), so each thread evaluates T(w) for its elements
-// once and keeps it in registers for the J samples, and the adjoint sums conj(u_b) g_b over the
-// block's F J samples in registers, then over the F thread rows in shared memory (one partial per
-// element and block, no atomics). Bytes per step beyond the plain passes: the latent N^2 4 per
-// block row (from L2) instead of the stored m, and the partials S N^2 4 (S = B / (F J)) written
-// once and summed by the caller, against the B N^2 4 of the per-sample dphi of the unquantized path.
+// Layout: one block per (row r, batch slab s); its ffts_per_block (F) thread rows each transform J
+// samples in turn (b = s F J + j F + threadIdx.y). The block evaluates T(w) of its row once (all
+// threads share the N elements) into shared memory, so the quantizer costs N evaluations per block,
+// not one per sample; the adjoint accumulates conj(u_b) g_b of its samples in a shared (F, N) tile
+// (each element of a thread row is owned by one thread), then all threads sum the F rows, apply the
+// quantizer's derivative once per element and write one partial per element and block (no atomics).
+// T and the accumulators live in shared memory, not registers: with E elements per thread they
+// would take 4E more registers (E = 20 at P = 400, 32 at P = 1024) beside the FFT's own.
+// Bytes per step beyond the plain passes: the latent N^2 4 per block row (from L2) instead of the
+// stored m, and the partials S N^2 4 (S = B / (F J)) written once and summed by the caller, against
+// the B N^2 4 of the per-sample dphi of the unquantized path.
 #pragma once
 
 #include <cstdint>
@@ -26,10 +30,12 @@ constexpr std::int64_t kQuantTargetBlocks = 2048;
 constexpr unsigned kQuantMaxSamplesPerThread = 4;
 
 // Launch geometry of the quantized row passes for a row-FFT descriptor FFT (shared by the CUDA
-// launcher and the emulator drivers).
+// launcher and the emulator drivers). Dynamic shared memory: the FFT's, then T (N,) complex, then
+// (adjoint) the accumulators (F, N) complex and the block's dL/dp partials (threads,) float.
 template <class FFT>
 struct QuantRowGeometry {
   static constexpr unsigned F = FFT::ffts_per_block;
+  static constexpr unsigned kThreads = FFT::block_dim.x * FFT::block_dim.y;
   static unsigned samples_per_thread(std::int64_t batch, int n) {
     const std::int64_t groups = (batch + F - 1) / F;
     const std::int64_t j = groups * n / kQuantTargetBlocks;
@@ -39,32 +45,35 @@ struct QuantRowGeometry {
     return static_cast<unsigned>((batch + static_cast<std::int64_t>(F) * j - 1) / (static_cast<std::int64_t>(F) * j));
   }
   static dim3 grid(std::int64_t batch, int n, unsigned j) { return dim3(static_cast<unsigned>(n), slabs(batch, j)); }
-  // adjoint: the FFT's shared memory, or the (F - 1, N) row partials + (block_dim.x,) dL/dp partials
-  static constexpr unsigned reduce_offset(int n) { return ((F - 1) * static_cast<unsigned>(n) * 8u + 15u) / 16u * 16u; }
-  static unsigned adjoint_smem(int n) {
-    const unsigned red = reduce_offset(n) + FFT::block_dim.x * 4u;
-    return red > FFT::shared_memory_size ? red : FFT::shared_memory_size;
-  }
+  static constexpr unsigned t_offset() { return (FFT::shared_memory_size + 15u) / 16u * 16u; }
+  static constexpr unsigned acc_offset(int n) { return t_offset() + static_cast<unsigned>(n) * 8u; }
+  static constexpr unsigned pred_offset(int n) { return acc_offset(n) + F * static_cast<unsigned>(n) * 8u; }
+  static constexpr unsigned forward_smem(int n) { return acc_offset(n); }
+  static constexpr unsigned adjoint_smem(int n) { return pred_offset(n) + kThreads * 4u; }
 };
+
+// T(w[r, :]) of the block's row into shared memory, all threads sharing the N elements.
+template <class FFT>
+__device__ __forceinline__ void quant_row_transmission(const FusedPropagateParams& p, const float* w, float2* T) {
+  const float k = quant_param(p.quant);
+  const unsigned tid = threadIdx.y * blockDim.x + threadIdx.x, threads = blockDim.x * blockDim.y;
+  for (unsigned c = tid; c < static_cast<unsigned>(p.n); c += threads) T[c] = quant_transmission<false>(w[c], p.quant, k).t;
+}
 
 // Forward pass 1: X[b, r, :] = FFT_P(pad_row(T(w[r, :]) * u[b, r, :])).
 template <unsigned P, class FFT>
 __device__ __forceinline__ void row_quant_modulate_fft_kernel_body(const FusedPropagateParams& p) {
   using V = typename FFT::value_type;
+  using Geo = QuantRowGeometry<FFT>;
   constexpr unsigned E = FFT::elements_per_thread, F = FFT::ffts_per_block;
   QF_DYNAMIC_SHARED(unsigned char, smem);
+  float2* T = reinterpret_cast<float2*>(smem + Geo::t_offset());  // (N,)
   const int n = p.n, o = (static_cast<int>(P) - n) / 2;
   const int r = static_cast<int>(blockIdx.x);
   const unsigned J = static_cast<unsigned>(p.quant_samples_per_thread);
   const std::int64_t b0 = static_cast<std::int64_t>(blockIdx.y) * F * J;
-  const float* w = p.latent + static_cast<std::int64_t>(r) * n;
-  const float k = quant_param(p.quant);
-  float2 t[E];
-#pragma unroll
-  for (unsigned i = 0; i < E; ++i) {
-    const int c = static_cast<int>(threadIdx.x + i * FFT::stride) - o;
-    t[i] = (c >= 0 && c < n) ? quant_transmission<false>(w[c], p.quant, k).t : make_float2(0.f, 0.f);
-  }
+  quant_row_transmission<FFT>(p, p.latent + static_cast<std::int64_t>(r) * n, T);
+  __syncthreads();  // T is read by other threads than those that wrote it
   for (unsigned j = 0; j < J; ++j) {
     const std::int64_t b = b0 + static_cast<std::int64_t>(j) * F + threadIdx.y;
     const bool valid = b < p.batch;
@@ -73,7 +82,7 @@ __device__ __forceinline__ void row_quant_modulate_fft_kernel_body(const FusedPr
 #pragma unroll
     for (unsigned i = 0; i < E; ++i) {
       const int c = static_cast<int>(threadIdx.x + i * FFT::stride) - o;
-      td[i] = from_f2<V>((valid && c >= 0 && c < n) ? cmul(t[i], u[c]) : make_float2(0.f, 0.f));
+      td[i] = from_f2<V>((valid && c >= 0 && c < n) ? cmul(T[c], u[c]) : make_float2(0.f, 0.f));
     }
     if (j > 0) __syncthreads();  // the next FFT reuses the previous one's shared memory
     FFT().execute(td, smem);
@@ -95,7 +104,7 @@ row_quant_modulate_fft_kernel(FusedPropagateParams p) {
 }
 
 // Adjoint pass 3: g = IFFT_P(X[b, r, :])[o : o+N] / P^2, out = conj(T) g, and the block's partial
-// sums of Re(conj(dT/dw) G) and Re(conj(dT/dp) G), G = sum_b conj(u_b) g_b.
+// sums of Re(conj(dT/dw) G) and Re(conj(dT/dp) G), G = sum_b conj(u_b) g_b over its samples.
 template <unsigned P, class FFT>
 __device__ __forceinline__ void row_ifft_crop_quant_kernel_body(const FusedPropagateParams& p) {
   using V = typename FFT::value_type;
@@ -104,18 +113,21 @@ __device__ __forceinline__ void row_ifft_crop_quant_kernel_body(const FusedPropa
   constexpr float scale = 1.0f / (static_cast<float>(P) * static_cast<float>(P));
   QF_DYNAMIC_SHARED(unsigned char, smem);
   const int n = p.n, o = (static_cast<int>(P) - n) / 2;
+  float2* T = reinterpret_cast<float2*>(smem + Geo::t_offset());      // (N,)
+  float2* acc = reinterpret_cast<float2*>(smem + Geo::acc_offset(n));  // (F, N): row threadIdx.y is its own
+  float* pred = reinterpret_cast<float*>(smem + Geo::pred_offset(n));  // (threads,)
   const int r = static_cast<int>(blockIdx.x);
   const unsigned J = static_cast<unsigned>(p.quant_samples_per_thread);
   const std::int64_t b0 = static_cast<std::int64_t>(blockIdx.y) * F * J;
   const float* w = p.latent + static_cast<std::int64_t>(r) * n;
-  const float k = quant_param(p.quant);
-  float2 t[E], acc[E];
+  float2* my_acc = acc + threadIdx.y * static_cast<unsigned>(n);
+  quant_row_transmission<FFT>(p, w, T);
 #pragma unroll
   for (unsigned i = 0; i < E; ++i) {
     const int c = static_cast<int>(threadIdx.x + i * FFT::stride) - o;
-    t[i] = (c >= 0 && c < n) ? quant_transmission<false>(w[c], p.quant, k).t : make_float2(0.f, 0.f);
-    acc[i] = make_float2(0.f, 0.f);
+    if (c >= 0 && c < n) my_acc[c] = make_float2(0.f, 0.f);
   }
+  __syncthreads();  // T is read by other threads than those that wrote it
   for (unsigned j = 0; j < J; ++j) {
     const std::int64_t b = b0 + static_cast<std::int64_t>(j) * F + threadIdx.y;
     const bool valid = b < p.batch;
@@ -139,47 +151,34 @@ __device__ __forceinline__ void row_ifft_crop_quant_kernel_body(const FusedPropa
       float2 g = as_f2(td[i]);
       g.x *= scale;
       g.y *= scale;
-      out[c] = cmul_conj_a(t[i], g);
+      out[c] = cmul_conj_a(T[c], g);
       const float2 ug = cmul_conj_a(su[c], g);  // conj(u) g: this sample's dL/dT
-      acc[i].x += ug.x;
-      acc[i].y += ug.y;
+      my_acc[c].x += ug.x;
+      my_acc[c].y += ug.y;
     }
   }
-  __syncthreads();  // the FFT's shared memory now holds the block's row partials
-  float2* red = reinterpret_cast<float2*>(smem);       // (F - 1, N): thread rows 1 .. F-1
-  float* pred = reinterpret_cast<float*>(smem + Geo::reduce_offset(n));  // (block_dim.x,)
-  if (threadIdx.y > 0) {
-#pragma unroll
-    for (unsigned i = 0; i < E; ++i) {
-      const int c = static_cast<int>(threadIdx.x + i * FFT::stride) - o;
-      if (c >= 0 && c < n) red[(threadIdx.y - 1) * static_cast<unsigned>(n) + c] = acc[i];
+  const unsigned tid = threadIdx.y * blockDim.x + threadIdx.x, threads = blockDim.x * blockDim.y;
+  const float k = quant_param(p.quant);
+  const std::int64_t slab_row = (static_cast<std::int64_t>(blockIdx.y) * n + r) * n;
+  float dp = 0.f;
+  __syncthreads();  // every thread row's accumulators are complete
+  for (unsigned c = tid; c < static_cast<unsigned>(n); c += threads) {  // the row's N elements, all threads
+    float2 G = acc[c];
+    for (unsigned y = 1; y < F; ++y) {
+      const float2 v = acc[y * static_cast<unsigned>(n) + c];
+      G.x += v.x;
+      G.y += v.y;
     }
-  }
-  __syncthreads();
-  if (threadIdx.y == 0) {
-    const std::int64_t slab_row = (static_cast<std::int64_t>(blockIdx.y) * n + r) * n;
-    float dp = 0.f;
-#pragma unroll
-    for (unsigned i = 0; i < E; ++i) {
-      const int c = static_cast<int>(threadIdx.x + i * FFT::stride) - o;
-      if (c < 0 || c >= n) continue;
-      float2 G = acc[i];
-      for (unsigned y = 1; y < F; ++y) {
-        const float2 v = red[(y - 1) * static_cast<unsigned>(n) + c];
-        G.x += v.x;
-        G.y += v.y;
-      }
-      const QuantEval e = quant_transmission<true>(w[c], p.quant, k);
-      if (p.grad_latent_partial) p.grad_latent_partial[slab_row + c] = e.dt_dw.x * G.x + e.dt_dw.y * G.y;
-      dp += e.dt_dp.x * G.x + e.dt_dp.y * G.y;  // Re(conj(dT/dp) G)
-    }
-    pred[threadIdx.x] = dp;
+    const QuantEval e = quant_transmission<true>(w[c], p.quant, k);
+    if (p.grad_latent_partial) p.grad_latent_partial[slab_row + c] = e.dt_dw.x * G.x + e.dt_dw.y * G.y;
+    dp += e.dt_dp.x * G.x + e.dt_dp.y * G.y;  // Re(conj(dT/dp) G)
   }
   if (!p.grad_param_partial) return;  // the same for every thread of the block
+  pred[tid] = dp;
   __syncthreads();
-  if (threadIdx.x == 0 && threadIdx.y == 0) {
+  if (tid == 0) {
     float s = 0.f;
-    for (unsigned x = 0; x < FFT::block_dim.x; ++x) s += pred[x];
+    for (unsigned x = 0; x < threads; ++x) s += pred[x];
     p.grad_param_partial[static_cast<std::int64_t>(blockIdx.y) * n + r] = s;
   }
 }

@@ -83,7 +83,7 @@ int run_quant(const std::string& kernel, const emu_io::Args& a, quaton::FusedPro
       qf_emu::launch(dim3(Geo::row_blocks(B * n)), Row::block_dim, Row::shared_memory_size,
                      [&] { quaton::kernels::row_modulate_fft_kernel<P, Row>(p); }, opt);
     } else {
-      qf_emu::launch(QRow::grid(B, n, J), Row::block_dim, Row::shared_memory_size,
+      qf_emu::launch(QRow::grid(B, n, J), Row::block_dim, QRow::forward_smem(n),
                      [&] { quaton::kernels::row_quant_modulate_fft_kernel<P, Row>(p); }, opt);
     }
     qf_emu::launch(Geo::col_grid(B), Col::block_dim, Geo::col_smem(n),
