@@ -121,6 +121,19 @@ __device__ __forceinline__ void dsq_interval(const QuantSpec& q, float x, float 
   }
 }
 
+// (sin phi, cos phi) for the phase of a phase table. On the GPU sincospif(phi / pi): its range
+// reduction is exact, so there is no slow path (sincosf's Payne-Hanek reduction for huge arguments
+// is a called subroutine that costs the fused row passes a 32-byte stack frame and, at P = 400,
+// 16 bytes of spills around the call); the phase enters rounded once more (phi/pi, 2^-24
+// relative). On the CPU build (emulator) sincosf, the same function to float rounding.
+__device__ __forceinline__ void sincos_phase(float phi, float* sn, float* cs) {
+#ifdef __CUDA_ARCH__
+  sincospif(phi * 0.318309886183790671538f, sn, cs);
+#else
+  sincosf(phi, sn, cs);
+#endif
+}
+
 // T(w) (with kGrad also dT/dw and dT/dp) of quantizer q at its parameter p (quant_param(q)).
 // Phase tables: the staircase value is the phase phi, T = exp(i phi), dT/d. = i T dphi/d.;
 // complex tables: the value is T itself. A non-finite w gives NaN everywhere.
@@ -166,7 +179,7 @@ __device__ __forceinline__ QuantEval quant_transmission(float w, const QuantSpec
     e.dt_dp = dval_dp;
   } else {
     float sn, cs;
-    sincosf(val.x, &sn, &cs);
+    sincos_phase(val.x, &sn, &cs);
     e.t = make_float2(cs, sn);
     e.dt_dw = make_float2(-sn * dval_dx.x, cs * dval_dx.x);  // i T dphi/dw
     e.dt_dp = make_float2(-sn * dval_dp.x, cs * dval_dp.x);
