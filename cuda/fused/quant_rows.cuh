@@ -74,6 +74,7 @@ __device__ __forceinline__ void row_quant_modulate_fft_kernel_body(const FusedPr
   const std::int64_t b0 = static_cast<std::int64_t>(blockIdx.y) * F * J;
   quant_row_transmission<FFT>(p, p.latent + static_cast<std::int64_t>(r) * n, T);
   __syncthreads();  // T is read by other threads than those that wrote it
+#pragma unroll 1  // one FFT body per kernel: J is small and the FFT large
   for (unsigned j = 0; j < J; ++j) {
     const std::int64_t b = b0 + static_cast<std::int64_t>(j) * F + threadIdx.y;
     const bool valid = b < p.batch;
@@ -98,7 +99,7 @@ __device__ __forceinline__ void row_quant_modulate_fft_kernel_body(const FusedPr
 }
 
 template <unsigned P, class FFT>
-__global__ void __launch_bounds__(FFT::max_threads_per_block)
+__global__ void __launch_bounds__(FFT::max_threads_per_block, 1)
 row_quant_modulate_fft_kernel(FusedPropagateParams p) {
   if constexpr (QF_FFT_BODY_ENABLED(FFT)) row_quant_modulate_fft_kernel_body<P, FFT>(p);
 }
@@ -128,6 +129,7 @@ __device__ __forceinline__ void row_ifft_crop_quant_kernel_body(const FusedPropa
     if (c >= 0 && c < n) my_acc[c] = make_float2(0.f, 0.f);
   }
   __syncthreads();  // T is read by other threads than those that wrote it
+#pragma unroll 1  // one FFT body per kernel: J is small and the FFT large
   for (unsigned j = 0; j < J; ++j) {
     const std::int64_t b = b0 + static_cast<std::int64_t>(j) * F + threadIdx.y;
     const bool valid = b < p.batch;
@@ -184,7 +186,7 @@ __device__ __forceinline__ void row_ifft_crop_quant_kernel_body(const FusedPropa
 }
 
 template <unsigned P, class FFT>
-__global__ void __launch_bounds__(FFT::max_threads_per_block)
+__global__ void __launch_bounds__(FFT::max_threads_per_block, 1)
 row_ifft_crop_quant_kernel(FusedPropagateParams p) {
   if constexpr (QF_FFT_BODY_ENABLED(FFT)) row_ifft_crop_quant_kernel_body<P, FFT>(p);
 }
