@@ -24,6 +24,7 @@
 #define QF_FFT_BODY_ENABLED(FFT) (cufftdx::sm_of<FFT>::value == QF_PASS_ARCH)
 
 #include "propagate_fused.cuh"
+#include "quant_rows.cuh"
 
 namespace quaton {
 namespace {
@@ -100,9 +101,67 @@ struct Plan {
   static_assert(!Row::requires_workspace && !Col::requires_workspace, "sizes needing Bluestein are not fused");
   static bool fits(int n, unsigned smem_optin) {
     return Row::shared_memory_size <= smem_optin && RowInv::shared_memory_size <= smem_optin &&
-           Geometry::col_smem(n) <= smem_optin;
+           Geometry::col_smem(n) <= smem_optin &&
+           kernels::QuantRowGeometry<Row>::forward_smem(static_cast<int>(P)) <= smem_optin &&
+           kernels::QuantRowGeometry<RowInv>::adjoint_smem(static_cast<int>(P)) <= smem_optin;
   }
 };
+
+// The quantized passes (issue 22 item 1; quant_rows.cuh): forward = quantized pass 1, column
+// pass, plain pass 3; adjoint = plain pass 1, column pass, quantized pass 3 with the partials.
+template <unsigned P, unsigned Arch>
+int run_quant_size(const FusedPropagateParams& params, cudaStream_t stream, int device) {
+  static std::atomic<std::uint64_t> smem_row{0}, smem_col{0}, smem_row_inv{0}, smem_qrow{0}, smem_qinv{0};
+  using Pl = Plan<P, Arch>;
+  using Row = typename Pl::Row;
+  using RowInv = typename Pl::RowInv;
+  using Col = typename Pl::Col;
+  using ColInv = typename Pl::ColInv;
+  using Geo = typename Pl::Geometry;
+  using QRow = kernels::QuantRowGeometry<Row>;
+  using QInv = kernels::QuantRowGeometry<RowInv>;
+  FusedPropagateParams p = params;
+  const std::int64_t rows = p.batch * p.n;
+  const bool adjoint = p.quant_adjoint != 0;
+  const unsigned J = adjoint ? QInv::samples_per_thread(p.batch, p.n) : QRow::samples_per_thread(p.batch, p.n);
+  p.quant_samples_per_thread = static_cast<int>(J);
+  int err;
+  if (adjoint) {
+    if ((err = prepare_smem(smem_row, device, kernels::row_modulate_fft_kernel<P, Row>, Row::shared_memory_size)))
+      return err;
+    kernels::row_modulate_fft_kernel<P, Row><<<Geo::row_blocks(rows), Row::block_dim, Row::shared_memory_size,
+                                               stream>>>(p);
+  } else {
+    if ((err = prepare_smem(smem_qrow, device, kernels::row_quant_modulate_fft_kernel<P, Row>,
+                            QRow::forward_smem(static_cast<int>(P)))))
+      return err;
+    kernels::row_quant_modulate_fft_kernel<P, Row><<<QRow::grid(p.batch, p.n, J), Row::block_dim,
+                                                     QRow::forward_smem(p.n), stream>>>(p);
+  }
+  if ((err = static_cast<int>(cudaGetLastError()))) return err;
+
+  const unsigned col_smem = Geo::col_smem(p.n);
+  if ((err = prepare_smem(smem_col, device, kernels::column_transfer_kernel<P, Col, ColInv>, Geo::col_smem(P))))
+    return err;
+  kernels::column_transfer_kernel<P, Col, ColInv><<<Geo::col_grid(p.batch), Col::block_dim, col_smem, stream>>>(p);
+  if ((err = static_cast<int>(cudaGetLastError()))) return err;
+
+  if (adjoint) {
+    // the attributes are raised once for the largest N (= P), so every N of this P fits
+    if ((err = prepare_smem(smem_qinv, device, kernels::row_ifft_crop_quant_kernel<P, RowInv>,
+                            QInv::adjoint_smem(static_cast<int>(P)))))
+      return err;
+    kernels::row_ifft_crop_quant_kernel<P, RowInv><<<QInv::grid(p.batch, p.n, J), RowInv::block_dim,
+                                                     QInv::adjoint_smem(p.n), stream>>>(p);
+  } else {
+    if ((err = prepare_smem(smem_row_inv, device, kernels::row_ifft_crop_kernel<P, RowInv>,
+                            RowInv::shared_memory_size)))
+      return err;
+    kernels::row_ifft_crop_kernel<P, RowInv><<<Geo::row_inv_blocks(rows), RowInv::block_dim,
+                                               RowInv::shared_memory_size, stream>>>(p);
+  }
+  return static_cast<int>(cudaGetLastError());
+}
 
 template <unsigned P, unsigned Arch>
 int run_size(const FusedPropagateParams& p, cudaStream_t stream, int device, unsigned smem_optin) {
@@ -117,6 +176,8 @@ int run_size(const FusedPropagateParams& p, cudaStream_t stream, int device, uns
   const unsigned col_smem = Geo::col_smem(p.n);
   const std::int64_t rows = p.batch * p.n;
   int err;
+
+  if (p.latent) return run_quant_size<P, Arch>(p, stream, device);
 
   const unsigned grid1 = Geo::row_blocks(rows);
   if ((err = prepare_smem(smem_row, device, kernels::row_modulate_fft_kernel<P, Row>, Row::shared_memory_size)))
@@ -144,6 +205,22 @@ int run_arch(const FusedPropagateParams& p, cudaStream_t stream, int device, uns
     case 400: return run_size<400, Arch>(p, stream, device, smem_optin);
     case 512: return run_size<512, Arch>(p, stream, device, smem_optin);
     case 1024: return run_size<1024, Arch>(p, stream, device, smem_optin);
+    default: return -1;
+  }
+}
+
+template <unsigned Arch>
+int slabs_arch(std::int64_t batch, int n, int p) {
+  auto slabs = [&](auto plan) -> int {
+    using Inv = typename decltype(plan)::RowInv;
+    using Q = kernels::QuantRowGeometry<Inv>;
+    return static_cast<int>(Q::slabs(batch, Q::samples_per_thread(batch, n)));
+  };
+  switch (p) {
+    case 256: return slabs(Plan<256, Arch>());
+    case 400: return slabs(Plan<400, Arch>());
+    case 512: return slabs(Plan<512, Arch>());
+    case 1024: return slabs(Plan<1024, Arch>());
     default: return -1;
   }
 }
@@ -181,9 +258,28 @@ int fused_propagate_support(int n, int p, int device) {
   }
 }
 
+int fused_quant_slabs(std::int64_t batch, int n, int p, int device) {
+  if (batch < 1 || n < 1 || n > p) return -1;
+  DeviceFacts facts;
+  if (!device_facts(device, facts)) return -1;
+  switch (facts.arch) {
+    case 800: return slabs_arch<800>(batch, n, p);
+    case 860: return slabs_arch<860>(batch, n, p);
+    case 890: return slabs_arch<890>(batch, n, p);
+    case 900: return slabs_arch<900>(batch, n, p);
+    default: return -1;
+  }
+}
+
 int fused_propagate_cuda(const FusedPropagateParams& p, void* stream_ptr) {
   if (p.batch < 0 || p.n < 1 || p.n > p.p || !p.u || !p.transfer_t || !p.scratch || !p.out) return -1;
   if (p.dphi && !p.saved_u) return -1;
+  if (p.latent) {  // the quantizer in the row passes: no stored modulation, the adjoint needs u
+    if (p.modulation_in || p.modulation_out || p.dphi) return -1;
+    if (p.quant_adjoint && !p.saved_u) return -1;
+    if (p.quant.kind != kQuantIdentity && (!p.quant.thresholds || !p.quant.d_re || !p.quant.v_re || !p.quant.ends))
+      return -1;
+  }
   if (p.batch == 0) return 0;
   if (p.batch > 65535) return -1;  // column pass: one grid row per sample
   int device = 0;  // the calling thread's current device: a host-side read, no driver round trip

@@ -56,6 +56,11 @@ MUTANTS = {
         "td[i] = from_f2<V>((valid && j < P) ? X[j] : make_float2(0.f, 0.f));",
         "td[i] = from_f2<V>(valid ? X[j] : make_float2(0.f, 0.f));",
         "fused", "asan"),
+    "fused_quant_missing_reduction_barrier": (  # issue 22: the adjoint's sum over the block's rows
+        "fused/quant_rows.cuh",
+        "  __syncthreads();  // every thread row's accumulators are complete\n",
+        "",
+        "fused", "tsan"),
     "fixed_point_half_mask": (
         "fixed_point.cuh",
         "x += __shfl_xor_sync(kFullMask, x, offset, TPS);",
@@ -150,6 +155,28 @@ def test_read_past_the_padded_row_is_an_overflow(mutant_exes):
     with pytest.raises(emu.EmuError) as err:
         emu.run(mutant_exes["fused_row_read_past_p"], "fused_propagate", args, arrays, outs)
     assert "heap-buffer-overflow" in err.value.stderr and "row_ifft_crop_kernel" in err.value.stderr
+
+
+def test_missing_barrier_in_the_quantized_adjoints_row_reduction_is_a_race(mutant_exes):
+    """Issue 22 item 1: after its samples, the block sums its thread rows' accumulators of conj(u) g
+    in shared memory, each element by another thread than the ones that accumulated it; without the
+    barrier before that sum it reads them while they are being written."""
+    P, N, B = 24, 11, 4
+    rng = np.random.default_rng(3)
+    c = lambda *s: (rng.standard_normal(s) + 1j * rng.standard_normal(s)).astype(np.complex64)  # noqa: E731
+    table = ref_levels.uniform_levels(4)
+    stair = np.cumsum(np.concatenate([[table.base], table.steps])).astype(np.float32)
+    args = {"batch": B, "n": N, "p": P, "ept": 5, "fpb": 2, "kind": 4, "complex_table": 0, "hard_forward": 0,
+            "num_steps": len(table.steps), "base": repr(float(table.base)), "period": repr(float(table.period)),
+            "param": "9.0"}
+    arrays = {"u": c(B, N, N), "saved_u": c(B, N, N), "transfer_t": c(P, P),
+              "latent": rng.uniform(0, 6.3, (N, N)).astype(np.float32),
+              "thresholds": np.asarray(table.thresholds, np.float32), "ends": stair,
+              "d_re": np.asarray(table.steps, np.float32), "v_re": stair}
+    outs = {"out": ("c64", B * N * N), "geometry": ("i32", 2)}
+    with pytest.raises(emu.EmuError) as err:
+        emu.run(mutant_exes["fused_quant_missing_reduction_barrier"], "fused_quant_adjoint", args, arrays, outs)
+    assert "ThreadSanitizer: data race" in err.value.stderr and "row_ifft_crop_quant_kernel" in err.value.stderr
 
 
 def _fp_request(S=4, n=16):

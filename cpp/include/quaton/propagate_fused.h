@@ -12,9 +12,23 @@
 //   dphi[b, r, c] = Im( conj(m u)[b, r, c] * g[b, r, c] )   (PyTorch's complex-gradient convention)
 // and the input gradient conj(m) * g. H is passed transposed (Ht[k, j] = H[j, k]) so that the
 // column pass reads it with unit stride.
+//
+// Quantizer inside the row passes (issue 22 item 1; set `latent`): the modulation is T(w), the
+// layer's quantizer (QuantSpec, quaton/quantizer.h) evaluated in registers from the latent weights
+// w (N, N) instead of a stored m. The forward's pass 1 multiplies by T(w). The adjoint's pass 3
+// (quant_adjoint = 1) forms out = conj(T) g and, per (slab s, row r), the batch partial sums
+//   grad_latent_partial[s, r, c] = sum_{b in slab s} Re( conj(dT/dw) conj(u_b) g_b )[r, c]
+//   grad_param_partial[s, r]     = sum_c sum_{b in slab s} Re( conj(dT/dp) conj(u_b) g_b )[r, c]
+// (u the forward input, saved_u). dL/dw = sum_s grad_latent_partial (S, N, N), dL/dp = sum of
+// grad_param_partial (S, N): the caller's small reduction. A block handles one row r for
+// fused_quant_rows_per_block() samples (S = fused_quant_slabs() slabs of the batch), so T and
+// its derivatives are evaluated once per element per block, not once per sample, and no atomics
+// are needed (each partial is written by exactly one thread).
 #pragma once
 
 #include <cstdint>
+
+#include "quaton/quantizer.h"
 
 namespace quaton {
 
@@ -31,6 +45,13 @@ struct FusedPropagateParams {
                                         // and dphi uses m u (nullptr: m = 1)
   const void* saved_u = nullptr;    // (B, N, N) complex64 forward input u, for dphi (or nullptr)
   float* dphi = nullptr;            // (B, N, N) float32 per-sample phase gradient (or nullptr)
+  // quantizer in the row passes (latent != nullptr; then modulation_in/out and dphi must be null)
+  const float* latent = nullptr;    // (N, N) float32 latent weights w, radians
+  QuantSpec quant;                  // the quantizer (tables are device pointers)
+  int quant_adjoint = 0;            // 0: forward (pass 1 by T(w)); 1: adjoint (pass 3 conj(T) g + partials)
+  int quant_samples_per_thread = 1; // J: samples each thread row of a block transforms (the launcher sets it)
+  float* grad_latent_partial = nullptr;  // adjoint: (S, N, N) float32, or nullptr
+  float* grad_param_partial = nullptr;   // adjoint: (S, N) float32 partials of dL/dp, or nullptr
 };
 
 // Answers of fused_propagate_support().
@@ -50,9 +71,14 @@ const int* fused_propagate_sizes(int* count);
 // facts are queried once and cached. Compiled for compute capability 8.0, 8.6 (also used on 8.7),
 // 8.9 and 9.0.
 int fused_propagate_support(int n, int p, int device);
-// Runs passes 1-3. Returns the CUDA error code (0 = success) or -1 for unsupported parameters
-// (fused_propagate_support() not kFusedSupported, a null pointer, batch > 65535).
+// Runs passes 1-3 (with latent: the quantized forward or adjoint). Returns the CUDA error code
+// (0 = success) or -1 for unsupported parameters (fused_propagate_support() not kFusedSupported,
+// a null pointer, batch > 65535, latent with modulation_in/modulation_out/dphi, a quantized
+// adjoint without saved_u).
 int fused_propagate_cuda(const FusedPropagateParams& params, void* stream);
+// Number of batch slabs S of the quantized row passes for (batch, N, P) on `device` (the first
+// dimension of grad_latent_partial / grad_param_partial); -1 if the size is not supported.
+int fused_quant_slabs(std::int64_t batch, int n, int p, int device);
 #endif
 
 }  // namespace quaton

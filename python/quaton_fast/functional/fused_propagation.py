@@ -7,8 +7,13 @@ whose shared memory fits the GPU, it runs the three-pass cuFFTDx kernels of ``cu
 ops (``u * polar(1, φ)`` then :func:`~quaton_fast.functional.propagate`) and, on CUDA, says once
 why. Both paths compute the same function with the same gradients (PyTorch's complex convention).
 
-The quantizer is not fused: φ (N, N) comes from the layer's quantizer (its own autograd op and
-CUDA kernel); reading it costs N²·4 bytes against the B·N·P·8 bytes of each field pass.
+:func:`modulate_propagate` takes φ (N, N) from the layer's quantizer (its own autograd op and
+CUDA kernel). :func:`quantize_modulate_propagate` (issue 22 item 1) takes the latent weights and a
+:class:`~quaton_fast.functional.fused_quantizer.FusedQuantizer` instead: on the fused path the row
+pass evaluates the quantizer and ``T(w)`` in registers, and the adjoint's last row pass forms
+``dL/dw`` and the quantizer parameter's gradient (PSQ's k, DSQ's α) as per-slab partial sums that
+one ``sum`` reduces (no atomics, no per-sample (B, N, N) gradient); elsewhere it is the torch
+composition ``propagate(u·T(w), H)`` with the same semantics.
 """
 from __future__ import annotations
 
@@ -20,9 +25,11 @@ from .._backend import native, notice_once
 from .._validation import fail
 from . import _checks
 from ._derived import transposed_transfers
+from .fused_quantizer import KINDS, FusedQuantizer
 from .propagation import propagate
 
-__all__ = ["modulate_propagate", "modulate_propagate_array", "fused_sizes", "fused_available"]
+__all__ = ["modulate_propagate", "quantize_modulate_propagate", "modulate_propagate_array", "fused_sizes",
+           "fused_available"]
 
 
 _FIELD_DTYPES = (torch.complex64, torch.complex128, torch.float32, torch.float64)
@@ -174,6 +181,127 @@ def modulate_propagate(u: torch.Tensor, phase: torch.Tensor | None, transfer: to
     if phase is not None:
         u = u * torch.polar(torch.ones_like(phase), phase).to(u.dtype if u.is_complex() else torch.complex64)
     return propagate(u, transfer)
+
+
+# ----------------------------------------------------------------------------- quantizer inside
+@functools.lru_cache(maxsize=None)
+def _quant_slabs(device: torch.device, batch: int, n: int, p: int) -> int:
+    """Slabs S of the quantized adjoint's partial sums (host-side arithmetic, cached per key)."""
+    return int(native().fused_quant_slabs(batch, n, p, device.index))
+
+
+def _quant_launch(u, latent, transfer_t, q: FusedQuantizer, tables: dict, param_t, adjoint: bool,
+                  saved_u=None, need_param: bool = False):
+    """One quantized pass-1/2/3 sequence on the current stream; the adjoint also returns the
+    partials (S, N, N) of dL/dw and (S, N) of dL/dp (None unless need_param)."""
+    B, n, p = u.shape[0], u.shape[-1], transfer_t.shape[-1]
+    scratch = torch.empty((B, n, p), dtype=torch.complex64, device=u.device)
+    out = torch.empty_like(u)
+    glp = gpp = None
+    if adjoint:
+        S = _quant_slabs(_device_key(u.device), B, n, p)
+        glp = torch.empty((S, n, n), dtype=torch.float32, device=u.device)
+        gpp = torch.empty((S, n), dtype=torch.float32, device=u.device) if need_param else None
+    ptr = lambda t: t.data_ptr() if t is not None else 0  # noqa: E731
+    native().fused_quant_propagate_cuda(
+        B, n, p, u.data_ptr(), transfer_t.data_ptr(), scratch.data_ptr(), out.data_ptr(), latent.data_ptr(),
+        int(adjoint), ptr(saved_u), ptr(glp), ptr(gpp), KINDS[q.kind], int(q.complex_table), int(q.hard_forward),
+        tables["num_steps"], float(q.base), float(q.period or 0.0), ptr(tables["thresholds"]), ptr(tables["ends"]),
+        ptr(tables["d_re"]), ptr(tables["d_im"]), ptr(tables["v_re"]), ptr(tables["v_im"]),
+        float(q.param) if q.param is not None and param_t is None else 0.0, ptr(param_t),
+        torch.cuda.current_stream(u.device).cuda_stream)
+    return out, glp, gpp
+
+
+class _QuantModulatePropagateFused(torch.autograd.Function):
+    """u (B, N, N) complex64, latent (N, N) float32, param: 1-element float32 tensor or None."""
+
+    @staticmethod
+    def forward(ctx, u, latent, param, transfer, q):  # type: ignore[override]
+        tables = q.kernel_tables(u.device)
+        param_t = param.detach().reshape(1).to(torch.float32).contiguous() if param is not None else None
+        lat = latent.detach().contiguous()
+        ctx.save_for_backward(u, lat, param_t, transfer)
+        ctx.q, ctx.tables, ctx.param_shape = q, tables, None if param is None else param.shape
+        out, _, _ = _quant_launch(u.contiguous(), lat, transposed_transfers(transfer)[0], q, tables, param_t, False)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):  # type: ignore[override]
+        u, lat, param_t, transfer = ctx.saved_tensors
+        need_u, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        need_p = param_t is not None and ctx.needs_input_grad[2]
+        if not (need_u or need_w or need_p):
+            return None, None, None, None, None
+        g = grad_out.contiguous().to(torch.complex64)
+        grad_u, glp, gpp = _quant_launch(g, lat, transposed_transfers(transfer)[1], ctx.q, ctx.tables, param_t, True,
+                                         saved_u=u.contiguous(), need_param=need_p)
+        grad_w = glp.sum(0) if need_w else None
+        grad_p = gpp.sum().reshape(ctx.param_shape) if need_p else None
+        return (grad_u if need_u else None), grad_w, grad_p, None, None
+
+
+def _quant_reason(u: torch.Tensor, latent: torch.Tensor, q: FusedQuantizer, transfer: torch.Tensor) -> str | None:
+    """None when the fused quantized kernels can run, else why not (metadata only)."""
+    reason = _fused_reason(u, transfer)
+    if reason is not None:
+        return reason
+    if latent.dtype != torch.float32:
+        return f"the fused quantizer takes float32 latents, got {latent.dtype}"
+    if not hasattr(native(), "fused_quant_propagate_cuda"):
+        return "this build has no fused quantizer kernels"
+    p = q.param_tensor
+    if p is not None and (not p.is_cuda or p.numel() != 1):
+        return "the quantizer parameter must be one value on the field's GPU"
+    return None
+
+
+def quantize_modulate_propagate(u: torch.Tensor, latent: torch.Tensor, quantizer: FusedQuantizer,
+                                transfer: torch.Tensor, *, check_finite: bool = False) -> torch.Tensor:
+    """``propagate(u · T(latent), transfer)`` with the layer's quantizer ``T`` inside the fused
+    row pass (issue 22 item 1).
+
+    u: (..., N, N) complex; latent: (N, N) real, radians (the layer's latent weights w);
+    quantizer: a :class:`~quaton_fast.functional.fused_quantizer.FusedQuantizer` (kind, level
+    table, parameter k or α as a float or a 1-element tensor); transfer: (P, P) complex, P >= N,
+    unshifted FFT order. Differentiable in u, latent and a tensor parameter (PyTorch's complex
+    convention); the forward and gradients equal those of the torch composition
+    ``propagate(u · quantizer.transmission(latent), transfer)``, which is what runs on the CPU
+    and wherever the fused kernels cannot (said once per reason on CUDA).
+
+    Hot path as :func:`modulate_propagate`: metadata checks only, no host synchronisation, no
+    device query per call (the slab count is cached per (device, B, N, P)). Raises
+    TypeError/ValueError naming the argument for a wrong type, dtype, shape or device.
+    """
+    func = "quantize_modulate_propagate"
+    _checks.square_field(func, "u", u, check_finite=check_finite)
+    if not u.is_complex():
+        fail(func, "u", "a complex field (complex64 or complex128)", f"dtype {u.dtype}", TypeError)
+    if not isinstance(quantizer, FusedQuantizer):
+        fail(func, "quantizer", "a FusedQuantizer", type(quantizer).__name__, TypeError)
+    _checks.tensor(func, "latent", latent, complex_ok=False, check_finite=check_finite)
+    if latent.dtype not in (torch.float32, torch.float64):
+        fail(func, "latent", "float32 or float64 (radians)", f"dtype {latent.dtype}", TypeError)
+    if tuple(latent.shape) != tuple(u.shape[-2:]):
+        fail(func, "latent", f"of shape {tuple(u.shape[-2:])}", f"shape {tuple(latent.shape)}")
+    _checks.same_device(func, "latent", latent, u, "u")
+    _checks.square_field(func, "transfer", transfer)
+    if transfer.dim() != 2:
+        fail(func, "transfer", "of shape (P, P)", f"shape {tuple(transfer.shape)}")
+    if transfer.shape[-1] < u.shape[-1]:
+        fail(func, "transfer", f"at least as large as the field (P >= N = {u.shape[-1]})", f"P = {transfer.shape[-1]}")
+    _checks.same_device(func, "transfer", transfer, u, "u")
+    if u.is_cuda:
+        reason = _quant_reason(u, latent, quantizer, transfer)
+        if reason is None:
+            lead = u.shape[:-2]
+            flat = u.reshape(-1, u.shape[-2], u.shape[-1])
+            out = _QuantModulatePropagateFused.apply(flat, latent, quantizer.param_tensor,
+                                                     transfer.to(torch.complex64), quantizer)
+            return out.reshape(*lead, u.shape[-2], u.shape[-1])
+        _notice_fallback(reason)
+    t = quantizer.transmission(latent)
+    return propagate(u * t.to(u.dtype), transfer)
 
 
 def _cuda_operand(arg: str, x, dtype: torch.dtype) -> torch.Tensor:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .._validation import positive_int
-from ..functional.fused_propagation import modulate_propagate
+from ..functional.fused_propagation import modulate_propagate, quantize_modulate_propagate
 from ..functional.transmission import modulate_transmission_propagate
 from ..quant.base import Quantizer
 from ..quant.quantizers import FullPrecision

@@ -13,6 +13,7 @@ from .._validation import fail, finite_real, plain_scalar
 from ..functional import _checks
 from ..functional import quantizers as F
 from ..functional import transmission as FT
+from ..functional.fused_quantizer import FusedQuantizer
 from ..reference.complex_levels import ComplexLevelTable
 from ..reference.levels import MAX_LEVELS, LevelTable, level_table, uniform_levels
 
@@ -144,6 +145,26 @@ class Quantizer(nn.Module):
             phi = self(latent)
             return torch.polar(torch.ones_like(phi), phi)
         return self.transmission_train(latent) if self.training else self.hard_transmission(latent)
+
+    # -- the quantizer inside the fused row pass (issue 22) -------------------------------------
+    def fused_spec(self, latent: torch.Tensor) -> FusedQuantizer | None:
+        """This quantizer as the fused propagation kernels evaluate it now (training or
+        evaluation mode), or None when they cannot (the layer then composes quantizer and
+        modulation). The default: evaluation's hard staircase; :meth:`_fused_train` for training."""
+        if self.table is None:
+            return None
+        return self._fused("hard") if not self.training else self._fused_train(latent)
+
+    def _fused_train(self, latent: torch.Tensor) -> FusedQuantizer | None:
+        return None
+
+    def _fused(self, kind: str, param: float | torch.Tensor | None = None, hard_forward: bool = False,
+               ) -> FusedQuantizer:
+        """A FusedQuantizer of kind on this quantizer's table (its transmissions when the layer
+        multiplies by :meth:`transmission`, i.e. :attr:`uses_transmission`)."""
+        t = torch.complex(self.t_re, self.t_im) if self.uses_transmission else None
+        return FusedQuantizer(kind, self.thresholds, self.steps, self.base, self.period, t,
+                              self.levels if t is not None else None, param, hard_forward)
 
     def transmission_train(self, latent: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} has no complex-table training path")

@@ -17,6 +17,7 @@ from .._validation import fail, finite_real, plain_scalar
 from ..functional import _checks
 from ..functional import quantizers as F
 from ..functional import transmission as FT
+from ..functional.fused_quantizer import FusedQuantizer
 from ..reference.complex_levels import ComplexLevelTable, from_material
 from ..reference.levels import LevelTable
 from .base import TWO_PI, Quantizer, make_level_table
@@ -37,6 +38,9 @@ class FullPrecision(Quantizer):
     def hard(self, latent: torch.Tensor) -> torch.Tensor:
         return latent
 
+    def fused_spec(self, latent: torch.Tensor) -> FusedQuantizer:
+        return FusedQuantizer("identity")
+
     def hard_phase(self, latent: torch.Tensor) -> torch.Tensor:
         """The latent phase wrapped into [0, 2π); raises ValueError naming 'latent' for NaN/Inf."""
         _checks.tensor("FullPrecision.hard_phase", "latent", latent, complex_ok=False)
@@ -51,6 +55,9 @@ class PostTraining(Quantizer):
 
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
         return latent
+
+    def _fused_train(self, latent: torch.Tensor) -> FusedQuantizer:
+        return FusedQuantizer("identity")
 
     def transmission_train(self, latent: torch.Tensor) -> torch.Tensor:
         """Complex table: trains in full precision, ``exp(i·latent)`` (amplitude 1)."""
@@ -90,6 +97,9 @@ class STE(Quantizer):
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
         thr, steps, base = self._table_args(latent)
         return F.ste(latent, thr, steps, base, period=self.period)
+
+    def _fused_train(self, latent: torch.Tensor) -> FusedQuantizer:
+        return self._fused("ste_soft", self.k) if self.transmission_backward else self._fused("ste")
 
     def transmission_train(self, latent: torch.Tensor) -> torch.Tensor:
         """Complex table: forward the hard level t_j, backward ``dT/dw = i·t_j``; with
@@ -137,6 +147,9 @@ class DSQ(Quantizer):
         thr, steps, base = self._table_args(latent)
         return F.dsq(latent, self.current_alpha(), thr, steps, base, period=self.period,
                      hard_forward=self.hard_forward)
+
+    def _fused_train(self, latent: torch.Tensor) -> FusedQuantizer:
+        return self._fused("dsq", self.current_alpha().to(latent.dtype), self.hard_forward)
 
     def transmission_train(self, latent: torch.Tensor) -> torch.Tensor:
         """Complex table: the tanh soft step between neighbouring complex levels."""
@@ -222,6 +235,10 @@ class GumbelSoftmax(Quantizer):
     def tau(self) -> float:
         return max(self.tau_min, self.tau0 * self.decay ** self._epoch_host)
 
+    def fused_spec(self, latent: torch.Tensor) -> None:
+        """None: per-level logits and a noise sample are not in the fused kernels (the layer composes)."""
+        return None
+
     def quantize_train(self, latent: torch.Tensor) -> torch.Tensor:
         noise = self.gumbel_noise(latent.detach())
         return F.gumbel_softmax_phase(latent, self.levels, self.tau(), noise)
@@ -300,6 +317,10 @@ class PSQ(Quantizer):
         k = self._k()
         return F.psq(latent, k.to(latent.dtype) if isinstance(k, torch.Tensor) else k, thr, steps, base,
                      period=self.period)
+
+    def _fused_train(self, latent: torch.Tensor) -> FusedQuantizer:
+        k = self._k()
+        return self._fused("psq", k.to(latent.dtype) if isinstance(k, torch.Tensor) else k)
 
     def transmission_train(self, latent: torch.Tensor) -> torch.Tensor:
         """Complex table: ``T_k(w) = t_0 + Σ_i (t_{i+1} − t_i)·σ(k(x − c_i))``."""
