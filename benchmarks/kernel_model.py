@@ -123,6 +123,42 @@ def fft_flops(P: int) -> float:
     return 5.0 * P * math.log2(P)
 
 
+#: cuda/fused/quant_rows.cuh: blocks aimed at, and samples per thread row at most
+QUANT_TARGET_BLOCKS, QUANT_MAX_SAMPLES_PER_THREAD = 2048, 4
+#: the quantizer the model prices inside the quantized row passes: PSQ on a 4-level periodic table
+#: (4 sigmoids of 2 MUFU and ~6 FLOPs each, the fold, sincos: ~34 FLOPs and 10 MUFU per element;
+#: the backward's derivative about twice that)
+QUANT_EVAL_FLOPS, QUANT_EVAL_MUFU = 34, 10
+
+
+def quant_slabs(N: int, B: int, ffts_per_block: int) -> tuple[int, int]:
+    """(samples per thread row J, batch slabs S) of the quantized row passes (QRow::samples_per_thread, ::slabs)."""
+    F = ffts_per_block
+    J = max(1, min(math.ceil(B / F) * N // QUANT_TARGET_BLOCKS, QUANT_MAX_SAMPLES_PER_THREAD))
+    return J, math.ceil(B / (F * J))
+
+
+def quant_row_design(kernel: str, cfg: dict) -> dict:
+    """Issue 22 item 1: the row passes with the quantizer inside (cuda/fused/quant_rows.cuh). A block
+    owns one row and one batch slab; it evaluates T(w) of its row once (S*N*N evaluations in all)."""
+    N, P, B, S = cfg["N"], cfg["P"], cfg["B"], cfg["S"]
+    field, spec, latent = B * N * N * COMPLEX64, B * N * P * COMPLEX64, N * N * FLOAT32
+    if kernel == "row_quant_modulate_fft_kernel":
+        by = field + spec + latent
+        fl = B * N * fft_flops(P) + 6 * B * N * N + S * N * N * QUANT_EVAL_FLOPS
+        mufu = S * N * N * QUANT_EVAL_MUFU
+        notes = ("reads u (B,N,N) and the latent w (N,N), writes X (B,N,P); T(w) per row and slab in "
+                 "shared memory (PSQ, 4 levels priced)")
+    else:
+        partials = S * N * N * FLOAT32 + S * N * FLOAT32
+        by = spec + 2 * field + latent + partials
+        fl = B * N * fft_flops(P) + 2 * B * N * N + 12 * B * N * N + S * N * N * 2 * QUANT_EVAL_FLOPS
+        mufu = S * N * N * 2 * QUANT_EVAL_MUFU
+        notes = ("reads X (B,N,P), saved u (B,N,N) and w; writes the field gradient (B,N,N) and per-slab "
+                 "partials of dL/dw (S,N,N) and dL/dk (S,N): no atomics")
+    return {"bytes": by, "flops": fl, "ops": {"fp32": fl / 2.0, "mufu": mufu}, "notes": notes}
+
+
 def design(kernel: str, variant: str, cfg: dict) -> dict:
     """Bytes moved to/from device memory and the work issued per call, from the kernel's design.
 
@@ -151,6 +187,8 @@ def design(kernel: str, variant: str, cfg: dict) -> dict:
             notes = ("reads X (B,N,P), writes out (B,N,N)" +
                      ("; reads m (N,N) and saved u (B,N,N), writes dphi (B,N,N) float32" if adj else ""))
         return {"bytes": by, "flops": fl, "ops": {"fp32": fl / 2.0}, "notes": notes}
+    if kernel in ("row_quant_modulate_fft_kernel", "row_ifft_crop_quant_kernel"):
+        return quant_row_design(kernel, cfg)
     if kernel == "layer_cluster_kernel":
         import kernel_model_d2nn as kmd  # noqa: PLC0415 (imports this module)
         return kmd.layer_design(variant, cfg)
@@ -178,6 +216,8 @@ def grid_blocks(kernel: str, cfg: dict, launch: dict) -> int | None:
             return None
         if kernel == "column_transfer_kernel":
             return math.ceil(cfg["P"] / fpb) * cfg["B"]
+        if kernel in ("row_quant_modulate_fft_kernel", "row_ifft_crop_quant_kernel"):
+            return cfg["N"] * quant_slabs(cfg["N"], cfg["B"], fpb)[1]
         if kernel == "layer_cluster_kernel":  # one cluster per sample
             import kernel_model_d2nn as kmd  # noqa: PLC0415
             plan = kmd.cluster_plan(cfg["N"], cfg["P"] // cfg["N"])
@@ -223,6 +263,11 @@ def sized_configs(k: dict) -> list[tuple[str, dict]]:
                 if not kmd.cluster_plan(N, pad)["fits"]:
                     continue
             cfg = {"N": N, "P": N * pad, "B": B}
+            if "_quant" in base:   # the quantized passes: pass 1 of the forward, pass 3 of the adjoint
+                fpb = k["launch"].get("ffts_per_block") or params.get("ffts_per_block") or 1
+                cfg["S"] = quant_slabs(N, B, fpb)[1]
+                out.append(("forward" if base.startswith("row_quant") else "adjoint", cfg))
+                continue
             # one instantiation serves the forward propagation and the adjoint (conj H, no
             # modulation in pass 1, dphi in pass 3)
             out += [("forward", cfg), ("adjoint", cfg)]

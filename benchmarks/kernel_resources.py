@@ -580,6 +580,17 @@ def launch_config(base: str, params: dict, traits: list[dict], consts: dict, max
             return {"threads": max_threads, "dynamic_smem_fixed": 0, "dynamic_smem_per_n": 0,
                     "source": "no cufftdx_traits entry for this P, arch and FFTs per block: __launch_bounds__ "
                               "threads, dynamic shared memory unknown (counted 0)"}
+        if "_quant" in base:
+            # cuda/fused/quant_rows.cuh: round16(FFT workspace) + T of the row (N complex64); the adjoint
+            # also F*N complex64 accumulators and 4 bytes per thread (forward_smem / adjoint_smem)
+            fft = (t["shared_memory_size"] + 15) // 16 * 16
+            threads = math.prod(t["block_dim"])
+            adj = base.startswith("row_ifft")
+            return {"threads": threads, "block_dim": t["block_dim"],
+                    "dynamic_smem_fixed": fft + (4 * threads if adj else 0),
+                    "dynamic_smem_per_n": 8 + (8 * t["ffts_per_block"] if adj else 0),
+                    "ffts_per_block": t["ffts_per_block"], "elements_per_thread": t["elements_per_thread"],
+                    "source": f"cufftdx_traits row_{d} + quant_rows.cuh {'adjoint' if adj else 'forward'}_smem"}
         return {"threads": math.prod(t["block_dim"]), "block_dim": t["block_dim"],
                 "dynamic_smem_fixed": t["shared_memory_size"], "dynamic_smem_per_n": 0,
                 "ffts_per_block": t["ffts_per_block"], "elements_per_thread": t["elements_per_thread"],
