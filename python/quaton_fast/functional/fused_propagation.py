@@ -135,6 +135,26 @@ class _ModulatePropagateFused(torch.autograd.Function):
         return (grad_u if need_u else None), grad_phase, None
 
 
+def _check_plane(func: str, arg: str, plane: torch.Tensor, u: torch.Tensor, check_finite: bool) -> None:
+    """A real (N, N) float32/float64 plane of radians (phase or latent) on u's device."""
+    _checks.tensor(func, arg, plane, complex_ok=False, check_finite=check_finite)
+    if plane.dtype not in (torch.float32, torch.float64):
+        fail(func, arg, "float32 or float64 (radians)", f"dtype {plane.dtype}", TypeError)
+    if tuple(plane.shape) != tuple(u.shape[-2:]):
+        fail(func, arg, f"of shape {tuple(u.shape[-2:])}", f"shape {tuple(plane.shape)}")
+    _checks.same_device(func, arg, plane, u, "u")
+
+
+def _check_transfer(func: str, transfer: torch.Tensor, u: torch.Tensor) -> None:
+    """A square (P, P) transfer function, P >= N, on u's device."""
+    _checks.square_field(func, "transfer", transfer)
+    if transfer.dim() != 2:
+        fail(func, "transfer", "of shape (P, P)", f"shape {tuple(transfer.shape)}")
+    if transfer.shape[-1] < u.shape[-1]:
+        fail(func, "transfer", f"at least as large as the field (P >= N = {u.shape[-1]})", f"P = {transfer.shape[-1]}")
+    _checks.same_device(func, "transfer", transfer, u, "u")
+
+
 def modulate_propagate(u: torch.Tensor, phase: torch.Tensor | None, transfer: torch.Tensor, *,
                        check_finite: bool = False) -> torch.Tensor:
     """``propagate(u · exp(i·phase), transfer)``; fused on sm_90 GPUs, torch ops elsewhere.
@@ -156,18 +176,8 @@ def modulate_propagate(u: torch.Tensor, phase: torch.Tensor | None, transfer: to
     if u.dtype not in _FIELD_DTYPES:
         fail(func, "u", "complex64, complex128, float32 or float64", f"dtype {u.dtype}", TypeError)
     if phase is not None:
-        _checks.tensor(func, "phase", phase, complex_ok=False, check_finite=check_finite)
-        if phase.dtype not in (torch.float32, torch.float64):
-            fail(func, "phase", "float32 or float64 (radians)", f"dtype {phase.dtype}", TypeError)
-        if tuple(phase.shape) != tuple(u.shape[-2:]):
-            fail(func, "phase", f"of shape {tuple(u.shape[-2:])}", f"shape {tuple(phase.shape)}")
-        _checks.same_device(func, "phase", phase, u, "u")
-    _checks.square_field(func, "transfer", transfer)
-    if transfer.dim() != 2:
-        fail(func, "transfer", "of shape (P, P)", f"shape {tuple(transfer.shape)}")
-    if transfer.shape[-1] < u.shape[-1]:
-        fail(func, "transfer", f"at least as large as the field (P >= N = {u.shape[-1]})", f"P = {transfer.shape[-1]}")
-    _checks.same_device(func, "transfer", transfer, u, "u")
+        _check_plane(func, "phase", phase, u, check_finite)
+    _check_transfer(func, transfer, u)
     if u.is_cuda and u.is_complex():
         reason = _fused_reason(u, transfer)
         if reason is None:
@@ -279,18 +289,8 @@ def quantize_modulate_propagate(u: torch.Tensor, latent: torch.Tensor, quantizer
         fail(func, "u", "a complex field (complex64 or complex128)", f"dtype {u.dtype}", TypeError)
     if not isinstance(quantizer, FusedQuantizer):
         fail(func, "quantizer", "a FusedQuantizer", type(quantizer).__name__, TypeError)
-    _checks.tensor(func, "latent", latent, complex_ok=False, check_finite=check_finite)
-    if latent.dtype not in (torch.float32, torch.float64):
-        fail(func, "latent", "float32 or float64 (radians)", f"dtype {latent.dtype}", TypeError)
-    if tuple(latent.shape) != tuple(u.shape[-2:]):
-        fail(func, "latent", f"of shape {tuple(u.shape[-2:])}", f"shape {tuple(latent.shape)}")
-    _checks.same_device(func, "latent", latent, u, "u")
-    _checks.square_field(func, "transfer", transfer)
-    if transfer.dim() != 2:
-        fail(func, "transfer", "of shape (P, P)", f"shape {tuple(transfer.shape)}")
-    if transfer.shape[-1] < u.shape[-1]:
-        fail(func, "transfer", f"at least as large as the field (P >= N = {u.shape[-1]})", f"P = {transfer.shape[-1]}")
-    _checks.same_device(func, "transfer", transfer, u, "u")
+    _check_plane(func, "latent", latent, u, check_finite)
+    _check_transfer(func, transfer, u)
     if u.is_cuda:
         reason = _quant_reason(u, latent, quantizer, transfer)
         if reason is None:
