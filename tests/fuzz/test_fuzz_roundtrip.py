@@ -50,3 +50,52 @@ def test_qplib_round_trip(tmp_path_factory, n, meq, mineq, data):
     for a, c in ((Q.g, P.g), (Q.lower, P.lower), (Q.upper, P.upper), (Q.b_eq, P.b_eq), (Q.b_ineq, P.b_ineq)):
         assert np.array_equal(a, c)
     assert np.array_equal(Q.binary, P.binary)
+
+
+# ------------------------------------------------- fabrication files and run records (issue 26 item 7)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(L=st.integers(1, 3), n=st.integers(1, 7), K=st.integers(1, 5), seed=st.integers(0, 2**32 - 1),
+       dx=st.floats(1e-9, 1e-3), scale=st.sampled_from([1e-7, 1e-6, 1e-4]))
+def test_gds_levels_round_trip(tmp_path_factory, L, n, K, seed, dx, scale):
+    from quaton_fast.export.levels_gds import read_levels_gds, write_levels_gds
+    rng = np.random.default_rng(seed)
+    levels = np.sort(rng.choice(np.arange(64), size=K, replace=False)).astype(float) * scale
+    maps = rng.integers(0, K, size=(L, n, n))
+    p = tmp_path_factory.mktemp("g") / "m.gds"
+    write_levels_gds(p, maps, levels, dx)
+    back = read_levels_gds(p, dx)
+    assert np.array_equal(back["level_maps"], maps)                   # the maps exactly
+    np.testing.assert_allclose(back["level_heights"], levels, rtol=1e-8)  # heights as written (%.9e)
+    np.testing.assert_allclose(back["heights"], levels[maps], rtol=1e-8)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 6), seed=st.integers(0, 2**32 - 1), unit=st.sampled_from(["m", "mm", "um", "nm"]),
+       dx=st.floats(1e-7, 1e-3), K=st.integers(1, 4))
+def test_relief_stl_round_trip(tmp_path_factory, n, seed, unit, dx, K):
+    from quaton_fast.export.relief_stl import read_relief_stl, write_relief_stl
+    rng = np.random.default_rng(seed)
+    base = dx * 2
+    h = rng.integers(0, K, size=(n, n)) * (dx / 4)
+    p = tmp_path_factory.mktemp("s") / "r.stl"
+    write_relief_stl(p, h, dx, base, unit=unit)
+    back = read_relief_stl(p)
+    assert back["unit"] == unit and back["heights"].shape == (n, n)
+    # float32 coordinates in the file: heights back to float32 resolution of the tallest coordinate
+    assert np.abs(back["heights"] - h).max() <= 1e-6 * (base + h.max() + n * dx)
+
+
+_json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**53, 2**53),
+                          st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8))
+_json = st.recursive(_json_scalars, lambda inner: st.lists(inner, max_size=3) |
+                     st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=10)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(settings_=st.dictionaries(st.text(min_size=1, max_size=8), _json, max_size=6))
+def test_settings_record_round_trip(tmp_path_factory, settings_):
+    from quaton_fast._rundir import read_settings, settings_fingerprint, write_settings
+    p = tmp_path_factory.mktemp("j") / "settings.json"
+    write_settings(p, settings_, "quaton-fast train")
+    back = read_settings(p)
+    assert settings_fingerprint(back) == settings_fingerprint(settings_)
