@@ -111,10 +111,12 @@ step memcheck 60 "$LOGS/memcheck.log" compute-sanitizer --tool memcheck --error-
   "tests/cuda/test_fused_propagation_cuda.py::test_no_modulation_and_leading_dims"
 
 # -- compute-sanitizer racecheck (shared-memory hazards) and synccheck (barrier misuse): the PSQ
-#    backward's block reduction, the fused passes' FFT/tile shared memory, the fixed point's warps
+#    backward's block reduction, the fused passes' FFT/tile shared memory, the fixed point's warps,
+#    the quantized row passes' per-block accumulators (issue 22 item 1)
 KERNEL_SMALL_TESTS=("tests/cuda/test_psq_kernel_cuda.py::test_psq_kernel_forward_backward[257-4]"
   "tests/cuda/test_fused_propagation_cuda.py::test_no_modulation_and_leading_dims"
-  "tests/cuda/test_fixed_point_cuda.py::test_noise_is_reproducible_and_seeded")
+  "tests/cuda/test_fixed_point_cuda.py::test_noise_is_reproducible_and_seeded"
+  "tests/cuda/test_fused_quant_cuda.py::test_fused_quantizer_is_sync_free")
 for tool in racecheck synccheck; do
   step "$tool" 60 "$LOGS/$tool.log" compute-sanitizer --tool "$tool" --error-exitcode 3 python3 -m pytest -q -x \
     "${KERNEL_SMALL_TESTS[@]}"
