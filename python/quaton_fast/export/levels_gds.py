@@ -169,12 +169,21 @@ def read_levels_gds(path: str | os.PathLike, dx: float, *, first_layer: int = 1,
         if not 1 <= n <= 65536:
             fail(func, "path", "a MASK cell of 1 .. 65536 neurons across at this dx",
                  f"{n} in cell {name} of {path}")
-        m = np.full((n, n), -1, dtype=np.int64)
+        # the grid is sized by what the file holds, never by one coordinate: every row needs a rectangle
+        # (n <= rectangles) and the rectangles must cover exactly n*n neurons, checked before allocating
+        spans = []
         for k, ((x0, y0), (x1, y1)) in rects:
             i, j0, j1 = int(round(y0 / d)), int(round(x0 / d)), int(round(x1 / d))
             if not (0 <= i < n and 0 <= j0 < j1 <= n):
                 fail(func, "path", "level rectangles on the neuron grid", f"a rectangle at ({x0}, {y0})-({x1}, {y1}) "
                      f"outside {n} x {n} neurons in cell {name} of {path}")
+            spans.append((k, i, j0, j1))
+        if n > len(spans) or sum(j1 - j0 for _, _, j0, j1 in spans) != n * n:
+            fail(func, "path", "level rectangles covering every neuron of the cell exactly once",
+                 f"{len(spans)} rectangles covering {sum(j1 - j0 for _, _, j0, j1 in spans)} of {n} x {n} neurons "
+                 f"in cell {name} of {path}")
+        m = np.full((n, n), -1, dtype=np.int64)
+        for k, i, j0, j1 in spans:
             m[i, j0:j1] = k
         if (m < 0).any() or m.max() >= lv.size:
             fail(func, "path", "every neuron covered by one level rectangle", f"cell {name} of {path}")
