@@ -126,8 +126,19 @@ def _nonneg(func: str, arg: str, v) -> float:
     return v
 
 
+class _ConstantExtinction(Material):
+    """A material whose extinction κ (field ``extinction``) does not depend on the wavelength."""
+
+    def _kappa(self, w):
+        return np.full_like(w, self.extinction)
+
+    @property
+    def lossless(self) -> bool:
+        return self.extinction == 0.0
+
+
 @dataclass(frozen=True)
-class Constant(Material):
+class Constant(_ConstantExtinction):
     """``n``, ``κ`` the same at every wavelength (a non-dispersive model; e.g. the medium)."""
 
     index: float = 1.0
@@ -140,16 +151,10 @@ class Constant(Material):
     def _n(self, w):
         return np.full_like(w, self.index)
 
-    def _kappa(self, w):
-        return np.full_like(w, self.extinction)
-
-    @property
-    def lossless(self) -> bool:
-        return self.extinction == 0.0
 
 
 @dataclass(frozen=True)
-class Cauchy(Material):
+class Cauchy(_ConstantExtinction):
     """``n(λ) = A + B/λ² + C/λ⁴``, λ in µm (B in µm², C in µm⁴); constant ``extinction`` κ."""
 
     A: float = 1.5
@@ -169,16 +174,10 @@ class Cauchy(Material):
             fail("Cauchy.n", "wavelengths", "where the Cauchy index is > 0", f"n = {float(n.min())!r}")
         return n
 
-    def _kappa(self, w):
-        return np.full_like(w, self.extinction)
-
-    @property
-    def lossless(self) -> bool:
-        return self.extinction == 0.0
 
 
 @dataclass(frozen=True)
-class Sellmeier(Material):
+class Sellmeier(_ConstantExtinction):
     """``n(λ)² = 1 + Σ_i B_i λ²/(λ² − C_i)``, λ in µm, C_i in µm² (resonances); constant κ."""
 
     B: tuple[float, ...] = ()
@@ -202,12 +201,6 @@ class Sellmeier(Material):
             fail("Sellmeier.n", "wavelengths", "away from the resonances (n² > 0)", f"n² = {float(n2.min())!r}")
         return np.sqrt(n2)
 
-    def _kappa(self, w):
-        return np.full_like(w, self.extinction)
-
-    @property
-    def lossless(self) -> bool:
-        return self.extinction == 0.0
 
 
 @dataclass(frozen=True)
