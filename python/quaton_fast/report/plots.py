@@ -1,5 +1,7 @@
 """Plot functions on plain arrays; each writes one PNG atomically and returns its path.
 
+Print quality: every PNG is at least :data:`MIN_WIDTH_PX` pixels wide (the resolution is raised
+for small figures), and a path ending in ``.pdf`` or ``.svg`` writes a vector file instead.
 matplotlib (the ``plot`` extra) is imported lazily with the non-interactive Agg backend.
 """
 from __future__ import annotations
@@ -23,10 +25,21 @@ def _pyplot():
     return plt
 
 
+MIN_WIDTH_PX = 1200   # a saved PNG is never narrower (print quality)
+VECTOR_SUFFIXES = (".pdf", ".svg")
+
+
 def _save(fig, path: str | os.PathLike, dpi: int) -> str:
+    """Write ``fig`` atomically: PNG at ≥ MIN_WIDTH_PX px wide, or vector for .pdf/.svg."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    fmt = suffix[1:] if suffix in VECTOR_SUFFIXES else "png"
+    # bbox_inches="tight" crops the margins: size the resolution on the tight box, not the canvas
+    fig.canvas.draw()
+    tight_w_in = fig.get_tightbbox(fig.canvas.get_renderer()).width
+    dpi = max(dpi, math.ceil(MIN_WIDTH_PX / max(tight_w_in, 1e-3)))
     try:
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        with atomic_path(path, suffix="." + fmt) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt)
     finally:
         fig.clf()
         _pyplot().close(fig)
@@ -41,7 +54,7 @@ def _check(func: str, arg: str, a: np.ndarray, ndim: int) -> np.ndarray:
 
 
 def plot_phase_masks(phases: np.ndarray, path: str | os.PathLike, *, levels: int | None = None,
-                     title: str = "", dpi: int = 80) -> str:
+                     title: str = "", dpi: int = 150) -> str:
     """``phases`` (L, N, N) hard-quantized mask phases in [0, 2π) (radians), one panel per layer."""
     phases = _check("plot_phase_masks", "phases", phases, 3)
     plt = _pyplot()
@@ -59,10 +72,10 @@ def plot_phase_masks(phases: np.ndarray, path: str | os.PathLike, *, levels: int
 
 
 def plot_output_intensity(images: np.ndarray, intensity: np.ndarray, boxes: np.ndarray, labels: Sequence[int],
-                          predictions: Sequence[int], path: str | os.PathLike, *, dpi: int = 80) -> str:
+                          predictions: Sequence[int], path: str | os.PathLike, *, dpi: int = 150) -> str:
     """Input ``images`` (K, H, W) above the detector-plane ``intensity`` (K, N, N) with the
-    detector ``boxes`` (C, 4) = (row0, col0, rows, cols) drawn (true class green, predicted red
-    when wrong)."""
+    detector ``boxes`` (C, 4) = (row0, col0, rows, cols) drawn: the true class's detector green,
+    the predicted one red when the prediction is wrong, the others white (all three in the legend)."""
     images = _check("plot_output_intensity", "images", images, 3)
     intensity = _check("plot_output_intensity", "intensity", intensity, 3)
     boxes = _check("plot_output_intensity", "boxes", boxes, 2)
@@ -71,7 +84,7 @@ def plot_output_intensity(images: np.ndarray, intensity: np.ndarray, boxes: np.n
                          f"must have the same length, got {len(images)}, {len(intensity)}, {len(labels)}, "
                          f"{len(predictions)}")
     plt = _pyplot()
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Patch, Rectangle
     k = len(images)
     fig, axes = plt.subplots(2, k, figsize=(2.1 * k, 4.3), squeeze=False)
     for j in range(k):
@@ -84,11 +97,17 @@ def plot_output_intensity(images: np.ndarray, intensity: np.ndarray, boxes: np.n
         axes[1, j].set_title(f"|u|², predicted {predictions[j]}", fontsize=8)
         for ax in axes[:, j]:
             ax.set_xticks([]); ax.set_yticks([])
-    fig.suptitle("detector-plane intensity (hard-quantized masks); green: true class", fontsize=9)
+    fig.suptitle("input images (top) and detector-plane intensity |u|² of the hard-quantized network (bottom)",
+                 fontsize=9)
+    handles = [Patch(fill=False, ec="lime", label="detector of the true class"),
+               Patch(fill=False, ec="red", label="predicted detector (when wrong)"),
+               Patch(fill=False, ec="0.6", label="other class detectors (white)")]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, -0.02))
     return _save(fig, path, dpi)
 
 
-def plot_confusion(confusion: np.ndarray, path: str | os.PathLike, *, title: str = "", dpi: int = 80) -> str:
+def plot_confusion(confusion: np.ndarray, path: str | os.PathLike, *, title: str = "", dpi: int = 150) -> str:
     """``confusion`` (C, C) counts, rows = true class, columns = predicted class."""
     cm = _check("plot_confusion", "confusion", confusion, 2).astype(float)
     if cm.shape[0] != cm.shape[1]:
@@ -111,7 +130,7 @@ def plot_confusion(confusion: np.ndarray, path: str | os.PathLike, *, title: str
 
 
 def plot_phase_histograms(hist: np.ndarray, path: str | os.PathLike, *, levels: int | None = None,
-                          epoch_labels: Sequence[str] | None = None, title: str = "", dpi: int = 80) -> str:
+                          epoch_labels: Sequence[str] | None = None, title: str = "", dpi: int = 150) -> str:
     """Progressive quantization: ``hist`` (E, L, bins) counts of each layer's training phase over
     [0, 2π) after each epoch; one row per epoch, one column per layer; level positions dashed."""
     hist = _check("plot_phase_histograms", "hist", hist, 3)
@@ -127,7 +146,7 @@ def plot_phase_histograms(hist: np.ndarray, path: str | os.PathLike, *, levels: 
             if levels:
                 for q in np.arange(levels) * 2 * math.pi / levels:
                     ax.axvline(q, color="tab:red", lw=0.6, ls="--")
-            ax.set_yticks([])
+            ax.tick_params(axis="y", labelsize=6)
             if e == 0:
                 ax.set_title(f"layer {i + 1}", fontsize=8)
             if i == 0:
@@ -135,11 +154,14 @@ def plot_phase_histograms(hist: np.ndarray, path: str | os.PathLike, *, levels: 
     for ax in axes[-1]:
         ax.set_xlim(0, 2 * math.pi)
         ax.set_xticks([0, math.pi, 2 * math.pi], ["0", "π", "2π"], fontsize=7)
-    fig.suptitle(title or "phase histograms per epoch (progressive quantization)", fontsize=9)
+    fig.supxlabel("training phase φ (rad)", fontsize=8)
+    fig.supylabel("neurons per bin (one row per epoch)", fontsize=8)
+    marks = f"; red dashed: the {levels} quantization levels" if levels else ""
+    fig.suptitle((title or "phase histograms per epoch (progressive quantization)") + marks, fontsize=9)
     return _save(fig, path, dpi)
 
 
-def robustness_curve(curves: dict, path: str | os.PathLike, *, title: str = "", dpi: int = 100) -> str:
+def robustness_curve(curves: dict, path: str | os.PathLike, *, title: str = "", dpi: int = 150) -> str:
     """Accuracy (%) against error size, one line with ±1 s.d. band per entry of ``curves``
     (label -> rows of :func:`quaton_fast.train.robustness.robustness_sweep`, one error kind)."""
     plt = _pyplot()
