@@ -27,6 +27,7 @@ from torch import nn
 
 from .. import _validation as V
 from ..functional.fixed_point import fixed_point
+from .._placement import place
 from .quantize import quantize_int_9bit, quantize_weights_9bit
 
 __all__ = ["EquilibriumClassifier", "EquilibriumRegressor", "quantize_for_hardware"]
@@ -38,7 +39,7 @@ class _EquilibriumCore(nn.Module):
 
     def __init__(self, in_features, out_features, width=16, cells=1, alpha=0.5, beta_init=1.0,
                  clamp=(-1.0, 1.0), tol=1e-4, max_iter=100, seed: Optional[int] = None,
-                 max_gain: Optional[float] = 0.4):
+                 max_gain: Optional[float] = 0.4, device=None, dtype: Optional[torch.dtype] = None):
         super().__init__()
         func = type(self).__name__
         in_features = V.positive_int(func, "in_features", in_features)
@@ -86,6 +87,7 @@ class _EquilibriumCore(nn.Module):
         self._quant_mode: Optional[str] = None
         self.last_iterations: Optional[torch.Tensor] = None  # (B*cells,) updates of the last forward
         self.last_residual: Optional[torch.Tensor] = None    # (B*cells,) residual at the returned state
+        place(self, func, device, dtype)   # torch-style device=/dtype= (float32: the AOC's precision)
 
     @torch.no_grad()
     def project_(self) -> None:
@@ -170,6 +172,8 @@ class EquilibriumClassifier(_EquilibriumCore):
     """IP (in -> width*cells) -> per-cell fixed point -> OP (width*cells -> classes).
 
     cells=1: 256 AOC weights ('256' model); cells=16: 4096 weights ('4096' model).
+    ``device``/``dtype`` (keywords, as in ``torch.nn``): where the parameters live (None: CPU);
+    dtype only torch.float32. Bad values raise TypeError/ValueError naming the argument.
     """
 
     def __init__(self, in_features=784, width=16, cells=1, num_classes=10, **kw):

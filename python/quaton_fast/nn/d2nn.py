@@ -19,6 +19,7 @@ from torch import nn
 from ..reference import optical_limits
 from .._validation import fail, finite_real, plain_scalar, positive_int
 from .._atomic import atomic_path
+from .._placement import place
 from .. import encode as _encode
 from ..functional import _checks
 from ..functional.fused_propagation import modulate_propagate
@@ -67,6 +68,8 @@ class D2NN(nn.Module):
     start for imaging tasks such as QPI). ``fabrication_errors``: random phase, lateral-shift and
     axial-spacing errors drawn at every training forward (and in eval mode only if their
     ``at_eval`` is set), :class:`~quaton_fast.nn.fabrication_errors.FabricationErrors`; None = off.
+    ``device``, ``dtype``: as in ``torch.nn`` modules, where the parameters live (None: CPU) and
+    their dtype (only torch.float32: the fields are complex64).
 
     Raises ValueError/TypeError naming the argument for bad constructor arguments."""
 
@@ -75,7 +78,8 @@ class D2NN(nn.Module):
                  evanescent: str = "decay", quantizer: Quantizer | None = None,
                  readout: str = "classify", num_classes: int = 10, detector_size: int | None = None,
                  object_size: int | None = None, encoding: str = "phase", seed: int | None = None,
-                 init: str = "uniform", fabrication_errors: FabricationErrors | None = None):
+                 init: str = "uniform", fabrication_errors: FabricationErrors | None = None,
+                 device=None, dtype: torch.dtype | None = None):
         super().__init__()
         f = "D2NN"
         self.n = positive_int(f, "n", n)
@@ -125,6 +129,7 @@ class D2NN(nn.Module):
             self.readout = QPIReadout()
         else:
             self.readout = None
+        place(self, f, device, dtype)
 
     def set_fabrication_errors(self, errors: FabricationErrors | None,
                                generator: torch.Generator | None = None) -> None:
@@ -162,7 +167,8 @@ class D2NN(nn.Module):
     @classmethod
     def preset(cls, name: str, **overrides) -> "D2NN":
         """Build a network from a named setup ('visible-128', 'thz-200'; :data:`PRESETS`), its
-        keyword arguments overridden by ``overrides`` (any :class:`D2NN` keyword)."""
+        keyword arguments overridden by ``overrides`` (any :class:`D2NN` keyword, e.g.
+        ``device="cuda"``)."""
         cfg = preset_config(name)
         known = set(inspect.signature(cls.__init__).parameters) - {"self"}
         for key in overrides:

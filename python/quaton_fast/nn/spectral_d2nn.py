@@ -15,6 +15,7 @@ from torch import nn
 
 from .. import encode as _encode
 from .._atomic import atomic_path
+from .._placement import place
 from .._validation import fail, finite_real, positive_int
 from ..functional.propagation import propagate_spectral
 from ..quant.base import Quantizer
@@ -52,7 +53,8 @@ class SpectralD2NN(nn.Module):
                  response=None, boxes=None, pad: int = 2, band_limited: bool = False, evanescent: str = "decay",
                  quantizer: Quantizer | None = None, readout: str = "classify", num_classes: int = 10,
                  detector_size: int | None = None, object_size: int | None = None, encoding: str = "phase",
-                 seed: int | None = None, init: str = "uniform", coherence=None, temperature: float = 10.0):
+                 seed: int | None = None, init: str = "uniform", coherence=None, temperature: float = 10.0,
+                 device=None, dtype: torch.dtype | None = None):
         super().__init__()
         f = "SpectralD2NN"
         self.material = mat.material_from_spec(material) if isinstance(material, str) else material
@@ -96,6 +98,7 @@ class SpectralD2NN(nn.Module):
         self.detectors = SpectralDetectors(self.n, len(self.wavelengths), num_classes, weights=weights,
                                            response=response, boxes=boxes, detector_size=detector_size,
                                            temperature=temperature)
+        place(self, f, device, dtype)   # torch-style device=/dtype= (float32; fields complex64)
 
     # -- forward ---------------------------------------------------------------------------
     def encode(self, images: torch.Tensor, *, validate: bool = True) -> torch.Tensor:
