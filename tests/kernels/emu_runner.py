@@ -18,6 +18,7 @@ kernel is always rebuilt. ``mutant_dir`` builds a driver against a modified copy
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -93,14 +94,21 @@ def build(driver: str, variant: str, *, mutant_dir: Path | None = None) -> Path:
     if exe.exists():
         return exe
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f"driver.tmp{os.getpid()}"
-    cmd = [CXX, *flags, *[f"-I{d}" for d in includes], str(DRIVERS / f"{driver}_driver.cpp"), "-o", str(tmp)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"building the {variant} {driver} driver failed:\n{' '.join(cmd)}\n{proc.stderr[-8000:]}")
-    if proc.stderr.strip():  # warnings in kernel or driver code fail the build: keep them at zero
-        raise RuntimeError(f"the {variant} {driver} driver built with warnings:\n{proc.stderr[-8000:]}")
-    os.replace(tmp, exe)
+    # one compiler per build: parallel test workers (pytest-xdist) wanting the same driver wait for
+    # the first one instead of compiling it again
+    with open(out_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if exe.exists():
+            return exe
+        tmp = out_dir / f"driver.tmp{os.getpid()}"
+        cmd = [CXX, *flags, *[f"-I{d}" for d in includes], str(DRIVERS / f"{driver}_driver.cpp"), "-o", str(tmp)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"building the {variant} {driver} driver failed:\n{' '.join(cmd)}\n"
+                               f"{proc.stderr[-8000:]}")
+        if proc.stderr.strip():  # warnings in kernel or driver code fail the build: keep them at zero
+            raise RuntimeError(f"the {variant} {driver} driver built with warnings:\n{proc.stderr[-8000:]}")
+        os.replace(tmp, exe)
     return exe
 
 
