@@ -119,4 +119,5 @@ def test_hardware_profile_loads_and_states_it_is_synthetic():
     np.testing.assert_array_equal(hw.distortion_neg, raw["column_wise_weights_distortion"]["negative_row12"])
     np.testing.assert_array_equal(hw.tanh_coeffs, raw["tanh_sigmoid_coeffs"] + [0.0])
     assert hw.effects["pd_crosstalk"] and not hw.effects["closed_loop"]   # no closed-loop section
-    assert calibrate(hw).is_calibrated                                     # docs/aoc_hardware.md uses it
+    cal = calibrate(hw)                                                    # docs/aoc_hardware.md uses it
+    assert cal.is_calibrated and np.isfinite(cal.state_scale) and cal.state_scale > 0
