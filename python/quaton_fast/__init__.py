@@ -2,7 +2,8 @@
 (QuATON) and the analog optical computer digital twin.
 
 Submodules load on first use (``qf.nn``, ``qf.quant``, ``qf.functional``, ``qf.encode``,
-``qf.reference``, ``qf.solve``, ``qf.aoc``, ``qf.data``, ``qf.qpi``, ``qf.export``), so ``import quaton_fast`` is cheap and
+``qf.reference``, ``qf.solve``, ``qf.aoc``, ``qf.data``, ``qf.qpi``, ``qf.export``, ``qf.examples``: the
+small example files the documentation uses), so ``import quaton_fast`` is cheap and
 never touches CUDA.
 """
 from __future__ import annotations
@@ -14,7 +15,8 @@ from ._backend import build_info, has_cuda
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("nn", "quant", "functional", "encode", "reference", "solve", "aoc", "data", "train", "qpi", "export")
+_SUBMODULES = ("nn", "quant", "functional", "encode", "reference", "solve", "aoc", "data", "train", "qpi", "export",
+               "examples")
 __all__ = ["build_info", "has_cuda", "load_run", "__version__", *_SUBMODULES]
 
 
