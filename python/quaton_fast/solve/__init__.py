@@ -30,3 +30,16 @@ __all__ = ["solve", "SolveResult", "bcd", "QUBO", "QUMO", "Ising", "MaxCut", "br
            "CSInstance", "cs_instance", "cs_qumo", "cs_objective", "cs_blocks", "decode_reconstruction",
            "planted_state", "reconstruction_errors", "measurement_matrix", "shepp_logan_line",
            "shepp_logan_image"]
+
+# The dimod (D-Wave Ocean) interface: an optional dependency (pip install quaton_fast[dimod]), loaded
+# on first use so that this package imports without dimod; these names stay out of __all__ so that
+# ``from quaton_fast.solve import *`` never needs it.
+_DIMOD_NAMES = {"AOCSampler": "dimod_sampler", "bqm_to_problem": "dimod_models", "cqm_to_problem": "dimod_models",
+                "problem_to_bqm": "dimod_models"}
+
+
+def __getattr__(name):
+    if name in _DIMOD_NAMES:
+        import importlib
+        return getattr(importlib.import_module(f"{__name__}.{_DIMOD_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
