@@ -8,7 +8,7 @@ import pytest
 
 def test_solve_imports_without_dimod_and_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "dimod", None)          # "import dimod" raises ImportError
-    for mod in ("quaton_fast.solve.dimod_sampler", "quaton_fast.solve.dimod_models"):
+    for mod in ("quaton_fast.solve.algorithms.dimod_sampler", "quaton_fast.solve.formats.dimod_models"):
         monkeypatch.delitem(sys.modules, mod, raising=False)
     solve = importlib.import_module("quaton_fast.solve")
     assert callable(solve.solve) and "AOCSampler" not in solve.__all__

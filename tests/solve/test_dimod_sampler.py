@@ -143,7 +143,7 @@ def test_unknown_keyword_warns_like_every_dimod_sampler():
 
 def test_large_binary_model_goes_through_the_sparse_qumo():
     """Above DENSE_LIMIT a BINARY model is read as a sparse QUMO; energies stay dimod's."""
-    from quaton_fast.solve.problems import DENSE_LIMIT
+    from quaton_fast.solve.models.problems import DENSE_LIMIT
     n = DENSE_LIMIT + 1
     rng = np.random.default_rng(5)
     i = rng.integers(0, n, 3 * n)
