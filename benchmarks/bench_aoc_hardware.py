@@ -18,7 +18,7 @@ QUBO classes keep only instances whose minimiser differs from the signs of the p
 eigenvector of the Ising coupling (both global signs checked), as the paper did, so that a spectral
 rounding does not solve them.  ``bits`` = 8 unless --bits.
 
-Each (instance, profile) gets R independent runs of :func:`quaton_fast.solve.hardware_solver.hardware_anneal`
+Each (instance, profile) gets R independent runs of :func:`quaton_fast.solve.algorithms.hardware_solver.hardware_anneal`
 (a0 = 0.3, g = 0.3, gamma = 0.9, --steps steps); success = re-evaluated energy within 1e-9 relative of
 the optimum; success probability Beta(1 + k, 1 + R - k) posterior (mean, 95 % interval), per instance
 and pooled per class.
@@ -50,12 +50,12 @@ import torch
 from quaton_fast._atomic import atomic_write_json
 from quaton_fast.reference.aoc_hardware_calibration import calibrate
 from quaton_fast.reference.aoc_hardware_profile import AOCHardware
-from quaton_fast.solve.entry_checks import as_qumo_arrays
-from quaton_fast.solve.generators import planted_qumo
-from quaton_fast.solve.hardware_solver import hardware_anneal
-from quaton_fast.solve.problems import QUBO
-from quaton_fast.solve.qumo_exact import brute_force_qumo
-from quaton_fast.solve.stats import success_probability
+from quaton_fast.solve.models.entry_checks import as_qumo_arrays
+from quaton_fast.solve.models.generators import planted_qumo
+from quaton_fast.solve.algorithms.hardware_solver import hardware_anneal
+from quaton_fast.solve.models.problems import QUBO
+from quaton_fast.solve.algorithms.qumo_exact import brute_force_qumo
+from quaton_fast.solve.statistics.stats import success_probability
 
 METHOD = "aoc-dt-hardware-bench"
 CLASSES = ("unsigned-dense", "unsigned-3reg", "qumo-planted", "signed-8")

@@ -21,7 +21,7 @@ import time
 from quaton_fast._atomic import atomic_write_text
 from quaton_fast._backend import cpu_model
 from quaton_fast.solve import solve
-from quaton_fast.solve.generators import crossdock_instance
+from quaton_fast.solve.models.generators import crossdock_instance
 
 
 def load() -> str:

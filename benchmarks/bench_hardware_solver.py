@@ -2,7 +2,7 @@
 
 For each instance (binary: ``random_qubo(16, seed=s)``; mixed: ``planted_qumo(16, 4, seed=s)``, 12
 binary + 4 continuous), the optimum is computed by brute force (``brute_force_qumo``), then R
-independent runs of :func:`quaton_fast.solve.hardware_solver.hardware_anneal` (one replica = one
+independent runs of :func:`quaton_fast.solve.algorithms.hardware_solver.hardware_anneal` (one replica = one
 run, fixed hyperparameters a0 = 0.3, g = 0.3, gamma = 0.9, 1000 steps) are made for the ideal twin
 and for the profile; a run succeeds when its re-evaluated energy (the problem's own ``energy``) is
 within 1e-9 relative of the optimum.  Success probability: Beta(1 + k, 1 + R - k) posterior mean and
@@ -26,10 +26,10 @@ import torch
 from quaton_fast._atomic import atomic_write_json
 
 from quaton_fast.reference.aoc_hardware_profile import AOCHardware
-from quaton_fast.solve.generators import planted_qumo, random_qubo
-from quaton_fast.solve.hardware_solver import hardware_anneal
-from quaton_fast.solve.qumo_exact import brute_force_qumo
-from quaton_fast.solve.stats import success_probability
+from quaton_fast.solve.models.generators import planted_qumo, random_qubo
+from quaton_fast.solve.algorithms.hardware_solver import hardware_anneal
+from quaton_fast.solve.algorithms.qumo_exact import brute_force_qumo
+from quaton_fast.solve.statistics.stats import success_probability
 
 
 def main(argv=None) -> int:

@@ -47,7 +47,7 @@ import numpy as np
 from quaton_fast._backend import cpu_model
 from quaton_fast.solve import read_gset, solve
 from quaton_fast._atomic import atomic_write_text
-from quaton_fast.solve.generators import toroidal_graph
+from quaton_fast.solve.models.generators import toroidal_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "gset"

@@ -1,7 +1,7 @@
 """Compressed sensing of a Shepp-Logan phantom line (32 pixels, 12 of 32 measurements dropped) by AOC-DT.
 
 Builds the line, a partial Walsh-Hadamard measurement (20 of 32 rows), the 64-variable QUMO
-(32 continuous amplitudes + 32 binary supports, see ``quaton_fast.solve.compressed_sensing``),
+(32 continuous amplitudes + 32 binary supports, see ``quaton_fast.solve.applications.compressed_sensing``),
 runs ``restarts`` independent AOC-DT solves of the whole QUMO and ``bcd_restarts`` block
 coordinate descents with 7-variable blocks (+1 auxiliary binary: 8-variable sub-QUMOs), and
 reports the success probability of reaching the planted solution's energy (Beta(1,1) posterior
@@ -20,10 +20,10 @@ import numpy as np
 
 from quaton_fast._atomic import atomic_path
 from quaton_fast.solve import compressed_sensing as C
-from quaton_fast.solve.aoc_solver import solve
-from quaton_fast.solve.aux_bcd import bcd_auxiliary
-from quaton_fast.solve.qumo_exact import continuous_optimum
-from quaton_fast.solve.trials import run_restarts, update_records
+from quaton_fast.solve.algorithms.aoc_solver import solve
+from quaton_fast.solve.algorithms.aux_bcd import bcd_auxiliary
+from quaton_fast.solve.algorithms.qumo_exact import continuous_optimum
+from quaton_fast.solve.statistics.trials import run_restarts, update_records
 
 DEVICE = "Intel Xeon, 2 cores (shared with other jobs at the time)"
 

@@ -19,9 +19,9 @@ import numpy as np
 
 from quaton_fast._atomic import atomic_path
 from quaton_fast.solve import settlement as S
-from quaton_fast.solve.aoc_solver import solve
-from quaton_fast.solve.aux_bcd import bcd_auxiliary
-from quaton_fast.solve.trials import run_restarts, update_records
+from quaton_fast.solve.algorithms.aoc_solver import solve
+from quaton_fast.solve.algorithms.aux_bcd import bcd_auxiliary
+from quaton_fast.solve.statistics.trials import run_restarts, update_records
 
 DEVICE = "Intel Xeon, 2 cores (shared with other jobs at the time)"
 

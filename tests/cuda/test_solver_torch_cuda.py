@@ -13,11 +13,11 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from quaton_fast.solve.aoc_solver import solve
-from quaton_fast.solve.qumo_exact import brute_force_qumo
-from quaton_fast.solve.generators import random_sk, toroidal_graph
-from quaton_fast.solve.replica_kernels import Operator, initial_states, run_batch
-from quaton_fast.solve.replica_torch import bf16_product_available, choose_precision
+from quaton_fast.solve.algorithms.aoc_solver import solve
+from quaton_fast.solve.algorithms.qumo_exact import brute_force_qumo
+from quaton_fast.solve.models.generators import random_sk, toroidal_graph
+from quaton_fast.solve.algorithms.replica_kernels import Operator, initial_states, run_batch
+from quaton_fast.solve.algorithms.replica_torch import bf16_product_available, choose_precision
 
 pytestmark = pytest.mark.cuda
 
@@ -92,7 +92,7 @@ def test_solve_on_cuda_equals_numpy_backend_on_integer_problem():
 
 
 def test_batched_blocks_on_cuda_equal_reference_per_block():
-    from quaton_fast.solve.replica_torch import run_blocks_torch
+    from quaton_fast.solve.algorithms.replica_torch import run_blocks_torch
     k, B, R = 16, 37, 64
     Js = np.stack([-random_sk(k, seed=i).J for i in range(B)])
     hs = np.zeros((B, k))

@@ -85,8 +85,8 @@ def test_random_values_in_a_calibration_file_are_named(tmp_path_factory, key, va
         assert set(hw.effects) == set(EFFECTS)
 
 
-from quaton_fast.solve.generators import random_qubo  # noqa: E402
-from quaton_fast.solve.hardware_solver import hardware_anneal  # noqa: E402
+from quaton_fast.solve.models.generators import random_qubo  # noqa: E402
+from quaton_fast.solve.algorithms.hardware_solver import hardware_anneal  # noqa: E402
 
 _Q4 = random_qubo(4, seed=0)
 

@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fuzz_checks import assert_rejects
-from quaton_fast.solve.constrained_solve import solve_constrained
-from quaton_fast.solve.constraints import ConstrainedProblem
-from quaton_fast.solve.readers import read_gams, read_qplib, write_qplib
+from quaton_fast.solve.algorithms.constrained_solve import solve_constrained
+from quaton_fast.solve.models.constraints import ConstrainedProblem
+from quaton_fast.solve.formats.readers import read_gams, read_qplib, write_qplib
 
 bad_values = st.sampled_from([np.nan, np.inf, -np.inf])
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

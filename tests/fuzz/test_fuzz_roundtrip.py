@@ -5,9 +5,9 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quaton_fast.solve.constraints import ConstrainedProblem
-from quaton_fast.solve.problems import MaxCut
-from quaton_fast.solve.readers import read_gset, read_qplib, read_rudy, write_gset, write_qplib, write_rudy
+from quaton_fast.solve.models.constraints import ConstrainedProblem
+from quaton_fast.solve.models.problems import MaxCut
+from quaton_fast.solve.formats.readers import read_gset, read_qplib, read_rudy, write_gset, write_qplib, write_rudy
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)

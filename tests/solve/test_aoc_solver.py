@@ -5,7 +5,7 @@ import types
 import numpy as np
 import pytest
 
-from quaton_fast.solve.aoc_solver import solve, qumo_energy
+from quaton_fast.solve.algorithms.aoc_solver import solve, qumo_energy
 from quaton_fast.solve.cli_solve import parse_duration
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -95,7 +95,7 @@ def test_parse_duration():
 def test_cli_solve_writes_json(tmp_path):
     import json
     from quaton_fast.solve.cli_solve import add_arguments, run
-    from quaton_fast.solve.generators import random_sk
+    from quaton_fast.solve.models.generators import random_sk
     import argparse
     J = random_sk(12, seed=3).J
     np.savez(tmp_path / "sk12.npz", J)
@@ -113,8 +113,8 @@ def test_cli_solve_writes_json(tmp_path):
 def test_binary_diagonal_is_folded_into_the_offset():
     """A QUMO with a binary diagonal has the same energies as its normalised form; the solver must
     reach the brute-forced optimum on both (the diagonal must not act as self-feedback)."""
-    from quaton_fast.solve.aoc_solver import as_qumo_arrays
-    from quaton_fast.solve.problems import QUMO, brute_force
+    from quaton_fast.solve.algorithms.aoc_solver import as_qumo_arrays
+    from quaton_fast.solve.models.problems import QUMO, brute_force
     rng = np.random.default_rng(11)
     n = 10
     J = rng.normal(size=(n, n))

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from quaton_fast.solve.aoc_solver import qumo_energy
-from quaton_fast.solve.aux_bcd import bcd_auxiliary, homogeneous_block
-from quaton_fast.solve.problems import QUMO, brute_force
-from quaton_fast.solve.qumo_exact import brute_force_qumo, continuous_optimum
-from quaton_fast.solve.trials import run_restarts, update_records
+from quaton_fast.solve.algorithms.aoc_solver import qumo_energy
+from quaton_fast.solve.algorithms.aux_bcd import bcd_auxiliary, homogeneous_block
+from quaton_fast.solve.models.problems import QUMO, brute_force
+from quaton_fast.solve.algorithms.qumo_exact import brute_force_qumo, continuous_optimum
+from quaton_fast.solve.statistics.trials import run_restarts, update_records
 
 
 def _qumo(n, seed, n_cont=0):

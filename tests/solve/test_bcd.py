@@ -4,8 +4,8 @@ import types
 import numpy as np
 import pytest
 
-from quaton_fast.solve.aoc_solver import qumo_energy
-from quaton_fast.solve.bcd import bcd
+from quaton_fast.solve.algorithms.aoc_solver import qumo_energy
+from quaton_fast.solve.algorithms.bcd import bcd
 
 
 def _problem(n, seed, cont=None):
@@ -65,9 +65,9 @@ def test_batched_bcd_reaches_small_optimum():
 
 def test_batched_blocks_equal_single_block_runs():
     """run_blocks_torch on B integer blocks == run_batch (NumPy reference) on each block alone."""
-    from quaton_fast.solve.generators import random_sk
-    from quaton_fast.solve.replica_kernels import Operator, initial_states, run_batch
-    from quaton_fast.solve.replica_torch import run_blocks_torch
+    from quaton_fast.solve.models.generators import random_sk
+    from quaton_fast.solve.algorithms.replica_kernels import Operator, initial_states, run_batch
+    from quaton_fast.solve.algorithms.replica_torch import run_blocks_torch
     k, B, R = 10, 4, 9
     Js = np.stack([-random_sk(k, seed=i).J for i in range(B)])
     hs = np.stack([np.arange(k) % 3 - 1.0 for _ in range(B)])

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from quaton_fast.solve import QUMO, bcd, brute_force_qumo
-from quaton_fast.solve.bcd import _exact_block
-from quaton_fast.solve.entry_checks import EXACT_MAX_BINARY
+from quaton_fast.solve.algorithms.bcd import _exact_block
+from quaton_fast.solve.models.entry_checks import EXACT_MAX_BINARY
 
 
 def _qumo(n, seed, n_cont=0):

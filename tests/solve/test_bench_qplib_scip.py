@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quaton_fast.solve.constrained_exact import brute_force_constrained
-from quaton_fast.solve.constraints import ConstrainedProblem
+from quaton_fast.solve.algorithms.constrained_exact import brute_force_constrained
+from quaton_fast.solve.models.constraints import ConstrainedProblem
 
 pytest.importorskip("pyscipopt")
 

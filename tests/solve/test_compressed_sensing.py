@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from quaton_fast.solve import compressed_sensing as C
-from quaton_fast.solve.aoc_solver import solve
-from quaton_fast.solve.qumo_exact import brute_force_qumo, continuous_optimum
-from quaton_fast.solve.trials import run_restarts
+from quaton_fast.solve.algorithms.aoc_solver import solve
+from quaton_fast.solve.algorithms.qumo_exact import brute_force_qumo, continuous_optimum
+from quaton_fast.solve.statistics.trials import run_restarts
 
 ROOT = Path(__file__).resolve().parents[2]
 

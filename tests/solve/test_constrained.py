@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from quaton_fast.solve import solve
-from quaton_fast.solve.constrained_exact import brute_force_constrained
-from quaton_fast.solve.constrained_solve import ConstrainedSolveResult, bcd_constrained, solve_constrained
-from quaton_fast.solve.constraints import ConstrainedProblem
-from quaton_fast.solve.problems import QUBO
+from quaton_fast.solve.algorithms.constrained_exact import brute_force_constrained
+from quaton_fast.solve.algorithms.constrained_solve import ConstrainedSolveResult, bcd_constrained, solve_constrained
+from quaton_fast.solve.models.constraints import ConstrainedProblem
+from quaton_fast.solve.models.problems import QUBO
 
 
 def enumerate_binary(H, g, f, sense, Aeq, beq, Ain, bin_):
@@ -213,7 +213,7 @@ def qap(seed, k=4):
 
 
 def test_polish_exchange_reaches_a_2_exchange_local_optimum():
-    from quaton_fast.solve.constrained_repair import polish
+    from quaton_fast.solve.algorithms.constrained_repair import polish
     p, F, D = qap(0)
     k = 4
     cost = lambda perm: 0.5 * sum(F[i, j] * D[perm[i], perm[j]] for i in range(k) for j in range(k))  # noqa: E731
@@ -239,7 +239,7 @@ def test_solver_on_small_qap_finds_optimum():
 
 @pytest.mark.parametrize("backend", ["numpy", "cpp", "torch"])
 def test_backends_agree_on_small_constrained_problem(backend):
-    from quaton_fast.solve.replica_kernels import cpp_available
+    from quaton_fast.solve.algorithms.replica_kernels import cpp_available
     if backend == "cpp" and not cpp_available():
         pytest.skip("C++ extension not built")
     args = random_problem(1, n=8, eq=True, ineq=True)

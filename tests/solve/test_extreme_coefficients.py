@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from quaton_fast.solve.constraints import ConstrainedProblem
-from quaton_fast.solve.entry_checks import MAX_MAGNITUDE
-from quaton_fast.solve.problems import QUBO, QUMO, Ising, MaxCut
-from quaton_fast.solve.readers import read_gset, read_qplib, write_qplib
+from quaton_fast.solve.models.constraints import ConstrainedProblem
+from quaton_fast.solve.models.entry_checks import MAX_MAGNITUDE
+from quaton_fast.solve.models.problems import QUBO, QUMO, Ising, MaxCut
+from quaton_fast.solve.formats.readers import read_gset, read_qplib, write_qplib
 
 BIG = 1.7e308          # finite, but two of them overflow
 

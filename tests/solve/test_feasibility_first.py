@@ -7,11 +7,11 @@ import pytest
 import scipy.sparse as sp
 
 from quaton_fast.solve import ConstrainedProblem, brute_force_constrained, solve
-from quaton_fast.solve.assignment_repair import assignment_descent, assignment_repair
-from quaton_fast.solve.constrained_phases import PHASES
-from quaton_fast.solve.constraint_classes import row_classes
-from quaton_fast.solve.feasibility_milp import feasibility_point
-from quaton_fast.solve.generators import crossdock_instance
+from quaton_fast.solve.algorithms.assignment_repair import assignment_descent, assignment_repair
+from quaton_fast.solve.algorithms.constrained_phases import PHASES
+from quaton_fast.solve.models.constraint_classes import row_classes
+from quaton_fast.solve.algorithms.feasibility_milp import feasibility_point
+from quaton_fast.solve.models.generators import crossdock_instance
 
 REL = 1e-9   # objective agreement with brute force (integer data)
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from quaton_fast.solve.generators import planted_qumo, random_qubo, random_sk, toroidal_graph
-from quaton_fast.solve.problems import QUBO, QUMO, Ising, MaxCut, brute_force
+from quaton_fast.solve.models.generators import planted_qumo, random_qubo, random_sk, toroidal_graph
+from quaton_fast.solve.models.problems import QUBO, QUMO, Ising, MaxCut, brute_force
 
 
 @pytest.mark.parametrize("rows, cols", [(50, 40), (3, 3), (4, 7)])

@@ -1,4 +1,4 @@
-"""The AOC-DT annealed solver through the non-ideal twin (solve/hardware_solver.py): the ideal twin
+"""The AOC-DT annealed solver through the non-ideal twin (solve/algorithms/hardware_solver.py): the ideal twin
 finds the brute-force optimum of tiny instances, energies are the problem's own (re-evaluated), the
 hardware path is the calibrated machine map, bad input names the argument."""
 import os
@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from quaton_fast.reference.aoc_hardware_profile import AOCHardware
-from quaton_fast.solve.generators import planted_qumo, random_qubo
-from quaton_fast.solve.hardware_solver import hardware_anneal
-from quaton_fast.solve.qumo_exact import brute_force_qumo
+from quaton_fast.solve.models.generators import planted_qumo, random_qubo
+from quaton_fast.solve.algorithms.hardware_solver import hardware_anneal
+from quaton_fast.solve.algorithms.qumo_exact import brute_force_qumo
 
 
 def _file16():
@@ -60,7 +60,7 @@ def test_hardware_path_with_every_effect_off_is_the_tanh_map_normalised():
     Replayed independently here for a few steps from the same initial states (no early read-out)."""
     hw = AOCHardware.ideal(16).all_effects_off()
     q = random_qubo(5, seed=0)
-    from quaton_fast.solve.entry_checks import as_qumo_arrays
+    from quaton_fast.solve.models.entry_checks import as_qumo_arrays
     J, h, _, _ = as_qumo_arrays(q)
     R, T, a0, g, gam = 4, 1, 0.3, 0.3, 0.9
     r = hardware_anneal(q, hw, replicas=R, steps=T, a0=a0, g=g, gamma=gam, seed=9, check_every=1)

@@ -10,7 +10,7 @@ import numpy.lib.format as npformat
 import pytest
 
 from quaton_fast.solve import read_gams, read_gset, read_qplib, read_sk
-from quaton_fast.solve._files import MAX_DECLARED, strict_float, strict_int
+from quaton_fast.solve.formats._files import MAX_DECLARED, strict_float, strict_int
 
 
 @pytest.mark.parametrize("tok", ["1_0", "\u0663", "\uff11", " 1", "1.0", "0x1", "", "+", "1e3"])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from quaton_fast.solve.problems import (QUBO, QUMO, Ising, MaxCut, brute_force,
+from quaton_fast.solve.models.problems import (QUBO, QUMO, Ising, MaxCut, brute_force,
                                         qubo_state_from_spins, spins_from_qubo_state)
 
 TOL = 1e-9

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from quaton_fast.solve.readers import read_gams, read_qplib, write_qplib
+from quaton_fast.solve.formats.readers import read_gams, read_qplib, write_qplib
 
 DATA = Path(os.environ.get("QUATON_FAST_SHARED_DATA",
                            Path(__file__).resolve().parents[2].parent / "shared" / "data"))

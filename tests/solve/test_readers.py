@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quaton_fast.solve.problems import QUBO, QUMO, Ising, MaxCut, brute_force
-from quaton_fast.solve.readers import (gset_best_known, read_gset, read_qplib, read_rudy, read_sk,
+from quaton_fast.solve.models.problems import QUBO, QUMO, Ising, MaxCut, brute_force
+from quaton_fast.solve.formats.readers import (gset_best_known, read_gset, read_qplib, read_rudy, read_sk,
                                        read_sk_ground_energies, write_gset, write_rudy)
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -310,8 +310,8 @@ def test_gset_best_known_bad(tmp_path):
 
 
 # ------------------------------------------------------------- QPLIB with linear constraints
-from quaton_fast.solve.constraints import ConstrainedProblem  # noqa: E402
-from quaton_fast.solve.readers import read_gams, read_instance, write_qplib  # noqa: E402
+from quaton_fast.solve.models.constraints import ConstrainedProblem  # noqa: E402
+from quaton_fast.solve.formats.readers import read_gams, read_instance, write_qplib  # noqa: E402
 
 QBL = """QTEST_QBL
 QBL

@@ -2,8 +2,8 @@
 import numpy as np
 
 from quaton_fast.solve import solve
-from quaton_fast.solve.constraints import ConstrainedProblem
-from quaton_fast.solve.problems import MaxCut
+from quaton_fast.solve.models.constraints import ConstrainedProblem
+from quaton_fast.solve.models.problems import MaxCut
 import scipy.sparse as sp
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from quaton_fast.solve import settlement as S
-from quaton_fast.solve.aoc_solver import solve
-from quaton_fast.solve.aux_bcd import bcd_auxiliary
-from quaton_fast.solve.qumo_exact import brute_force_qumo, continuous_optimum
-from quaton_fast.solve.trials import run_restarts
+from quaton_fast.solve.algorithms.aoc_solver import solve
+from quaton_fast.solve.algorithms.aux_bcd import bcd_auxiliary
+from quaton_fast.solve.algorithms.qumo_exact import brute_force_qumo, continuous_optimum
+from quaton_fast.solve.statistics.trials import run_restarts
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -131,7 +131,7 @@ def test_reported_energy_is_the_energy_of_the_reported_state(seed):
 
 
 def test_gain_scale_of_degenerate_and_sparse_couplings():
-    from quaton_fast.solve.aoc_solver import gain_scale
+    from quaton_fast.solve.algorithms.aoc_solver import gain_scale
     h = np.array([0.5, -2.0, 0.0])
     assert gain_scale(np.zeros((3, 3)), h) == 2.0                 # J = 0: the field's scale
     assert gain_scale(sp.csr_matrix((3, 3)), np.zeros(3)) == 1.0  # nothing to scale

@@ -112,6 +112,6 @@ def test_problem_constructors_name_the_argument(call, needle):
                                            ((1, 2.0), {}, "trials"), ((1, 2), {"credibility": "x"}, "credibility"),
                                            ((1, 2), {"credibility": 1.0}, "credibility")])
 def test_success_probability_names_the_argument(args, kw, arg):
-    from quaton_fast.solve.stats import success_probability
+    from quaton_fast.solve.statistics.stats import success_probability
     with pytest.raises(ValueError, match=rf"success_probability\(\): argument '{arg}'"):
         success_probability(*args, **kw)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from quaton_fast.solve.aoc_solver import solve
-from quaton_fast.solve.generators import random_sk, toroidal_graph
-from quaton_fast.solve.replica_kernels import Operator, cpp_available, initial_states, run_batch
+from quaton_fast.solve.algorithms.aoc_solver import solve
+from quaton_fast.solve.models.generators import random_sk, toroidal_graph
+from quaton_fast.solve.algorithms.replica_kernels import Operator, cpp_available, initial_states, run_batch
 
 pytestmark = pytest.mark.skipif(not cpp_available(), reason="extension without solver_run_cpu")
 

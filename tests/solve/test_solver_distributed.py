@@ -1,4 +1,4 @@
-"""Sharded solver (solve/distributed.py) == single-process solver, on 2 gloo processes.
+"""Sharded solver (solve/algorithms/distributed.py) == single-process solver, on 2 gloo processes.
 
 The test spawns the two ranks itself (torch.multiprocessing, a free local port, a bounded join);
 rank 0 saves its result, every rank checks it got the same result as rank 0.
@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from quaton_fast.solve.aoc_solver import solve
-from quaton_fast.solve.distributed import solve_sharded
-from quaton_fast.solve.generators import random_sk
+from quaton_fast.solve.algorithms.aoc_solver import solve
+from quaton_fast.solve.algorithms.distributed import solve_sharded
+from quaton_fast.solve.models.generators import random_sk
 
 KW = dict(max_iterations=360, iterations_per_run=60, replicas=21, seed=4, check_every=3, threads=1,
           exploration_share=0.5, progress=False)

@@ -1,4 +1,4 @@
-"""Torch replica backend (solve/replica_torch.py) on the CPU against the NumPy reference, the
+"""Torch replica backend (solve/algorithms/replica_torch.py) on the CPU against the NumPy reference, the
 exactness rules of its low-precision products, and the device/backend/precision checks.
 
 Exactness argument as in test_solver_cpp.py: the torch loop does the reference's float32 ops in
@@ -12,10 +12,10 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from quaton_fast.solve.aoc_solver import solve
-from quaton_fast.solve.generators import random_sk, toroidal_graph
-from quaton_fast.solve.replica_kernels import Operator, initial_states, run_batch
-from quaton_fast.solve.replica_torch import choose_precision, exact_low_precisions
+from quaton_fast.solve.algorithms.aoc_solver import solve
+from quaton_fast.solve.models.generators import random_sk, toroidal_graph
+from quaton_fast.solve.algorithms.replica_kernels import Operator, initial_states, run_batch
+from quaton_fast.solve.algorithms.replica_torch import choose_precision, exact_low_precisions
 
 CPU = torch.device("cpu")
 

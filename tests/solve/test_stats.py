@@ -1,6 +1,6 @@
 import pytest
 
-from quaton_fast.solve.stats import success_probability
+from quaton_fast.solve.statistics.stats import success_probability
 
 
 def test_posterior_mean_std_interval():

@@ -53,9 +53,9 @@ def _npz(path, **arrays):
 def main() -> None:
     from quaton_fast._rundir import write_settings
     from quaton_fast.export.masks import export_fabrication
-    from quaton_fast.solve.constraints import ConstrainedProblem
-    from quaton_fast.solve.problems import MaxCut
-    from quaton_fast.solve.readers import write_gset, write_qplib, write_rudy
+    from quaton_fast.solve.models.constraints import ConstrainedProblem
+    from quaton_fast.solve.models.problems import MaxCut
+    from quaton_fast.solve.formats.readers import write_gset, write_qplib, write_rudy
     import scipy.sparse as sp
     import torch
 

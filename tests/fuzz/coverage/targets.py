@@ -32,32 +32,32 @@ class Target:
 
 
 def _gset(p):
-    from quaton_fast.solve.readers import read_gset
+    from quaton_fast.solve.formats.readers import read_gset
     return read_gset(p)
 
 
 def _rudy(p):
-    from quaton_fast.solve.readers import read_rudy
+    from quaton_fast.solve.formats.readers import read_rudy
     return read_rudy(p)
 
 
 def _sk(p):
-    from quaton_fast.solve.readers import read_sk
+    from quaton_fast.solve.formats.readers import read_sk
     return read_sk(p)
 
 
 def _sk_energies(p):
-    from quaton_fast.solve.readers import read_sk_ground_energies
+    from quaton_fast.solve.formats.readers import read_sk_ground_energies
     return read_sk_ground_energies(p)
 
 
 def _qplib(p):
-    from quaton_fast.solve.readers import read_qplib
+    from quaton_fast.solve.formats.readers import read_qplib
     return read_qplib(p, as_constrained=True)
 
 
 def _gams(p):
-    from quaton_fast.solve.readers import read_gams
+    from quaton_fast.solve.formats.readers import read_gams
     return read_gams(p)
 
 
@@ -113,12 +113,12 @@ def _settings(p):
 
 
 TARGETS: dict[str, Target] = {
-    "gset": Target(".txt", _gset, ("quaton_fast.solve.readers", "quaton_fast.solve._files", "quaton_fast.solve.problems")),
-    "rudy": Target(".rud", _rudy, ("quaton_fast.solve.readers", "quaton_fast.solve._files", "quaton_fast.solve.problems")),
-    "sk": Target(".npz", _sk, ("quaton_fast.solve.readers", "quaton_fast._safe_npz", "quaton_fast.solve.problems")),
-    "sk_ground_energies": Target(".npz", _sk_energies, ("quaton_fast.solve.readers", "quaton_fast._safe_npz")),
-    "qplib": Target(".qplib", _qplib, ("quaton_fast.solve.qplib_io", "quaton_fast.solve._files", "quaton_fast.solve.constraints")),
-    "gams": Target(".gms", _gams, ("quaton_fast.solve.read_gams", "quaton_fast.solve._files", "quaton_fast.solve.constraints")),
+    "gset": Target(".txt", _gset, ("quaton_fast.solve.formats.readers", "quaton_fast.solve.formats._files", "quaton_fast.solve.models.problems")),
+    "rudy": Target(".rud", _rudy, ("quaton_fast.solve.formats.readers", "quaton_fast.solve.formats._files", "quaton_fast.solve.models.problems")),
+    "sk": Target(".npz", _sk, ("quaton_fast.solve.formats.readers", "quaton_fast._safe_npz", "quaton_fast.solve.models.problems")),
+    "sk_ground_energies": Target(".npz", _sk_energies, ("quaton_fast.solve.formats.readers", "quaton_fast._safe_npz")),
+    "qplib": Target(".qplib", _qplib, ("quaton_fast.solve.formats.qplib_io", "quaton_fast.solve.formats._files", "quaton_fast.solve.models.constraints")),
+    "gams": Target(".gms", _gams, ("quaton_fast.solve.formats.read_gams", "quaton_fast.solve.formats._files", "quaton_fast.solve.models.constraints")),
     "hardware_yaml": Target(".yaml", _hardware_yaml, ("quaton_fast.reference.aoc_hardware_profile", "quaton_fast._safe_yaml")),
     "masks_npz": Target(".npz", _masks_npz, ("quaton_fast.export.masks", "quaton_fast._safe_npz", "quaton_fast.export.relief_mesh")),
     "idx": Target(".idx", _idx, ("quaton_fast.data.mnist",)),
