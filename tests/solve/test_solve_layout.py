@@ -103,4 +103,5 @@ def test_the_package_and_every_module_import_in_a_fresh_interpreter():
     code = f"import importlib\nfor m in {mods!r}:\n    importlib.import_module(m)\n"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert len(mods) == len(_moved.MOVED) - 1
+    moved = {f"quaton_fast.solve.{sub}.{name}" for name, sub in _moved.MOVED.items() if name != "dimod_sampler"}
+    assert moved <= set(mods), sorted(moved - set(mods))   # every moved module was imported (new ones too)

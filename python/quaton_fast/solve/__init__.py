@@ -12,7 +12,7 @@ Laid out by role (each sub-package depends only on those listed before it):
                      constrained solver (constrained_solve with its phases, repair and HiGHS
                      feasibility fallback), the dimod sampler (dimod_sampler);
 * ``applications/``  the paper's worked problems: transaction settlement, compressed sensing;
-* ``statistics/``    success probabilities over restarts (stats, trials).
+* ``statistics/``    success probabilities and time to solution over restarts (stats, tts, trials).
 
 ``cli_solve`` is the ``quaton-fast solve`` command. Every public name is importable from
 ``quaton_fast.solve`` itself (``__all__``); the module paths from before this layout
@@ -39,6 +39,8 @@ from .applications.settlement import (SettlementDecision, SettlementInstance, de
                                       max_settled_value, settlement_blocks, settlement_instance,
                                       settlement_objective, settlement_optimum, settlement_qumo)
 from .statistics.trials import RestartTrials, run_restarts
+from .statistics.stats import SuccessProbability, success_probability
+from .statistics.tts import TimeToSolution, time_to_solution
 
 __all__ = ["solve", "SolveResult", "bcd", "QUBO", "QUMO", "Ising", "MaxCut", "brute_force", "read_gset",
            "read_rudy", "read_sk", "read_sk_ground_energies", "read_qplib",
@@ -48,6 +50,8 @@ __all__ = ["solve", "SolveResult", "bcd", "QUBO", "QUMO", "Ising", "MaxCut", "br
            # worked problems of the paper (settlement, Shepp-Logan compressed sensing) and their tools
            "bcd_auxiliary", "homogeneous_block", "AuxBCDResult", "continuous_optimum", "brute_force_qumo",
            "run_restarts", "RestartTrials",
+           # statistics over independent runs: Beta posteriors, time to solution
+           "success_probability", "SuccessProbability", "time_to_solution", "TimeToSolution",
            "SettlementInstance", "SettlementDecision", "settlement_instance", "settlement_qumo",
            "decode_settlement", "settlement_objective", "settlement_optimum", "max_settled_value",
            "settlement_blocks",
