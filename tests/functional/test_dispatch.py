@@ -179,3 +179,13 @@ def test_reason_said_once_and_no_query_after_the_first_call(monkeypatch, caplog)
 def test_cpu_tensor_is_torch_path():
     c = D.layer_path(torch.zeros(2, 8, 8, dtype=torch.complex64), torch.zeros(16, 16, dtype=torch.complex64))
     assert c.path == "torch" and not c.fallback
+
+
+def test_workspace_table_matches_the_compiled_kernel():
+    """The sm_90 workspace table the fake records use == what a CUDA + cuFFTDx build reports
+    (no GPU needed: the launcher's compile-time geometry); skipped in a CPU build."""
+    mod = _backend.native()
+    if mod is None or not hasattr(mod, "layer_cluster_workspace"):
+        pytest.skip("no CUDA + cuFFTDx build")
+    assert {p: mod.layer_cluster_workspace(p) for p in mod.layer_cluster_sizes()} == D.ON_CHIP_WORKSPACE_SM90
+    assert D.build_kernels().on_chip_workspace == D.ON_CHIP_WORKSPACE_SM90
