@@ -189,3 +189,18 @@ def test_workspace_table_matches_the_compiled_kernel():
         pytest.skip("no CUDA + cuFFTDx build")
     assert {p: mod.layer_cluster_workspace(p) for p in mod.layer_cluster_sizes()} == D.ON_CHIP_WORKSPACE_SM90
     assert D.build_kernels().on_chip_workspace == D.ON_CHIP_WORKSPACE_SM90
+
+
+def test_environment_switch_keeps_layers_off_the_on_chip_kernel(monkeypatch):
+    monkeypatch.setattr(D, "device_props", lambda device: H200)
+    monkeypatch.setattr(D, "build_kernels", lambda: BUILD)
+    h = torch.zeros(400, 400, dtype=torch.complex64)
+    D._decide.cache_clear()
+    try:
+        assert D.layer_path(_FakeField(64, 200), h).path == "on_chip"
+        D._decide.cache_clear()
+        monkeypatch.setenv(D.DISABLE_ENV, "1")
+        c = D.layer_path(_FakeField(64, 200), h)
+        assert c.path == "three_pass" and D.DISABLE_ENV in c.reason
+    finally:
+        D._decide.cache_clear()

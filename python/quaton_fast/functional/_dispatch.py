@@ -21,7 +21,8 @@ synchronisation (a dict lookup; CUDA-graph capturable after the first call).
   bytes within the opt-in shared memory for C = 8 or 16, 1 <= B <= 65535, and a phase-only
   modulation: its adjoint forms dL/dφ = Σ_b Im(conj(t u_b) g'_b), not the complex dL/dt an
   absorbing (complex-table) quantizer needs. A quantizer on a phase table runs as its own torch op
-  before it (the on-chip kernel has no quantizer inside yet).
+  before it (the on-chip kernel has no quantizer inside yet). ``QUATON_FAST_DISABLE_ON_CHIP=1``
+  in the environment keeps every layer off this path (the kernel is not yet measured on a GPU).
 - ``three_pass`` (``cuda/fused/propagate_fused.cuh``, ``quant_rows.cuh``): row pass, column pass,
   inverse row pass through a (B, N, P) spectrum in device memory; the quantizer inside its row
   passes. Needs sm_80/86/87/89/90, complex64, P compiled in (256, 400, 512, 1024), the descriptors'
@@ -45,6 +46,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -199,6 +201,10 @@ def _three_pass_refusal(props, kernels, n, p, native_code) -> str | None:
     return None
 
 
+#: environment switch: QUATON_FAST_DISABLE_ON_CHIP=1 keeps every layer off the on-chip kernel (read
+#: at a key's first decision) -- an escape hatch while the kernel has not been measured on a GPU
+DISABLE_ENV = "QUATON_FAST_DISABLE_ON_CHIP"
+DISABLED = -1  # the on_chip_code choose() gets when the switch is set
 _ON_CHIP_CODES = {1: "not sm_90, no cluster launch, or no sm_90 kernel image in this build",
                   2: "P not compiled", 3: "not enough shared memory per block", 4: "bad shape",
                   5: "device query failed", 6: "cudaOccupancyMaxActiveClusters: no cluster of this shape fits an SM group"}
@@ -224,6 +230,8 @@ def _on_chip_refusal(props, kernels, n, p, batch, quantizer, native_code) -> str
     if quantizer == "complex":
         return ("the on-chip adjoint forms the phase gradient only; a complex (absorbing) table needs dL/dT, which the "
                 "three-pass quantized kernels form")
+    if native_code == DISABLED:
+        return f"disabled by {DISABLE_ENV}=1"
     if native_code not in (None, 0):
         return f"the on-chip kernel refused (N, P) = ({n}, {p}): {_ON_CHIP_CODES.get(native_code, native_code)}"
     return None
@@ -305,10 +313,12 @@ def _decide(device: torch.device, n: int, p: int, batch: int, dtype: torch.dtype
     props = device_props(device)
     mod = native()
     three_code = on_chip_code = None
+    if os.environ.get(DISABLE_ENV, "") == "1":
+        on_chip_code = DISABLED
     if dtype == torch.complex64 and mod is not None:
         if p in kernels.three_pass_sizes and hasattr(mod, "fused_propagate_support"):
             three_code = int(mod.fused_propagate_support(n, p, device.index))
-        if p in kernels.on_chip_workspace and hasattr(mod, "layer_cluster_support"):
+        if on_chip_code is None and p in kernels.on_chip_workspace and hasattr(mod, "layer_cluster_support"):
             with torch.cuda.device(device):  # the attribute and occupancy queries act on the current device
                 on_chip_code = int(mod.layer_cluster_support(n, p, device.index)[0])
     choice = choose(props, kernels, n, p, batch, dtype, quantizer, three_pass_code=three_code,
