@@ -17,6 +17,7 @@ namespace quaton {
 void bind_fixed_point(py::module_& m);       // cpp/bind_fixed_point.cpp
 void bind_fixed_point_cuda(py::module_& m);  // cpp/bind_fixed_point_cuda.cpp (CUDA builds only)
 void bind_propagate_fused(py::module_& m);   // cpp/bind_propagate_fused.cpp (CUDA + cuFFTDx builds only)
+void bind_layer_cluster(py::module_& m);     // cpp/bind_layer_cluster.cpp (CUDA + cuFFTDx builds only)
 void bind_solver(py::module_& m);            // cpp/bind_solver.cpp
 void bind_aoc_hardware(py::module_& m);      // cpp/bind_aoc_hardware.cpp
 }
@@ -131,6 +132,7 @@ PYBIND11_MODULE(_C, m) {
   quaton::bind_fixed_point(m);
   quaton::bind_fixed_point_cuda(m);
   quaton::bind_propagate_fused(m);
+  quaton::bind_layer_cluster(m);
   quaton::bind_solver(m);
   quaton::bind_aoc_hardware(m);
 }

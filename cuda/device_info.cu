@@ -37,4 +37,26 @@ std::string cuda_device_name(int index) {
   return prop.name;
 }
 
+CudaDeviceFacts cuda_device_facts(int index) {
+  auto get = [index](cudaDeviceAttr a) {
+    int v = 0;
+    if (cudaDeviceGetAttribute(&v, a, index) != cudaSuccess) {
+      cudaGetLastError();
+      return -1;
+    }
+    return v;
+  };
+  CudaDeviceFacts f;
+  f.major = get(cudaDevAttrComputeCapabilityMajor);
+  f.minor = get(cudaDevAttrComputeCapabilityMinor);
+  f.sm_count = get(cudaDevAttrMultiProcessorCount);
+  f.smem_per_block_optin = get(cudaDevAttrMaxSharedMemoryPerBlockOptin);
+  f.smem_per_sm = get(cudaDevAttrMaxSharedMemoryPerMultiprocessor);
+  f.cluster_launch = get(cudaDevAttrClusterLaunch);
+  f.clock_khz = get(cudaDevAttrClockRate);
+  f.memory_clock_khz = get(cudaDevAttrMemoryClockRate);
+  f.memory_bus_width_bits = get(cudaDevAttrGlobalMemoryBusWidth);
+  return f;
+}
+
 }  // namespace quaton

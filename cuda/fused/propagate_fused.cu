@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 
 #ifdef __CUDA_ARCH__
 #define QF_PASS_ARCH __CUDA_ARCH__
@@ -77,16 +78,24 @@ bool device_facts(int device, DeviceFacts& out) {
   return true;
 }
 
-// Raise `kernel`'s dynamic shared-memory limit to `bytes` once per device (`done`: one flag per
-// kernel instantiation and device).
+// A kernel's dynamic shared-memory attribute per device: the largest size set so far. The
+// attribute must cover the size being launched; sizes that depend on N (the column pass) may grow
+// from one call to the next, so it is raised whenever a launch needs more than was set (never
+// lowered), under a mutex on that cold path; the hot path is one atomic load and a compare.
+struct SmemAttr {
+  std::atomic<unsigned> set[64] = {};
+  std::mutex m;
+};
+
 template <class Kernel>
-int prepare_smem(std::atomic<std::uint64_t>& done, int device, Kernel kernel, unsigned bytes) {
+int prepare_smem(SmemAttr& attr, int device, Kernel kernel, unsigned bytes) {
   if (bytes <= 48u * 1024u) return 0;
-  const std::uint64_t bit = 1ull << device;
-  if (done.load(std::memory_order_acquire) & bit) return 0;
+  if (attr.set[device].load(std::memory_order_acquire) >= bytes) return 0;
+  std::lock_guard<std::mutex> lock(attr.m);
+  if (attr.set[device].load(std::memory_order_acquire) >= bytes) return 0;
   const int err = static_cast<int>(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                         static_cast<int>(bytes)));
-  if (err == 0) done.fetch_or(bit, std::memory_order_acq_rel);
+  if (err == 0) attr.set[device].store(bytes, std::memory_order_release);
   return err;
 }
 
@@ -111,7 +120,7 @@ struct Plan {
 // pass, plain pass 3; adjoint = plain pass 1, column pass, quantized pass 3 with the partials.
 template <unsigned P, unsigned Arch>
 int run_quant_size(const FusedPropagateParams& params, cudaStream_t stream, int device) {
-  static std::atomic<std::uint64_t> smem_row{0}, smem_col{0}, smem_row_inv{0}, smem_qrow{0}, smem_qinv{0};
+  static SmemAttr smem_row, smem_col, smem_row_inv, smem_qrow, smem_qinv;
   using Pl = Plan<P, Arch>;
   using Row = typename Pl::Row;
   using RowInv = typename Pl::RowInv;
@@ -133,7 +142,7 @@ int run_quant_size(const FusedPropagateParams& params, cudaStream_t stream, int 
                                                stream>>>(p);
   } else {
     if ((err = prepare_smem(smem_qrow, device, kernels::row_quant_modulate_fft_kernel<P, Row>,
-                            QRow::forward_smem(static_cast<int>(P)))))
+                            QRow::forward_smem(p.n))))
       return err;
     kernels::row_quant_modulate_fft_kernel<P, Row><<<QRow::grid(p.batch, p.n, J), Row::block_dim,
                                                      QRow::forward_smem(p.n), stream>>>(p);
@@ -141,15 +150,13 @@ int run_quant_size(const FusedPropagateParams& params, cudaStream_t stream, int 
   if ((err = static_cast<int>(cudaGetLastError()))) return err;
 
   const unsigned col_smem = Geo::col_smem(p.n);
-  if ((err = prepare_smem(smem_col, device, kernels::column_transfer_kernel<P, Col, ColInv>, Geo::col_smem(P))))
-    return err;
+  if ((err = prepare_smem(smem_col, device, kernels::column_transfer_kernel<P, Col, ColInv>, col_smem))) return err;
   kernels::column_transfer_kernel<P, Col, ColInv><<<Geo::col_grid(p.batch), Col::block_dim, col_smem, stream>>>(p);
   if ((err = static_cast<int>(cudaGetLastError()))) return err;
 
   if (adjoint) {
-    // the attributes are raised once for the largest N (= P), so every N of this P fits
     if ((err = prepare_smem(smem_qinv, device, kernels::row_ifft_crop_quant_kernel<P, RowInv>,
-                            QInv::adjoint_smem(static_cast<int>(P)))))
+                            QInv::adjoint_smem(p.n))))
       return err;
     kernels::row_ifft_crop_quant_kernel<P, RowInv><<<QInv::grid(p.batch, p.n, J), RowInv::block_dim,
                                                      QInv::adjoint_smem(p.n), stream>>>(p);
@@ -165,7 +172,7 @@ int run_quant_size(const FusedPropagateParams& params, cudaStream_t stream, int 
 
 template <unsigned P, unsigned Arch>
 int run_size(const FusedPropagateParams& p, cudaStream_t stream, int device, unsigned smem_optin) {
-  static std::atomic<std::uint64_t> smem_row{0}, smem_col{0}, smem_row_inv{0};
+  static SmemAttr smem_row, smem_col, smem_row_inv;
   using Pl = Plan<P, Arch>;
   using Row = typename Pl::Row;
   using RowInv = typename Pl::RowInv;

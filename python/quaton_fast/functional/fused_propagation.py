@@ -1,11 +1,15 @@
 """Phase modulation + free-space propagation as one op: ``v = propagate(u · exp(iφ), H)``.
 
-On a GPU of compute capability 8.0, 8.6/8.7, 8.9 or 9.0 (A100; RTX 30xx, A40; RTX 40xx, L4, L40;
-H100/H200), complex64 fields and a padded size P compiled into the extension (``fused_sizes()``)
-whose shared memory fits the GPU, it runs the three-pass cuFFTDx kernels of ``cuda/fused/`` forward and backward
-(adjoint with conj(H), phase gradient reduced over the batch); everywhere else it runs the torch
-ops (``u * polar(1, φ)`` then :func:`~quaton_fast.functional.propagate`) and, on CUDA, says once
-why. Both paths compute the same function with the same gradients (PyTorch's complex convention).
+Three paths, picked per (device, N, P, B, dtype) by :mod:`._dispatch` (cached; the reason for a
+fallback said once): on an H100/H200 (sm_90, thread-block clusters) the on-chip layer kernel
+(:mod:`.layer_cluster`: the field stays in a cluster's distributed shared memory) where its state
+fits and the cost model predicts it faster; on a GPU of compute capability 8.0, 8.6/8.7, 8.9 or
+9.0 (A100; RTX 30xx, A40; RTX 40xx, L4, L40; H100/H200) with complex64 fields and a padded size P
+compiled into the extension (``fused_sizes()``) whose shared memory fits, the three-pass cuFFTDx
+kernels of ``cuda/fused/`` forward and backward (adjoint with conj(H), phase gradient reduced over
+the batch); everywhere else the torch ops (``u * polar(1, φ)`` then
+:func:`~quaton_fast.functional.propagate`). All paths compute the same function with the same
+gradients (PyTorch's complex convention).
 
 :func:`modulate_propagate` takes φ (N, N) from the layer's quantizer (its own autograd op and
 CUDA kernel). :func:`quantize_modulate_propagate` (issue 22 item 1) takes the latent weights and a
@@ -25,7 +29,9 @@ from .._backend import native, notice_once
 from .._validation import fail
 from . import _checks
 from ._derived import transposed_transfers
+from ._dispatch import layer_path
 from .fused_quantizer import KINDS, FusedQuantizer
+from .layer_cluster import _LayerClusterFn
 from .propagation import propagate
 
 __all__ = ["modulate_propagate", "quantize_modulate_propagate", "modulate_propagate_array", "fused_sizes",
@@ -90,7 +96,8 @@ def _fused_reason(u: torch.Tensor, transfer: torch.Tensor) -> str | None:
 
 
 def fused_available(u: torch.Tensor, transfer: torch.Tensor) -> bool:
-    return u.is_cuda and _fused_reason(u, transfer) is None
+    """True when a fused kernel path (on-chip or three-pass, see :mod:`._dispatch`) runs these tensors."""
+    return u.is_cuda and u.is_complex() and layer_path(u, transfer).path != "torch"
 
 
 @functools.lru_cache(maxsize=None)
@@ -179,15 +186,14 @@ def modulate_propagate(u: torch.Tensor, phase: torch.Tensor | None, transfer: to
         _check_plane(func, "phase", phase, u, check_finite)
     _check_transfer(func, transfer, u)
     if u.is_cuda and u.is_complex():
-        reason = _fused_reason(u, transfer)
-        if reason is None:
+        path = layer_path(u, transfer).path  # cached per (device, N, P, B, dtype); said once on fallback
+        if path != "torch":
             lead = u.shape[:-2]
             flat = u.reshape(-1, u.shape[-2], u.shape[-1])
             ph = phase.to(torch.float32) if phase is not None else None
-            out = _ModulatePropagateFused.apply(flat, ph, transfer.to(torch.complex64))
+            fn = _LayerClusterFn if path == "on_chip" else _ModulatePropagateFused
+            out = fn.apply(flat, ph, transfer.to(torch.complex64))
             return out.reshape(*lead, u.shape[-2], u.shape[-1])
-        if reason is not None:
-            _notice_fallback(reason)
     if phase is not None:
         u = u * torch.polar(torch.ones_like(phase), phase).to(u.dtype if u.is_complex() else torch.complex64)
     return propagate(u, transfer)
@@ -252,10 +258,15 @@ class _QuantModulatePropagateFused(torch.autograd.Function):
 
 
 def _quant_reason(u: torch.Tensor, latent: torch.Tensor, q: FusedQuantizer, transfer: torch.Tensor) -> str | None:
-    """None when the fused quantized kernels can run, else why not (metadata only)."""
+    """None when the three-pass quantized kernels can run, else why not (metadata only)."""
     reason = _fused_reason(u, transfer)
     if reason is not None:
         return reason
+    return _quant_operand_reason(latent, q)
+
+
+def _quant_operand_reason(latent: torch.Tensor, q: FusedQuantizer) -> str | None:
+    """Why the quantized three-pass kernels cannot take this latent and parameter, or None."""
     if latent.dtype != torch.float32:
         return f"the fused quantizer takes float32 latents, got {latent.dtype}"
     if not hasattr(native(), "fused_quant_propagate_cuda"):
@@ -292,14 +303,21 @@ def quantize_modulate_propagate(u: torch.Tensor, latent: torch.Tensor, quantizer
     _check_plane(func, "latent", latent, u, check_finite)
     _check_transfer(func, transfer, u)
     if u.is_cuda:
-        reason = _quant_reason(u, latent, quantizer, transfer)
-        if reason is None:
-            lead = u.shape[:-2]
-            flat = u.reshape(-1, u.shape[-2], u.shape[-1])
-            out = _QuantModulatePropagateFused.apply(flat, latent, quantizer.param_tensor,
-                                                     transfer.to(torch.complex64), quantizer)
+        # cached per (device, N, P, B, dtype, table kind); on-chip needs a phase table (module _dispatch)
+        path = layer_path(u, transfer, quantizer).path
+        lead = u.shape[:-2]
+        flat = u.reshape(-1, u.shape[-2], u.shape[-1])
+        if path == "on_chip":  # the quantizer as its own torch op, the layer on chip
+            phi = quantizer.phase(latent).to(torch.float32)
+            out = _LayerClusterFn.apply(flat, phi, transfer.to(torch.complex64))
             return out.reshape(*lead, u.shape[-2], u.shape[-1])
-        _notice_fallback(reason)
+        if path == "three_pass":
+            reason = _quant_operand_reason(latent, quantizer)
+            if reason is None:
+                out = _QuantModulatePropagateFused.apply(flat, latent, quantizer.param_tensor,
+                                                         transfer.to(torch.complex64), quantizer)
+                return out.reshape(*lead, u.shape[-2], u.shape[-1])
+            _notice_fallback(reason)
     t = quantizer.transmission(latent)
     return propagate(u * t.to(u.dtype), transfer)
 

@@ -105,17 +105,29 @@ class FusedQuantizer:
                 return FT.psq_transmission(w, p, thr, t, self.base, period=self.period)
             return FT.dsq_transmission(w, p, self.levels.to(w.dtype), thr, t, self.base, period=self.period,
                                        hard_forward=self.hard_forward)
-        if kind == "hard":
-            phi = F.staircase(w, thr, st, self.base, period=self.period)
-        elif kind == "ste":
-            phi = F.ste(w, thr, st, self.base, period=self.period)
-        elif kind == "psq":
-            phi = F.psq(w, p, thr, st, self.base, period=self.period)
-        elif kind == "dsq":
-            phi = F.dsq(w, p, thr, st, self.base, period=self.period, hard_forward=self.hard_forward)
-        else:
-            fail("FusedQuantizer.transmission", "kind", "'ste_soft' only with a complex table", kind)
+        phi = self.phase(w, param)
         return torch.polar(torch.ones_like(phi), phi)
+
+    def phase(self, w: torch.Tensor, param: float | torch.Tensor | None = None) -> torch.Tensor:
+        """The quantized phase ``Q(w)`` (N, N) real, radians, of a phase table (``T = exp(i·Q)``;
+        ``identity``: ``w`` itself), differentiable as :meth:`transmission`. Raises ValueError for a
+        complex table (its ``T`` is not a pure phase) and for ``ste_soft``."""
+        p = self.param if param is None else param
+        kind = self.kind
+        if self.complex_table:
+            fail("FusedQuantizer.phase", "transmissions", "a phase table (T = exp(i Q(w)))", "a complex table")
+        if kind == "identity":
+            return w
+        thr, st = self.thresholds.to(w.dtype), self.steps.to(w.dtype)
+        if kind == "hard":
+            return F.staircase(w, thr, st, self.base, period=self.period)
+        if kind == "ste":
+            return F.ste(w, thr, st, self.base, period=self.period)
+        if kind == "psq":
+            return F.psq(w, p, thr, st, self.base, period=self.period)
+        if kind == "dsq":
+            return F.dsq(w, p, thr, st, self.base, period=self.period, hard_forward=self.hard_forward)
+        fail("FusedQuantizer.phase", "kind", "'ste_soft' only with a complex table", kind)
 
     # -- the kernel's tables -----------------------------------------------------------------
     def kernel_tables(self, device: torch.device) -> dict:
