@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from quaton_fast import cli
+from quaton_fast.cli import app as cli
 from quaton_fast.cli import main
 
 
@@ -117,7 +117,7 @@ def test_module_entry_point_exit_code_and_stderr(tmp_path):
 def test_defaults_follow_the_other_options(tmp_path):
     """Issue 25 item 8: --neurons 16 without --object-size trains (the object fills the grid), and
     --epochs 1 without --warmup trains (warm-up at most epochs - 1)."""
-    from quaton_fast.train.cli_train import add_arguments, config_from_args
+    from quaton_fast.cli.train import add_arguments, config_from_args
     import argparse
     p = argparse.ArgumentParser()
     add_arguments(p)

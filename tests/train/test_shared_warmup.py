@@ -73,7 +73,7 @@ def _demo_args(**over):
 
 
 def test_demo_trains_the_warmup_once_and_pq_is_the_rounded_fp_model(monkeypatch, capsys):
-    from quaton_fast import demo
+    from quaton_fast.cli import demo
     from quaton_fast.train import classify
     calls, models = [], {}
     real = classify.train_classifier
@@ -91,7 +91,7 @@ def test_demo_trains_the_warmup_once_and_pq_is_the_rounded_fp_model(monkeypatch,
         rounded["phases"] = model.hard_quantized_phases().numpy()
         return real_eval(model, *a, **kw)
     monkeypatch.setattr(demo, "evaluate_accuracy", spy_eval)
-    rows = demo.run(_demo_args())
+    rows = demo.run_demo(_demo_args())
     # FP trains epochs 0 and 1; PSQ-FT only epoch 1 (QAT), starting from FP's state after epoch 0
     assert calls == [("FP", False, [0, 1]), ("PSQ-FT", True, [1])]
     assert [r["method"] for r in rows] == ["FP", "PQ", "PSQ-FT"]
@@ -105,7 +105,7 @@ def test_demo_trains_the_warmup_once_and_pq_is_the_rounded_fp_model(monkeypatch,
 
 
 def test_demo_is_deterministic_for_a_seed():
-    from quaton_fast import demo
-    a = demo.run(_demo_args())
-    b = demo.run(_demo_args())
+    from quaton_fast.cli import demo
+    a = demo.run_demo(_demo_args())
+    b = demo.run_demo(_demo_args())
     assert [r["accuracy"] for r in a] == [r["accuracy"] for r in b]

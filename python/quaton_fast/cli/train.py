@@ -15,19 +15,12 @@ from pathlib import Path
 import torch
 
 from .. import distributed as dist
-from .. import _argtypes as _A
-from .._argtypes import device, levels, nonnegative_int, positive
 from ..nn.presets import PRESETS
 from ..quant.quantizers import QUANTIZER_NAMES
-from .config import RunConfig
-from .tasks import TASKS, get_task
-
-
-# argparse types (one implementation for every subcommand, in quaton_fast._argtypes); the old
-# names stay importable (sweep, benchmarks/select_d2nn_config.py)
-_positive = positive
-_nonnegative_int = nonnegative_int
-_levels = levels
+from ..train.config import RunConfig
+from ..train.tasks import TASKS, get_task
+from . import _types as _A
+from ._types import device, levels as _levels, nonnegative_int as _nonnegative_int, positive as _positive
 
 
 def _qopt(text: str) -> tuple[str, float | int | bool]:

@@ -1,12 +1,11 @@
-"""`quaton-fast export` (fabrication files from masks.npz) and `quaton-fast robustness` (accuracy of
-a trained run under fabrication errors)."""
+"""`quaton-fast robustness`: accuracy of a trained classification run under fabrication errors."""
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
 
-from . import _argtypes as _A
+from . import _types as _A
 
 
 def _sizes(text: str) -> list[float]:
@@ -19,28 +18,7 @@ def _sizes(text: str) -> list[float]:
     return out
 
 
-def add_export_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("masks", help="masks .npz written by `quaton-fast train` or D2NN.export_masks")
-    p.add_argument("--out", required=True, help="output folder: layer_<l>.stl and masks.gds")
-    p.add_argument("--base", type=_A.real(minimum=0.0, strict_minimum=True), required=True, metavar="M",
-                   help="base plate thickness under the STL relief (m)")
-    p.add_argument("--unit", choices=("m", "mm", "um", "nm"), default="mm", help="unit of the STL numbers (default mm)")
-    p.add_argument("--no-stl", action="store_true", help="skip the STL meshes")
-    p.add_argument("--no-gds", action="store_true", help="skip the GDSII file")
-
-
-def run_export(args: argparse.Namespace) -> int:
-    from .export import export_fabrication
-    r = export_fabrication(args.masks, args.out, base_thickness=args.base, unit=args.unit,
-                           stl=not args.no_stl, gds=not args.no_gds)
-    for p in r["stl"]:
-        print(p)
-    if r["gds"]:
-        print(f"{r['gds']} ({len(r['level_heights'])} height levels, GDS layers 1..{len(r['level_heights'])})")
-    return 0
-
-
-def add_robustness_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a finished `quaton-fast train` classification run directory")
     p.add_argument("--kind", choices=("phase", "shift", "dz"), required=True,
                    help="error kind: phase (rad per neuron), shift (neuron pitches per layer), dz (m per gap)")
@@ -52,8 +30,8 @@ def add_robustness_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plots", action="store_true")
 
 
-def run_robustness(args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    from .train.robustness import robustness_of_run
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
+    from ..train.robustness import robustness_of_run
     words = sys.argv[1:] if argv is None else argv
     r = robustness_of_run(args.run_dir, kind=args.kind, sizes=args.sizes, draws=args.draws, seed=args.seed,
                           distribution=args.distribution, device=args.device, plot=not args.no_plots,
