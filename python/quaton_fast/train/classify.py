@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..encode import check_images
 from ..nn.d2nn import D2NN
 from ..quant.base import Quantizer
+from .._progress import LiveLoss, bar as progress_bar
 
 
 @dataclass(frozen=True)
@@ -119,9 +119,10 @@ def train_classifier(model: D2NN, train: tuple[torch.Tensor, torch.Tensor], test
         model.set_epoch(qat_epoch)
         total = torch.zeros((), dtype=torch.float64, device=device)   # on the device: no read per step
         count = 0
-        bar = tqdm(list(_batches(len(x_train), batch_size, gen)), desc=f"{description} epoch {epoch + 1}/{epochs}",
-                   disable=not progress, leave=False)
-        for step, idx in enumerate(bar):
+        bar = progress_bar(list(_batches(len(x_train), batch_size, gen)), show=progress,
+                           description=f"{description} epoch {epoch + 1}/{epochs}")
+        live = LiveLoss(bar)
+        for idx in bar:
             x = model.encode(x_train[idx].to(device), validate=False)
             y = y_train[idx].to(device)
             loss = torch.nn.functional.cross_entropy(model(x), y) + model.regularization()
@@ -130,8 +131,7 @@ def train_classifier(model: D2NN, train: tuple[torch.Tensor, torch.Tensor], test
             opt.step()
             total += loss.detach().double() * len(idx)
             count += len(idx)
-            if progress and step % 50 == 0:
-                bar.set_postfix(loss=f"{float(total) / count:.4f}")
+            live.update(total, count)   # at most every 0.1 s; no host sync on CUDA
         history.append({"epoch": epoch, "loss": float(total) / max(count, 1),
                         "phase": "warmup" if quantizer is not None and epoch < warmup_epochs else "qat"})
         if snapshot_epoch == epoch + 1:
