@@ -46,7 +46,7 @@ TRAIN = ["train", "--task", "mnist-5k", "--neurons", "16", "--object-size", "16"
     ("data-root honoured", TRAIN + ["--data-root", "{d}/nonexistent", "--out", "{d}/t1"],
      ["--data-root", "nonexistent/mnist_5k.csv.gz does not exist"]),
     ("object larger than the grid", TRAIN + ["--object-size", "20", "--out", "{d}/t1"],
-     ["argument 'object_size' (--object-size) must be <= the grid's 16 neurons", "(--neurons)"]),
+     ["argument --object-size must be <= the grid's 16 neurons", "(--neurons)"]),
     ("qopt keys listed", TRAIN + ["--quantizer", "psq-lt", "--qopt", "temperature=3", "--out", "{d}/t1"],
      ["option 'temperature'", "its options are: lambda1, beta, kappa_init, eps, material_kappa"]),
     ("aoc batch 0", ["aoc-train", "--task", "gauss", "--batch", "0", "--results", "", "--out", "{d}/a"],

@@ -27,11 +27,12 @@ __all__ = ["add_arguments", "setup", "record_fields", "eval_records"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("hardware twin (SPEC B4)")
+    g = p.add_argument_group("hardware twin: the measured non-idealities of the analog optical computer")
     g.add_argument("--hardware", default=None, metavar="FILE.yaml|ideal",
                    help="train through the non-ideal twin of this calibration file (default: ideal twin)")
     g.add_argument("--eval-hardware", default=None, metavar="FILE.yaml|ideal",
-                   help="also evaluate the test set through this twin (transfer gap, agreement rate)")
+                   help="also evaluate the test set through this twin (transfer gap, agreement rate; default: no "
+                        "second evaluation)")
     g.add_argument("--hardware-off", default="", metavar="EFFECT,...",
                    help="switch these effects or calibrations off in both profiles: " + ", ".join(EFFECTS + CALIBRATIONS))
     g.add_argument("--hardware-calibration", default=None, choices=CALIBRATION_MODES,

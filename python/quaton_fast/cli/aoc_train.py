@@ -43,17 +43,22 @@ from . import aoc_hardware as hardware_cli
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Every numeric option is checked by its argparse type (one-line error naming the option)."""
-    p.add_argument("--task", choices=list(TASKS), required=True)
-    p.add_argument("--model", type=int, choices=[256, 4096], default=256)
-    p.add_argument("--epochs", type=A.positive_int, default=1)
-    p.add_argument("--lr", type=A.positive_float, default=3e-4)
+    p.add_argument("--task", choices=list(TASKS), required=True,
+                   help="mnist / fashion (classification) or gauss / sine (regression)")
+    p.add_argument("--model", type=int, choices=[256, 4096], default=256,
+                   help="equilibrium model width: state variables of the fixed point")
+    p.add_argument("--epochs", type=A.positive_int, default=1, help="training epochs")
+    p.add_argument("--lr", type=A.positive_float, default=3e-4, help="Adam learning rate")
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
                    help="constant lr, or cosine decay to 0 over --epochs (per step)")
     p.add_argument("--batch", type=A.positive_int, default=64, help="global batch (split over ranks under torchrun)")
-    p.add_argument("--seed", type=A.nonnegative_int, default=0)
-    p.add_argument("--max-steps", type=A.positive_int, default=None)
-    p.add_argument("--data-root", default=None, help="IDX directory (MNIST / Fashion)")
-    p.add_argument("--quant-mode", choices=["maxabs", "paper"], default="maxabs")
+    p.add_argument("--seed", type=A.nonnegative_int, default=0,
+                   help="seed of the weights, the validation split and the batch order")
+    p.add_argument("--max-steps", type=A.positive_int, default=None,
+                   help="stop after this many optimizer steps (default: no limit)")
+    p.add_argument("--data-root", default=None, help="IDX directory of MNIST / Fashion-MNIST (default: the installed data)")
+    p.add_argument("--quant-mode", choices=["maxabs", "paper"], default="maxabs",
+                   help="9-bit quantization of the evaluation: per-tensor max-abs scale or the paper's ranges")
     p.add_argument("--max-gain", type=A.real(), default=0.4,
                    help="bound on |beta|*||W_c||_2 after each step (keeps the fixed point contractive); "
                         "<= 0 disables; must be finite")
@@ -66,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "resumes automatically, other settings start their own run")
     p.add_argument("--results", default=None, metavar="FILE.json",
                    help="JSON list the records are appended to (default: OUT/aoc_train.json; '' = none)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     hardware_cli.add_arguments(p)  # --hardware, --eval-hardware, --readout-noise ... (cli/aoc_hardware.py)
 
 

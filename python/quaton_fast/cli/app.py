@@ -40,6 +40,19 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(self.prog, message)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default: ``(default: X)`` is appended unless the help
+    already says ``default``; flags (store_true) and options without a value are left as they are."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.option_strings and action.nargs != 0 and action.default is not None
+                and action.default is not argparse.SUPPRESS and "default" not in text):
+            empty = isinstance(action.default, (list, tuple, str)) and len(action.default) == 0
+            text += " (default: none)" if empty else " (default: %(default)s)"
+        return text
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -64,13 +77,14 @@ def _module(name: str):
 def build_parser() -> argparse.ArgumentParser:
     """The full `quaton-fast` parser (every subcommand)."""
     parser = _Parser(prog="quaton-fast", description=__doc__.replace("``", "").replace("`", ""),
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                     formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"quaton_fast {__version__}")
     parser.add_argument("--traceback", action="store_true", help="on an error, show the full Python traceback")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND",
                                 title="commands")
     for command, module, text in COMMANDS:
-        _module(module).add_arguments(sub.add_parser(command, help=text, description=text))
+        _module(module).add_arguments(sub.add_parser(command, help=text, description=text,
+                                                     formatter_class=HelpFormatter))
     for p in sub.choices.values():  # also accepted after the subcommand; SUPPRESS keeps the top-level value
         p.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
                        help="on an error, show the full Python traceback")

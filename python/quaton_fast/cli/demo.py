@@ -28,23 +28,26 @@ DEMO_DEFAULTS = dict(n=64, layers=4, object_size=32, pad=2, epochs=4, warmup=2, 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = DEMO_DEFAULTS
-    p.add_argument("--n", type=A.positive_int, default=d["n"], help="neurons per side (default %(default)s)")
-    p.add_argument("--layers", type=A.positive_int, default=d["layers"], help="phase layers (default %(default)s)")
+    p.add_argument("--neurons", "--n", dest="n", type=A.positive_int, default=d["n"],
+                   help="neurons per side of each phase layer (default %(default)s)")
+    p.add_argument("--layers", "--num-layers", dest="layers", type=A.positive_int, default=d["layers"],
+                   help="phase layers (Python: num_layers; default %(default)s)")
     p.add_argument("--object-size", type=A.positive_int, default=d["object_size"], help="image size on the grid, px")
     p.add_argument("--pad", type=A.positive_int, default=d["pad"], help="zero-padding factor of the FFTs")
     p.add_argument("--epochs", type=A.positive_int, default=d["epochs"],
                    help="epochs of the FP run; PSQ-FT has seen as many (default %(default)s)")
     p.add_argument("--warmup", type=A.nonnegative_int, default=d["warmup"],
                    help="full-precision epochs shared with PSQ-FT before its QAT (default %(default)s)")
-    p.add_argument("--batch", type=A.positive_int, default=d["batch"])
-    p.add_argument("--lr", type=A.positive_float, default=d["lr"])
+    p.add_argument("--batch", type=A.positive_int, default=d["batch"], help="batch size, images")
+    p.add_argument("--lr", type=A.positive_float, default=d["lr"], help="Adam learning rate")
     p.add_argument("--levels", type=A.levels, default=d["levels"], help="phase levels of PQ and PSQ")
-    p.add_argument("--seed", type=A.nonnegative_int, default=d["seed"])
-    p.add_argument("--limit", type=A.positive_int, default=None, help="train on LIMIT random images (and test on LIMIT/4) for smoke runs")
+    p.add_argument("--seed", type=A.nonnegative_int, default=d["seed"],
+                   help="seed of the initial phases, the train/test split and the batch order")
+    p.add_argument("--limit", type=A.positive_int, default=None, help="train on LIMIT random images (and test on LIMIT/4) for smoke runs (default: all 4000 / 1000)")
     p.add_argument("--evanescent", choices=("decay", "cut"), default="decay",
                    help="evanescent waves: decay (exact, default) or cut (the demo's numbers before 2026-12-01)")
-    p.add_argument("--device", type=A.device, default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--device", type=A.device, default="cuda" if torch.cuda.is_available() else "cpu", help="cpu, cuda or cuda:K (default: cuda when a GPU is visible, else cpu)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run_demo(args: argparse.Namespace) -> list[dict]:

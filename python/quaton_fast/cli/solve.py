@@ -56,16 +56,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cpu, cuda or cuda:K (the GPU runs the torch backend, tensor-core products where exact)")
     parser.add_argument("--precision", default=None, choices=["fp32", "tf32", "bf16"],
                         help="GPU spin-product precision (default: the fastest exact one)")
-    parser.add_argument("--seed", type=_seed_arg, default=0)
+    parser.add_argument("--seed", type=_seed_arg, default=0, help="seed of the initial states (0 .. 2^32-1)")
     parser.add_argument("--target", type=_target_arg, default=None,
                         help="target: the cut for Max-Cut instances, the objective in the file's own sense "
-                             "for QPLIB/GAMS files (min: reached at <= target, max: at >= target), else the energy")
+                             "for QPLIB/GAMS files (min: reached at <= target, max: at >= target), else the energy "
+                             "(default: none, run for the whole --time)")
     parser.add_argument("--best", type=_target_arg, default=None,
                         help="best known objective (file's sense) for the gap; default: SOLOBJVALUE of a .prop "
                              "file next to a QPLIB/GAMS instance")
-    parser.add_argument("--format", default="auto", choices=["auto", "gset", "rudy", "sk", "qplib", "gams"])
-    parser.add_argument("--json", default=None, help="write the result as JSON here (atomic)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--format", default="auto", choices=["auto", "gset", "rudy", "sk", "qplib", "gams"],
+                        help="instance format (auto: from the file name and header)")
+    parser.add_argument("--json", default=None, help="write the result as JSON here (atomic; default: none)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _read(path: str, fmt: str):
