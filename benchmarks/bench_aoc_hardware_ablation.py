@@ -23,7 +23,8 @@ import sys
 import torch
 
 from quaton_fast._atomic import atomic_write_json
-from quaton_fast.aoc.cli_train import _load, build_model
+from quaton_fast.aoc.splits import load_splits
+from quaton_fast.aoc.train import build_model
 from quaton_fast.aoc.hardware import HardwareTwin
 from quaton_fast.reference.aoc_hardware_calibration import calibrate
 from quaton_fast.reference.aoc_hardware_profile import AOCHardware
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
     st = torch.load(a.checkpoint, weights_only=False, map_location="cpu")
     model = build_model(a.task, a.model, a.seed, max_gain=a.max_gain if a.max_gain > 0 else None)
     model.load_state_dict(st["best"]["model"] if st.get("best") else st["model"])
-    (_, _, (xs, ys)), dataset = _load(argparse.Namespace(task=a.task, seed=a.seed, data_root=None))
+    (_, _, (xs, ys)), dataset = load_splits(a.task, seed=a.seed)
     reg = a.task in ("gauss", "sine")
     model.eval()
 

@@ -41,7 +41,7 @@ import numpy as np
 from quaton_fast._atomic import atomic_write_text
 from quaton_fast._backend import cpu_model
 from quaton_fast.solve import solve
-from quaton_fast.solve.cli_solve import best_known_from_prop, relative_gap
+from quaton_fast.cli.solve import best_known_from_prop, relative_gap
 from quaton_fast.solve.formats.readers import read_gams
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,7 +28,7 @@ from quaton_fast._atomic import atomic_write_json
 from quaton_fast._backend import cpu_model
 from quaton_fast.data.mnist import load_fashion_mnist, load_mnist
 from quaton_fast.nn.readouts import DetectorReadout
-from quaton_fast.train.cli_train import _positive
+from quaton_fast.cli._types import positive as _positive
 from quaton_fast.train.config import RunConfig
 from quaton_fast.train.epochs import epoch_generator, evaluate, train_one_epoch
 from quaton_fast.train.run_classify import build_model

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from quaton_fast import cli
+from quaton_fast.cli import app as cli
 from quaton_fast.cli import main
 
 
@@ -46,7 +46,7 @@ TRAIN = ["train", "--task", "mnist-5k", "--neurons", "16", "--object-size", "16"
     ("data-root honoured", TRAIN + ["--data-root", "{d}/nonexistent", "--out", "{d}/t1"],
      ["--data-root", "nonexistent/mnist_5k.csv.gz does not exist"]),
     ("object larger than the grid", TRAIN + ["--object-size", "20", "--out", "{d}/t1"],
-     ["argument 'object_size' (--object-size) must be <= the grid's 16 neurons", "(--neurons)"]),
+     ["argument --object-size must be <= the grid's 16 neurons", "(--neurons)"]),
     ("qopt keys listed", TRAIN + ["--quantizer", "psq-lt", "--qopt", "temperature=3", "--out", "{d}/t1"],
      ["option 'temperature'", "its options are: lambda1, beta, kappa_init, eps, material_kappa"]),
     ("aoc batch 0", ["aoc-train", "--task", "gauss", "--batch", "0", "--results", "", "--out", "{d}/a"],
@@ -117,7 +117,7 @@ def test_module_entry_point_exit_code_and_stderr(tmp_path):
 def test_defaults_follow_the_other_options(tmp_path):
     """Issue 25 item 8: --neurons 16 without --object-size trains (the object fills the grid), and
     --epochs 1 without --warmup trains (warm-up at most epochs - 1)."""
-    from quaton_fast.train.cli_train import add_arguments, config_from_args
+    from quaton_fast.cli.train import add_arguments, config_from_args
     import argparse
     p = argparse.ArgumentParser()
     add_arguments(p)

@@ -1,4 +1,4 @@
-"""Input encodings of images onto the optical field (SPEC A1).
+"""Input encodings of images onto the optical field (docs/physics.md).
 
 Images are intensities in [0, 1] (float). Values outside that range (a 0–255 picture that was not
 divided by 255, a normalised picture with negative values) are refused where the user hands them

@@ -1,5 +1,6 @@
-"""``quaton-fast sweep``: the QuATON table as a grid of `quaton-fast train` runs (methods × levels ×
-datasets), each in its own run directory, resumable, spread over ranks under ``torchrun``.
+"""The QuATON table as a grid of `quaton-fast train` runs (methods × levels × datasets), each in its
+own run directory, resumable, spread over ranks under ``torchrun``: planning and execution behind
+``quaton-fast sweep`` (its options: :mod:`quaton_fast.cli.sweep`).
 
 Compute sharing (honest, and the same for every method):
 - per dataset ONE full-precision run trains ``warmup + qat_epochs`` epochs and keeps a copy of
@@ -16,6 +17,10 @@ Under ``torchrun`` run i of each stage goes to rank ``i % world`` (stage 1: the 
 everything that starts from them); there is no DDP inside a sweep run. Rank 0 writes the
 combined table (Markdown + JSON records) at the end. Runs execute as subprocesses
 (``python -m quaton_fast.cli train ...``), so every row's command is exactly what ran.
+
+``args`` below is the namespace ``quaton-fast sweep`` parses (attributes: tasks, methods, levels,
+warmup, qat_epochs, qopt, preset, n, layers, object_size, pad, batch, lr, seed, train_limit,
+test_limit, device, no_plots, root, table_md, table_json).
 """
 from __future__ import annotations
 
@@ -35,13 +40,9 @@ import torch
 
 from . import distributed as dist
 from ._safe_json import read_json
-from .nn.presets import PRESETS
 from .quant.quantizers import QUANTIZER_NAMES
-from .train.checkpoint import atomic_write_json, atomic_write_text
-from ._argtypes import device
-from .train.cli_train import _levels, _nonnegative_int, _positive, _qopt
+from .train.checkpoint import atomic_write_json
 from .train.run_classify import METHOD_NAMES
-from .train.tasks import TASKS
 
 _DDP_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "MASTER_ADDR",
             "MASTER_PORT", "TORCHELASTIC_RUN_ID", "TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_MAX_RESTARTS")
@@ -61,43 +62,6 @@ class PlannedRun:
 
     def done(self, root: Path) -> bool:
         return (self.directory(root) / "result.json").is_file()
-
-
-def _method_qopt(text: str) -> str:
-    """argparse type of --qopt: METHOD:KEY=VALUE, METHOD a quantizer name, VALUE a finite number or
-    true/false (checked like `train --qopt`); returns the text (passed on to the runs)."""
-    method, sep, kv = text.partition(":")
-    if not sep or method not in QUANTIZER_NAMES:
-        raise argparse.ArgumentTypeError(f"expected METHOD:KEY=VALUE with METHOD one of {', '.join(QUANTIZER_NAMES)}, "
-                                         f"got {text!r}")
-    _qopt(kv)
-    return text
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tasks", nargs="+", default=["mnist"], choices=sorted(TASKS), help="datasets")
-    p.add_argument("--methods", nargs="+", default=list(QUANTIZER_NAMES), choices=QUANTIZER_NAMES)
-    p.add_argument("--levels", nargs="+", type=_levels, default=[4, 2, 8, 16],
-                   help="level counts, run in this order (default %(default)s)")
-    p.add_argument("--warmup", type=_nonnegative_int, default=2, help="FP warm-up epochs shared by all QAT runs")
-    p.add_argument("--qat-epochs", type=_positive(int), default=2, help="QAT epochs after the warm-up")
-    p.add_argument("--qopt", type=_method_qopt, action="append", default=[], metavar="METHOD:KEY=VALUE",
-                   help="quantizer option for one method, e.g. psq-li:increment=10 (repeatable)")
-    p.add_argument("--preset", default="visible-128", choices=sorted(PRESETS))
-    p.add_argument("--neurons", "--n", dest="n", type=_positive(int), default=None, help="neurons per side")
-    p.add_argument("--layers", type=_positive(int), default=None)
-    p.add_argument("--object-size", type=_positive(int), default=None)
-    p.add_argument("--pad", type=_positive(int), default=None)
-    p.add_argument("--batch", type=_positive(int), default=64)
-    p.add_argument("--lr", type=_positive(float), default=0.05)
-    p.add_argument("--seed", type=_nonnegative_int, default=0)
-    p.add_argument("--train-limit", type=_positive(int), default=None)
-    p.add_argument("--test-limit", type=_positive(int), default=None)
-    p.add_argument("--device", type=device, default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--no-plots", action="store_true", help="no figures in the run directories")
-    p.add_argument("--root", default="runs/sweep", help="directory of the run directories")
-    p.add_argument("--table-md", default=None, help="also write the Markdown table here")
-    p.add_argument("--table-json", default=None, help="also write the JSON records here")
 
 
 def _common_argv(args: argparse.Namespace) -> list[str]:
@@ -222,9 +186,9 @@ def _check_root(root: Path, config: dict) -> None:
                              f"use another --root")
 
 
-def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
-    words = sys.argv[1:] if argv is None else argv
-    command = "quaton-fast " + " ".join(shlex.quote(w) for w in words)
+def run_sweep(args: argparse.Namespace, command: str) -> int:
+    """Run (or resume) the whole grid; ``command`` is recorded in sweep.json and the tables.
+    Returns 0, 1 when a run failed, 2 when the settings are refused (message on stderr)."""
     try:
         runs = plan(args)
         root = Path(args.root)
@@ -266,4 +230,4 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["PlannedRun", "plan", "runs_for_rank", "run", "add_arguments", "execute", "METHOD_NAMES"]
+__all__ = ["PlannedRun", "plan", "runs_for_rank", "run_sweep", "execute", "METHOD_NAMES"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from quaton_fast.aoc import cli_train
+from quaton_fast.cli import aoc_train as cli_train
 from quaton_fast.aoc.train import build_model, evaluate, train
 from quaton_fast.data.mnist import regression_dataset
 

@@ -372,7 +372,7 @@ def test_readout_noise_averages_samples_and_repeats():
 
 @needs_files
 def test_aoc_train_options_write_records_for_both_twins(tmp_path):
-    from quaton_fast.aoc import cli_train
+    from quaton_fast.cli import aoc_train as cli_train
     p = argparse.ArgumentParser()
     cli_train.add_arguments(p)
     res = tmp_path / "r.json"

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from unittest import mock
 
-from quaton_fast import cli
+from quaton_fast.cli import app as cli
 from quaton_fast.cli import main
 
 # option kinds -> strategies of bad values (as the text a user types)

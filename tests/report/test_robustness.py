@@ -23,10 +23,11 @@ def run_dir(tmp_path_factory):
     return out
 
 
-def test_size_zero_reproduces_the_runs_test_accuracy_and_errors_cost_accuracy(run_dir):
+def test_size_zero_reproduces_the_runs_test_accuracy_and_errors_cost_accuracy(run_dir, capsys):
     assert main(["robustness", str(run_dir), "--kind", "shift", "--sizes", "0,2", "--draws", "3",
                  "--no-plots"]) == 0
-    rep = json.loads((run_dir / "robustness_shift.json").read_text())
+    assert f"wrote {run_dir / 'figures' / 'robustness_shift.json'}" in capsys.readouterr().out
+    rep = json.loads((run_dir / "figures" / "robustness_shift.json").read_text())
     recorded = json.loads((run_dir / "result.json").read_text())["metrics"]["test_accuracy"]
     zero, two = rep["rows"]
     assert zero["size"] == 0 and zero["draws"] == 1 and zero["accuracy_mean"] == recorded
@@ -36,7 +37,8 @@ def test_size_zero_reproduces_the_runs_test_accuracy_and_errors_cost_accuracy(ru
     # same seed, same devices
     assert main(["robustness", str(run_dir), "--kind", "shift", "--sizes", "0,2", "--draws", "3",
                  "--no-plots"]) == 0
-    assert json.loads((run_dir / "robustness_shift.json").read_text())["rows"] == rep["rows"]
+    assert json.loads((run_dir / "figures" / "robustness_shift.json").read_text())["rows"] == rep["rows"]
+    assert not (run_dir / "robustness_shift.json").exists()      # nothing beside the run's own files
 
 
 def test_frozen_realisation_is_used_in_every_forward():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from quaton_fast.solve.algorithms.aoc_solver import solve, qumo_energy
-from quaton_fast.solve.cli_solve import parse_duration
+from quaton_fast.cli.solve import parse_duration
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -94,7 +94,7 @@ def test_parse_duration():
 
 def test_cli_solve_writes_json(tmp_path):
     import json
-    from quaton_fast.solve.cli_solve import add_arguments, run
+    from quaton_fast.cli.solve import add_arguments, run
     from quaton_fast.solve.models.generators import random_sk
     import argparse
     J = random_sk(12, seed=3).J

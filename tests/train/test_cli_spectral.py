@@ -8,7 +8,7 @@ import pytest
 
 from quaton_fast.nn import SpectralD2NN
 from quaton_fast.reference.materials import named_material
-from quaton_fast.train.cli_train import add_arguments, config_from_args
+from quaton_fast.cli.train import add_arguments, config_from_args
 from quaton_fast.train.run_classify import build_model
 
 

@@ -3,7 +3,7 @@ the option existed (which cut the evanescent waves) are neither resumed nor cont
 default silently."""
 import pytest
 
-from quaton_fast.train.cli_train import add_arguments, config_from_args
+from quaton_fast.cli.train import add_arguments, config_from_args
 from quaton_fast.train.config import RunConfig
 from quaton_fast.train.run_classify import build_model
 from quaton_fast.train.stages import GEOMETRY_FIELDS

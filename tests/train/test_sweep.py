@@ -12,6 +12,7 @@ import time
 import pytest
 
 from quaton_fast import sweep
+from quaton_fast.cli import sweep as sweep_cli
 
 GRID = ["--tasks", "mnist-5k", "--methods", "fp", "psq-ft", "--levels", "2", "--warmup", "1",
         "--qat-epochs", "1", "--neurons", "20", "--layers", "2", "--object-size", "14", "--batch", "16", "--lr", "0.1",
@@ -20,7 +21,7 @@ GRID = ["--tasks", "mnist-5k", "--methods", "fp", "psq-ft", "--levels", "2", "--
 
 def _args(argv):
     p = argparse.ArgumentParser()
-    sweep.add_arguments(p)
+    sweep_cli.add_arguments(p)
     return p.parse_args(argv)
 
 

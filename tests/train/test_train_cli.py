@@ -76,20 +76,20 @@ def test_cli_fp_then_pq_from_checkpoint(toy_task, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--levels", "1"], "at least 2 phase levels"),
-    (["--epochs", "2", "--warmup", "3"], "'warmup' must be <= epochs"),
-    (["--epochs", "0", "--warmup", "0"], "'epochs' must be >= 1 unless init_from"),
+    (["--epochs", "2", "--warmup", "3"], "argument --warmup must be <= epochs"),
+    (["--epochs", "0", "--warmup", "0"], "argument --epochs must be >= 1 unless init_from"),
     (["--quantizer", "int8"], "invalid choice"),
     (["--lr", "-1"], "argument --lr: expected a finite number > 0"),
     (["--lr", "nan"], "argument --lr: expected a finite number"),
     (["--batch", "x"], "argument --batch: expected an integer"),
     (["--qopt", "k=nan"], "argument --qopt: expected a finite number"),
-    (["--qopt", "bogus=1"], "'quantizer_options' (--qopt)"),
+    (["--qopt", "bogus=1"], "argument --qopt holds option 'bogus'"),
     (["--quantizer", "ste", "--qopt", "k=30"], "only with transmission_backward=True"),
-    (["--quantizer", "pq", "--qopt", "k=30"], "'quantizer_options' (--qopt)"),
+    (["--quantizer", "pq", "--qopt", "k=30"], "argument --qopt holds option 'k'"),
     (["--quantizer", "fp", "--qopt", "k=30"], "takes no options"),
     (["--qopt", "k"], "KEY=VALUE"),
     (["--device", "tpu"], "argument --device: expected cpu, cuda or cuda:K"),
-    (["--snapshot-epochs", "9"], "snapshot_epochs"),
+    (["--snapshot-epochs", "9"], "argument --snapshot-epochs must hold epochs in 1..2"),
 ])
 def test_cli_rejects_bad_arguments(toy_task, tmp_path, capsys, args, message):
     argv = ["train", "--task", "toy", *TINY, "--epochs", "2", "--warmup", "1", "--out", str(tmp_path / "r"),

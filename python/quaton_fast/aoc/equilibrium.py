@@ -1,4 +1,4 @@
-"""Equilibrium models on the AOC digital twin (SPEC B2).
+"""Equilibrium models on the AOC digital twin (the AOC paper's equilibrium models; docs/aoc_hardware.md).
 
 Per cell c: ``z* = alpha z* + beta W_c tanh(z*) + b_eff``, ``b_eff = clamp(IP x + b)``; cells are
 independent 16x16 systems run as one batch of ``B*cells`` fixed points with implicit gradients.

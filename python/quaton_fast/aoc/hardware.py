@@ -1,4 +1,4 @@
-"""The non-ideal AOC twin on equilibrium models: hardware-aware training and evaluation (SPEC B4).
+"""The non-ideal AOC twin on equilibrium models: hardware-aware training and evaluation (measured non-idealities; docs/aoc_hardware.md).
 
 ``model.hardware = HardwareTwin(AOCHardware.from_yaml(path))`` makes an
 :class:`~quaton_fast.aoc.equilibrium.EquilibriumClassifier` / ``EquilibriumRegressor`` run every

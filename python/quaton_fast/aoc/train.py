@@ -104,10 +104,7 @@ def train(model, x: torch.Tensor, y: torch.Tensor, *, regression: bool, epochs: 
         if sched is not None and st.get("sched") is not None:
             sched.load_state_dict(st["sched"])
     loss_fn = torch.nn.MSELoss() if regression else torch.nn.CrossEntropyLoss()
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover
-        tqdm = None
+    from .._progress import LiveLoss, bar as progress_bar
     show = progress and is_main_process()
     last = float("nan")
     for ep in range(start_epoch, epochs):
@@ -115,7 +112,9 @@ def train(model, x: torch.Tensor, y: torch.Tensor, *, regression: bool, epochs: 
         g = torch.Generator().manual_seed(seed * 1000 + ep)
         perm = torch.randperm(len(x), generator=g)
         it = range(0, len(x), batch)
-        bar = tqdm(it, desc=f"epoch {ep + 1}/{epochs}", disable=not show) if tqdm else it
+        bar = progress_bar(it, description=f"epoch {ep + 1}/{epochs}", show=show, leave=True)
+        live = LiveLoss(bar)
+        last_t = None   # the last step's loss, on the device (read once per epoch, no sync per step)
         model.train()
         for i in bar:
             glob = perm[i:i + batch]
@@ -128,11 +127,12 @@ def train(model, x: torch.Tensor, y: torch.Tensor, *, regression: bool, epochs: 
                 model.project_()
             if sched is not None:
                 sched.step()
-            step += 1; last = float(loss.detach())
-            if tqdm and show and step % 20 == 0:
-                bar.set_postfix(loss=f"{last:.4f}")
+            step += 1; last_t = loss.detach()
+            live.update(last_t, 1)   # the current step's loss, at most every 0.1 s; no host sync on CUDA
             if max_steps is not None and step >= max_steps:
                 break
+        if last_t is not None:
+            last = float(last_t)
         rec = {"epoch": ep + 1, "steps": step, "loss": last, "time_s": time.perf_counter() - t0}
         if x_val is not None:
             rec["val"] = evaluate(model, x_val, y_val, regression)

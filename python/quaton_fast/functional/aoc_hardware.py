@@ -1,4 +1,4 @@
-"""Torch fixed point of the non-ideal AOC cell (SPEC B4) with implicit differentiation.
+"""Torch fixed point of the non-ideal AOC cell (measured non-idealities, docs/aoc_hardware.md) with implicit differentiation.
 
 The map, its units and every convention are those of :mod:`quaton_fast.reference.aoc_hardware`
 (the judge).  Here the map is evaluated in its linear form

@@ -1,4 +1,4 @@
-"""Torch fixed point of the AOC digital twin with implicit differentiation (SPEC B1/B2).
+"""Torch fixed point of the AOC digital twin with implicit differentiation (the AOC iteration and its equilibrium models).
 
 Step ``t``: ``y = alpha(t)*s_t + beta*W f(s_t) + b + gamma*(s_t - s_{t-1})``, ``s_{t+1} = clamp(y)``.
 Convergence is judged AT the returned state, exactly as in :mod:`quaton_fast.reference.fixed_point`

@@ -1,4 +1,4 @@
-"""Phase quantizers as torch autograd Functions (SPEC A2), one dispatch point per quantizer.
+"""Phase quantizers as torch autograd Functions (the QuATON quantizers), one dispatch point per quantizer.
 
 A level table enters as tensors plus two Python numbers (see
 :class:`quaton_fast.reference.levels.LevelTable`): ``thresholds`` (m,) and ``steps`` (m,) of the
@@ -247,7 +247,7 @@ class _PSQ(torch.autograd.Function):
 def psq(w: torch.Tensor, k: torch.Tensor | float, thresholds: torch.Tensor, steps: torch.Tensor,
         base: float, *, period: float | None = None) -> torch.Tensor:
     """Progressive sigmoid quantization ``base + Σ_i steps_i·σ(k·(x − c_i))``,
-    ``x = fold_latent(w, base, period)`` (SPEC A2; periodic in ``w`` for a periodic table).
+    ``x = fold_latent(w, base, period)`` (periodic in ``w`` for a periodic table).
 
     ``w`` any shape (radians); ``k`` (1/rad) a Python number (checked: finite, > 0) or a 0-d /
     1-element floating tensor (differentiable when it requires grad, for PSQ-LT). A tensor ``k``

@@ -1,4 +1,4 @@
-"""The diffractive deep neural network of SPEC A1.
+"""The diffractive deep neural network of Lin et al. (Science 2018) with QuATON quantizers (docs/physics.md).
 
 input plane → propagate z_in → [phase mask → propagate dz] × L (the last mask is followed by
 z_out instead of dz) → detector plane |u|² → classification or QPI read-out. Conventions
@@ -39,7 +39,7 @@ MAX_LAYERS = 4096
 class D2NN(nn.Module):
     """Phase-only diffractive network on an N×N grid of pitch ``dx`` (m).
 
-    Optics (SPEC A1): input plane → propagate ``z_in`` → [phase mask → propagate ``dz``] × L (the
+    Optics (docs/physics.md): input plane → propagate ``z_in`` → [phase mask → propagate ``dz``] × L (the
     last mask is followed by ``z_out`` instead of ``dz``) → detector plane. Every propagation is
     the angular spectrum method with centred zero-padding to ``pad``·N and a crop back to N×N
     (:mod:`quaton_fast.reference.propagation`).
@@ -281,7 +281,7 @@ class D2NN(nn.Module):
         """Relief heights ``h = φ·λ0 / (2π·(n_material − n_medium))`` of every mask, (L, N, N)
         metres, φ the hard-quantized phases in [0, period) and λ0 the VACUUM wavelength: a step of
         height h in a material of index n_material surrounded by the medium delays the phase by
-        ``2π·(n_material − n_medium)·h/λ0`` (SPEC A1).
+        ``2π·(n_material − n_medium)·h/λ0`` (docs/fabrication.md).
 
         ``n_medium``: None (default) = the network's medium (:attr:`n_medium`, λ0 =
         :attr:`wavelength`). A different value means the same design immersed in that medium: the

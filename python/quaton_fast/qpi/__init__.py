@@ -1,4 +1,4 @@
-"""Quantitative phase imaging: metrics, losses and the phase-object encoding of SPEC A1."""
+"""Quantitative phase imaging: metrics, losses and the phase-object encoding of the all-optical QPI task (docs/physics.md)."""
 from .encoding import crop_to_object, encode_phase_object, pad_to_grid
 from .metrics import LOSS_NAMES, berhu, mse, qpi_loss, ssim, ssim_loss
 

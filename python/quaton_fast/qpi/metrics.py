@@ -1,4 +1,4 @@
-"""Differentiable image-quality metrics and losses for quantitative phase imaging (SPEC A1).
+"""Differentiable image-quality metrics and losses for quantitative phase imaging (docs/physics.md).
 
 SSIM follows :mod:`quaton_fast.reference.ssim` exactly (11×11 Gaussian window, σ = 1.5, population
 covariance, K1 = 0.01, K2 = 0.03, mean over the valid region); data range 1 by default, for

@@ -1,4 +1,4 @@
-"""Phase quantizers for quantization-aware training of optical neurons (SPEC A2)."""
+"""Phase quantizers for quantization-aware training of optical neurons (the QuATON paper)."""
 from ..reference.levels import MAX_LEVELS
 from . import levels
 from ..reference.complex_levels import ComplexLevelTable, complex_level_table, from_material

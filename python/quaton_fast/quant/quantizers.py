@@ -1,4 +1,4 @@
-"""The six phase quantizers of SPEC A2 as nn.Modules: FP, PQ, STE, DSQ, GS and PSQ.
+"""The six phase quantizers of the QuATON paper as nn.Modules: FP, PQ, STE, DSQ, GS and PSQ.
 
 All share :class:`~quaton_fast.quant.base.Quantizer`'s interface; evaluation mode always applies
 hard quantization (FP excepted), so reported accuracies are those of the fabricated masks.

@@ -1,4 +1,4 @@
-"""Sharpness schedules of PSQ (SPEC A2): how k — the paper's "temperature", larger = harder —
+"""Sharpness schedules of PSQ (the QuATON paper): how k — the paper's "temperature", larger = harder —
 evolves over training. Plain config objects; the PSQ module owns any trainable state.
 
 - :class:`FixedTemperature` (PSQ-FT): k constant.

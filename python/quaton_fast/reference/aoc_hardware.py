@@ -1,6 +1,6 @@
 """NumPy reference (the judge) of the non-ideal AOC cell: one pass around the loop of the real machine.
 
-SPEC B4; semantics from the public twin (microsoft/aoc, MIT, commit 92d9014, ``aoc_cell.py``), own
+The measured non-idealities (docs/aoc_hardware.md); semantics from the public twin (microsoft/aoc, MIT, commit 92d9014, ``aoc_cell.py``), own
 code.  Profile and units: :mod:`quaton_fast.reference.aoc_hardware_profile`.  All float64.
 
 Convention (differs from the released code, same physics): our matrix acts on column vectors,
@@ -16,7 +16,7 @@ One step, for a state ``z`` (S, n) [V], ``W`` (S, n, n), model gain ``beta``, ``
  1. ``fitted_nonlinearity``: ``u = a z + b0; f = d u / (1 + |u|^c)^(1/c) + f0 + g z`` [V]; off: tanh.
  2. ``led``: per sign path ``p±(f) = A f^3 + B f^2 + C f + D`` [V]; off: ``p± = f``.
     ``led_dc_offset``: the DC level at z = 0, ``p±(f(0))``, is computed once and subtracted.
-    (The released twin defines this ``_dc_offset`` but never calls it; SPEC B4 asks for it.)
+    (The released twin defines this ``_dc_offset`` but never calls it; this twin applies it.)
  3. ``fan_in``: ``q±_j = eta_in±_j p±_j``.
  4. SLMs: ``M = max|W|`` per system, ``W⁺ = relu(W)/M``, ``W⁻ = relu(-W)/M`` (entries in [0, 1]);
     ``weight_distortion``: ``W̃±[i, j] = a±_i w² + b±_i w + c±_i`` (per output channel i).

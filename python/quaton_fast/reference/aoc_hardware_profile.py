@@ -1,4 +1,4 @@
-"""Hardware profile of the analog optical computer (AOC) cell: measured non-idealities (SPEC B4).
+"""Hardware profile of the analog optical computer (AOC) cell: measured non-idealities (docs/aoc_hardware.md).
 
 :class:`AOCHardware` holds the calibration of one machine (float64 NumPy arrays) and one switch
 per effect.  ``AOCHardware.ideal()`` (the default everywhere) is the ideal twin; ``from_yaml(path)``

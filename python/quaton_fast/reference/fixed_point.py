@@ -1,4 +1,4 @@
-"""NumPy reference (ground truth) of the AOC digital-twin fixed-point iteration (SPEC B1).
+"""NumPy reference (ground truth) of the AOC digital-twin fixed-point iteration (one pass around the optical loop per step).
 
 A batch of ``S`` independent systems with ``n`` variables each is iterated, one step being one
 pass around the optical loop::

@@ -12,7 +12,7 @@ Conventions (shared with the torch and CUDA paths)
   spectrum by ``H(fx, fy) = exp(+i·2π·z·sqrt(1/λ² − fx² − fy²))`` where ``fx² + fy² < 1/λ²``
   (propagating waves). ``z < 0`` back-propagates: ``H(−z) = conj(H(z))`` there.
 * Evanescent waves (``fx² + fy² > 1/λ²``), chosen by ``evanescent``:
-  ``"cut"`` (the default of these building blocks, SPEC A1): ``H = 0`` (also on the circle
+  ``"cut"`` (the default of these building blocks, docs/physics.md): ``H = 0`` (also on the circle
   ``fx² + fy² = 1/λ²``);
   ``"decay"`` (exact Rayleigh–Sommerfeld / angular spectrum):
   ``H = exp(−2π·|z|·sqrt(fx² + fy² − 1/λ²))`` — they decay away from the source plane in both

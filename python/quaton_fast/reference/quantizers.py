@@ -167,7 +167,7 @@ def psq_forward(w: Any, table: LevelTable, k: float) -> np.ndarray:
     Periodic tables: ``Q_k`` is periodic in ``w``. At the fold point ``x = q_0`` (a level, the
     farthest point from any threshold) the one-period sum jumps by its sigmoid tails,
     ``≈ Δ_0·σ(−kΔ_0/2) + Δ_{n−1}·σ(−kΔ_{n−1}/2)`` (mod the period), e.g. 5e-7 rad at 4
-    levels and k = 20 rad⁻¹, 0.2 rad at 16 levels and k = 5: SPEC A2's formula has one
+    levels and k = 20 rad⁻¹, 0.2 rad at 16 levels and k = 5: the paper's formula has one
     sigmoid per threshold of one period, and this is its periodic extension."""
     t, w, k, u, s, _ = _psq_terms("psq_forward", w, table, k)
     return t.base + s @ t.steps

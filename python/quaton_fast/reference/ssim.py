@@ -1,4 +1,4 @@
-"""Structural similarity (SSIM) in NumPy: the reference for the QPI metric of SPEC A1.
+"""Structural similarity (SSIM) in NumPy: the reference for the QPI metric (docs/physics.md).
 
 Convention (Wang et al. 2004, and scikit-image's ``structural_similarity(..., gaussian_weights=True,
 sigma=1.5, use_sample_covariance=False, data_range=1)``):

@@ -14,7 +14,7 @@ Laid out by role (each sub-package depends only on those listed before it):
 * ``applications/``  the paper's worked problems: transaction settlement, compressed sensing;
 * ``statistics/``    success probabilities and time to solution over restarts (stats, tts, trials).
 
-``cli_solve`` is the ``quaton-fast solve`` command. Every public name is importable from
+The ``quaton-fast solve`` command is :mod:`quaton_fast.cli.solve`. Every public name is importable from
 ``quaton_fast.solve`` itself (``__all__``); the module paths from before this layout
 (``quaton_fast.solve.aoc_solver``, ...) still import, as the same modules (``_moved.py``).
 """

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 
 import torch
-from tqdm.auto import tqdm
 
 from .. import distributed as dist
 from ..encode import check_images
 from ..nn.d2nn import D2NN
 from ..quant.quantizers import GumbelSoftmax
+from .._progress import LiveLoss, bar as progress_bar
 
 HIST_BINS = 64
 
@@ -33,10 +33,6 @@ def _all_sum(values: list[float], device: torch.device) -> list[float]:
     return t.tolist()
 
 
-#: batches between two progress-bar updates (each reads the running loss from the device once)
-PROGRESS_EVERY = 50
-
-
 def train_one_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
                     batch_size: int, generator: torch.Generator, device: torch.device, progress: bool,
                     description: str) -> dict:
@@ -47,14 +43,15 @@ def train_one_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch
     model.train()
     order = torch.randperm(len(x), generator=generator)
     batches = [order[s:s + batch_size] for s in range(0, len(x), batch_size)]
-    # running sums stay on the device (no host read per step); the bar shows them every
-    # PROGRESS_EVERY batches, one read each time, only when it is displayed
+    # running sums stay on the device (no host read per step); the bar shows the running loss at
+    # most every 0.1 s, copied asynchronously on CUDA (quaton_fast/_progress.py)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     count = 0
     show = progress and dist.is_main_process()
-    bar = tqdm(batches, desc=description, disable=not show, leave=False)
-    for step, batch in enumerate(bar):
+    bar = progress_bar(batches, description=description, show=show)
+    live = LiveLoss(bar)
+    for batch in bar:
         if len(batch) < dist.world_size():  # a trailing batch too small to give every rank an item
             continue
         idx = dist.shard_batch(batch)
@@ -68,8 +65,7 @@ def train_one_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch
         loss_sum += loss.detach().double() * len(idx)
         correct += (logits.detach().argmax(-1) == yb).sum()
         count += len(idx)
-        if show and step % PROGRESS_EVERY == 0:
-            bar.set_postfix(loss=f"{float(loss_sum) / count:.4f}")
+        live.update(loss_sum, count)
     loss_sum, correct, count = _all_sum([float(loss_sum), float(correct), float(count)], device)
     return {"loss": loss_sum / max(count, 1.0), "train_accuracy_soft": correct / max(count, 1.0)}
 
@@ -87,8 +83,8 @@ def evaluate(model: D2NN, x: torch.Tensor, y: torch.Tensor, *, device: torch.dev
     mine = torch.arange(len(x))[dist.rank()::dist.world_size()]
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.float64, device=device)
     chunks = [mine[s:s + batch_size] for s in range(0, len(mine), batch_size)]
-    for idx in tqdm(chunks, desc="test (hard-quantized)", disable=not (progress and dist.is_main_process()),
-                    leave=False):
+    for idx in progress_bar(chunks, description="test (hard-quantized)",
+                            show=progress and dist.is_main_process()):
         pred = net(net.encode(x[idx].to(device), validate=False)).argmax(-1)
         flat = y[idx].to(device) * num_classes + pred
         confusion += torch.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)

@@ -1,4 +1,4 @@
-"""Training loop for all-optical quantitative phase imaging (QPI) with a D2NN (SPEC A1).
+"""Training loop for all-optical quantitative phase imaging (QPI) with a D2NN (docs/physics.md).
 
 The phase object φ (radians) enters as ``u0 = exp(i·φ)`` centred on the N×N grid; the network
 predicts ``ŷ = s·|u|² + b`` (its :class:`~quaton_fast.nn.readouts.QPIReadout`), compared on the
@@ -17,13 +17,13 @@ import time
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
 
 from .. import distributed as dist
 from .._validation import fail, finite_real, positive_int
 from ..nn.d2nn import D2NN
 from ..nn.readouts import QPIReadout
 from ..qpi.encoding import crop_to_object, encode_phase_object
+from .._progress import LiveLoss, bar as progress_bar
 from ..qpi.metrics import LOSS_NAMES, qpi_loss
 from ..qpi.metrics import mse as mse_metric
 from ..qpi.metrics import ssim as ssim_metric
@@ -136,8 +136,10 @@ def train_qpi_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, phi: tor
     base = _check_model("train_qpi_epoch", model)
     order = torch.randperm(len(phi), generator=generator)
     batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
-    bar = tqdm(batches, desc=description, disable=not (progress and dist.is_main_process()), leave=False)
-    totals = torch.zeros(2, dtype=torch.float64)
+    bar = progress_bar(batches, description=description, show=progress and dist.is_main_process())
+    live = LiveLoss(bar)
+    total = torch.zeros((), dtype=torch.float64, device=device)   # on the device: no read per step
+    count = 0
     for idx in bar:
         if len(idx) < dist.world_size():  # a trailing batch too small to give every rank an item
             continue
@@ -148,12 +150,13 @@ def train_qpi_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, phi: tor
         opt.zero_grad(set_to_none=True)
         (value * scale).backward()
         opt.step()
-        totals += torch.tensor([float(value.detach()) * len(idx), len(idx)], dtype=torch.float64)
-        bar.set_postfix(loss=f"{totals[0] / totals[1]:.4f}")
+        total += value.detach().double() * len(idx)
+        count += len(idx)
+        live.update(total, count)   # at most every 0.1 s; no host sync on CUDA
+    totals = torch.stack([total, torch.tensor(float(count), dtype=torch.float64, device=total.device)])
     if dist.is_initialized():
-        totals = totals.to(device)
         torch.distributed.all_reduce(totals)
-        totals = totals.cpu()
+    totals = totals.cpu()
     return float(totals[0] / totals[1])
 
 

@@ -86,11 +86,13 @@ def robustness_sweep(net, images: torch.Tensor, labels: torch.Tensor, *, kind: s
 
 def robustness_of_run(run_dir: str | os.PathLike, *, kind: str, sizes, draws: int = 5, seed: int = 0,
                       distribution: str = "uniform", device: str = "cpu", plot: bool = True,
-                      command: str | None = None) -> dict:
+                      command: str | None = None, out_dir: str | os.PathLike | None = None) -> dict:
     """Load the trained network of a finished ``quaton-fast train`` classification run (its
     ``checkpoint.pt`` and ``result.json``), sweep one error kind on the run's test set, write
-    ``robustness_<kind>.json`` (and ``robustness_<kind>.png``) into the run directory, atomically.
-    Raises FileNotFoundError/ValueError naming the run directory."""
+    ``robustness_<kind>.json`` (and ``robustness_<kind>.png``) into ``out_dir`` (default
+    ``<run_dir>/figures``, beside the run's other figures), atomically. The returned report holds
+    the paths written (``json``, ``figure``). Raises FileNotFoundError/ValueError naming the run
+    directory."""
     from .config import RunConfig
     from .run_classify import build_model
     from .stages import finish_stages, resume_run
@@ -122,8 +124,11 @@ def robustness_of_run(run_dir: str | os.PathLike, *, kind: str, sizes, draws: in
     trained = {k: getattr(cfg, k) for k in ("fab_phase", "fab_shift", "fab_dz", "fab_distribution")}
     report = {"run_dir": str(run), "task": cfg.task, "method": result.get("method"), "levels": result.get("levels"),
               "trained_with_errors": trained, "n_test": int(len(x)), "command": cmd, "rows": rows}
-    atomic_write_json(report, run / f"robustness_{kind}.json")
+    out = run / "figures" if out_dir is None else Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(report, out / f"robustness_{kind}.json")
+    report["json"] = str(out / f"robustness_{kind}.json")
     if plot:
         from ..report.plots import robustness_curve
-        report["figure"] = robustness_curve({str(run.name): rows}, run / f"robustness_{kind}.png")
+        report["figure"] = robustness_curve({str(run.name): rows}, out / f"robustness_{kind}.png")
     return report

@@ -1,10 +1,10 @@
 """``quaton-fast aoc-train``: train an AOC equilibrium model, pick the epoch on validation, report
 float and 9-bit validation and test metrics.
 
-Splits: MNIST / Fashion-MNIST 48k train / 12k validation (seeded split of the 60k training set) /
-10k test; images scaled to (-1, 1) (SPEC B2).  Regression: 10,000 equidistant training points,
-200 seeded random validation points (seed ``10_000 + seed``) and the 200 random test points (seed
-``seed``).  The reported epoch is the one with the best float validation metric; the test set is
+Splits (:mod:`quaton_fast.aoc.splits`): MNIST / Fashion-MNIST 48k train / 12k validation (seeded
+split of the 60k training set) / 10k test, images scaled to [-1, 1]; regression: 10,000
+equidistant training points, 200 seeded random validation points and the 200 random test points.
+The reported epoch is the one with the best float validation metric; the test set is
 evaluated once, at that epoch.  Under ``torchrun`` the loop is data-parallel (DDP) and only rank 0
 writes checkpoints and results.
 
@@ -27,36 +27,38 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from .. import _argtypes as A
+from . import _types as A
 from .._safe_torch import load_weights_only
 from .._validation import plain_scalar
 from .. import distributed as dist
 from .._atomic import clean_stale_temporaries
 from .._rundir import RunSettingsMismatch, check_settings, run_lock, settings_fingerprint, write_settings
-from ..data import mnist as D
+from ..aoc.splits import TASKS, load_splits
+from ..aoc.train import append_results, build_model, evaluate, train
 from ..devices import device_description, resolve_device
-from . import hardware_cli
-from .train import append_results, build_model, evaluate, train
-
-VAL_SEED_OFFSET = 10_000
+from . import aoc_hardware as hardware_cli
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Every numeric option is checked by its argparse type (one-line error naming the option)."""
-    p.add_argument("--task", choices=["mnist", "fashion", "gauss", "sine"], required=True)
-    p.add_argument("--model", type=int, choices=[256, 4096], default=256)
-    p.add_argument("--epochs", type=A.positive_int, default=1)
-    p.add_argument("--lr", type=A.positive_float, default=3e-4)
+    p.add_argument("--task", choices=list(TASKS), required=True,
+                   help="mnist / fashion (classification) or gauss / sine (regression)")
+    p.add_argument("--model", type=int, choices=[256, 4096], default=256,
+                   help="equilibrium model width: state variables of the fixed point")
+    p.add_argument("--epochs", type=A.positive_int, default=1, help="training epochs")
+    p.add_argument("--lr", type=A.positive_float, default=3e-4, help="Adam learning rate")
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
                    help="constant lr, or cosine decay to 0 over --epochs (per step)")
     p.add_argument("--batch", type=A.positive_int, default=64, help="global batch (split over ranks under torchrun)")
-    p.add_argument("--seed", type=A.nonnegative_int, default=0)
-    p.add_argument("--max-steps", type=A.positive_int, default=None)
-    p.add_argument("--data-root", default=None, help="IDX directory (MNIST / Fashion)")
-    p.add_argument("--quant-mode", choices=["maxabs", "paper"], default="maxabs")
+    p.add_argument("--seed", type=A.nonnegative_int, default=0,
+                   help="seed of the weights, the validation split and the batch order")
+    p.add_argument("--max-steps", type=A.positive_int, default=None,
+                   help="stop after this many optimizer steps (default: no limit)")
+    p.add_argument("--data-root", default=None, help="IDX directory of MNIST / Fashion-MNIST (default: the installed data)")
+    p.add_argument("--quant-mode", choices=["maxabs", "paper"], default="maxabs",
+                   help="9-bit quantization of the evaluation: per-tensor max-abs scale or the paper's ranges")
     p.add_argument("--max-gain", type=A.real(), default=0.4,
                    help="bound on |beta|*||W_c||_2 after each step (keeps the fixed point contractive); "
                         "<= 0 disables; must be finite")
@@ -69,8 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "resumes automatically, other settings start their own run")
     p.add_argument("--results", default=None, metavar="FILE.json",
                    help="JSON list the records are appended to (default: OUT/aoc_train.json; '' = none)")
-    p.add_argument("--no-progress", action="store_true")
-    hardware_cli.add_arguments(p)  # --hardware, --eval-hardware, --readout-noise ... (aoc/hardware_cli.py)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    hardware_cli.add_arguments(p)  # --hardware, --eval-hardware, --readout-noise ... (cli/aoc_hardware.py)
 
 
 def validate_args(args: argparse.Namespace) -> None:
@@ -97,7 +99,7 @@ def validate_args(args: argparse.Namespace) -> None:
 #: record: a new option is compared on resume unless it is listed here)
 NOT_RESULT_OPTIONS = frozenset({"out", "results", "no_progress", "threads", "device", "data_root", "command",
                                 "traceback",
-                                # evaluation only (aoc/hardware_cli.py): the trained model does not depend on them
+                                # evaluation only (cli/aoc_hardware.py): the trained model does not depend on them
                                 "eval_hardware", "readout_noise", "readout_samples", "readout_repeats"})
 
 
@@ -151,23 +153,6 @@ def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())[:200]
 
 
-def _load(args):
-    """Returns (train, val, test) as pairs of tensors and the dataset name."""
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
-    if args.task in ("gauss", "sine"):
-        (xt, yt), (xs, ys) = D.regression_dataset(args.task, seed=args.seed)
-        _, (xv, yv) = D.regression_dataset(args.task, n_train=1, seed=VAL_SEED_OFFSET + args.seed)
-        name = f"f_{'I' if args.task == 'gauss' else 'II'}"
-        return ((t(xt), t(yt)), (t(xv), t(yv)), (t(xs), t(ys))), name
-    load = D.load_mnist if args.task == "mnist" else D.load_fashion_mnist
-    xt, yt = load("train", root=args.data_root)
-    xs, ys = load("test", root=args.data_root)
-    (xt, yt), (xv, yv) = D.split_train_val(xt, yt, seed=args.seed)
-    flat = lambda a: t((a.reshape(len(a), -1) * 2 - 1).astype(np.float32))  # (N, 784) in [-1, 1]
-    name = "MNIST" if args.task == "mnist" else "Fashion-MNIST"
-    return ((flat(xt), t(yt)), (flat(xv), t(yv)), (flat(xs), t(ys))), name
-
-
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     validate_args(args)
     dist.init_from_env()
@@ -195,7 +180,7 @@ def _train_and_report(args: argparse.Namespace, device: torch.device, out: Path,
                       resumed_after: int) -> int:
     torch.manual_seed(args.seed)
     reg = args.task in ("gauss", "sine")
-    ((xt, yt), (xv, yv), (xs, ys)), dataset = _load(args)
+    ((xt, yt), (xv, yv), (xs, ys)), dataset = load_splits(args.task, args.seed, args.data_root)
     model = build_model(args.task, args.model, args.seed,
                         max_gain=args.max_gain if args.max_gain > 0 else None).to(device)
     twins = hardware_cli.setup(args, model)  # attaches the training twin (ideal by default)

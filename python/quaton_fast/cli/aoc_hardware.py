@@ -1,4 +1,4 @@
-"""Options of ``quaton-fast aoc-train`` for the non-ideal twin (kept apart from cli_train.py).
+"""Options of ``quaton-fast aoc-train`` for the non-ideal twin (kept apart from cli/aoc_train.py).
 
 ``--hardware FILE.yaml|ideal``: train (and select the epoch) through that twin (default ideal).
 ``--eval-hardware FILE.yaml|ideal``: additionally evaluate the selected model on the test set through
@@ -20,18 +20,19 @@ from typing import Dict, List, Optional
 
 import torch
 
-from .. import _argtypes as _A
-from .hardware import CALIBRATION_MODES, CALIBRATIONS, EFFECTS, HardwareFileError, HardwareTwin, load_profile
+from . import _types as _A
+from ..aoc.hardware import CALIBRATION_MODES, CALIBRATIONS, EFFECTS, HardwareFileError, HardwareTwin, load_profile
 
 __all__ = ["add_arguments", "setup", "record_fields", "eval_records"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("hardware twin (SPEC B4)")
+    g = p.add_argument_group("hardware twin: the measured non-idealities of the analog optical computer")
     g.add_argument("--hardware", default=None, metavar="FILE.yaml|ideal",
                    help="train through the non-ideal twin of this calibration file (default: ideal twin)")
     g.add_argument("--eval-hardware", default=None, metavar="FILE.yaml|ideal",
-                   help="also evaluate the test set through this twin (transfer gap, agreement rate)")
+                   help="also evaluate the test set through this twin (transfer gap, agreement rate; default: no "
+                        "second evaluation)")
     g.add_argument("--hardware-off", default="", metavar="EFFECT,...",
                    help="switch these effects or calibrations off in both profiles: " + ", ".join(EFFECTS + CALIBRATIONS))
     g.add_argument("--hardware-calibration", default=None, choices=CALIBRATION_MODES,
@@ -61,7 +62,7 @@ def _profile(opt: str, spec: Optional[str], off: List[str], calibration: Optiona
 def setup(args: argparse.Namespace, model) -> Dict[str, Optional[HardwareTwin]]:
     """Validate the options, attach the training twin to ``model`` and return the twins.
 
-    ``--hardware`` and ``--hardware-off`` are part of the run's settings fingerprint (aoc/cli_train.py),
+    ``--hardware`` and ``--hardware-off`` are part of the run's settings fingerprint (cli/aoc_train.py),
     so an ideal run's checkpoint is never resumed as a hardware-aware one (and vice versa); the
     evaluation-only options are not, so an evaluation on another twin resumes a finished run."""
     off = [e.strip() for e in (args.hardware_off or "").split(",") if e.strip()]

@@ -13,11 +13,13 @@ Errors are one line on stderr, ``quaton-fast <command>: error: <what>``, never a
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import os
 import sys
 
-from . import __version__, build_info
+from .. import __version__
+
+# One module per command in this package, each with add_arguments(parser) and run(args, argv).
 
 #: exceptions our code raises for bad input or a refused run: one line, exit 2
 CLEAR_ERRORS = (ValueError, TypeError, OSError, RuntimeError, ImportError, MemoryError)
@@ -38,32 +40,51 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(self.prog, message)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default: ``(default: X)`` is appended unless the help
+    already says ``default``; flags (store_true) and options without a value are left as they are."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.option_strings and action.nargs != 0 and action.default is not None
+                and action.default is not argparse.SUPPRESS and "default" not in text):
+            empty = isinstance(action.default, (list, tuple, str)) and len(action.default) == 0
+            text += " (default: none)" if empty else " (default: %(default)s)"
+        return text
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+#: (command, module in this package, one-line help), in the order of the top-level --help
+COMMANDS = (
+    ("demo", "demo", "FP vs PQ vs PSQ at 4 levels on the 5k MNIST subset (CPU, minutes)"),
+    ("info", "info", "print what the native extension was built with (JSON)"),
+    ("train", "train", "train a D2NN (FP warm-up, then QAT; hard-quantized test)"),
+    ("sweep", "sweep", "grid of training runs (methods x levels x datasets), resumable"),
+    ("aoc-train", "aoc_train", "train an AOC equilibrium model (MNIST, Fashion, regression)"),
+    ("solve", "solve", "solve a Max-Cut/SK/QPLIB instance with the AOC-DT solver"),
+    ("export", "export", "STL relief meshes and a GDSII level layout from masks.npz"),
+    ("robustness", "robustness", "accuracy of a trained run under fabrication errors"),
+)
+
+
+def _module(name: str):
+    return importlib.import_module(f"{__package__}.{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full `quaton-fast` parser (every subcommand)."""
     parser = _Parser(prog="quaton-fast", description=__doc__.replace("``", "").replace("`", ""),
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                     formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"quaton_fast {__version__}")
     parser.add_argument("--traceback", action="store_true", help="on an error, show the full Python traceback")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    from . import demo
-    demo.add_arguments(sub.add_parser("demo", help="FP vs PQ vs PSQ at 4 levels on the 5k MNIST subset (CPU, minutes)"))
-    sub.add_parser("info", help="print what the native extension was built with (JSON)")
-    from .train import cli_train as d2nn_train
-    d2nn_train.add_arguments(sub.add_parser("train", help="train a D2NN (FP warm-up, then QAT; hard-quantized test)"))
-    from . import sweep
-    sweep.add_arguments(sub.add_parser("sweep", help="grid of training runs (methods x levels x datasets), resumable"))
-    from .aoc import cli_train
-    cli_train.add_arguments(sub.add_parser("aoc-train", help="train an AOC equilibrium model (MNIST, Fashion, regression)"))
-    from .solve import cli_solve
-    cli_solve.add_arguments(sub.add_parser("solve", help="solve a Max-Cut/SK/QPLIB instance with the AOC-DT solver"))
-    from . import cli_fab
-    cli_fab.add_export_arguments(sub.add_parser("export", help="STL relief meshes and a GDSII level layout from masks.npz"))
-    cli_fab.add_robustness_arguments(sub.add_parser("robustness", help="accuracy of a trained run under fabrication errors"))
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND",
+                                title="commands")
+    for command, module, text in COMMANDS:
+        _module(module).add_arguments(sub.add_parser(command, help=text, description=text,
+                                                     formatter_class=HelpFormatter))
     for p in sub.choices.values():  # also accepted after the subcommand; SUPPRESS keeps the top-level value
         p.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
                        help="on an error, show the full Python traceback")
@@ -71,30 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _dispatch(args: argparse.Namespace, argv: list[str] | None) -> int:
-    if args.command == "demo":
-        from . import demo
-        demo.run(args)
-    elif args.command == "info":
-        print(json.dumps(build_info(), indent=2))
-    elif args.command == "train":
-        from .train import cli_train as d2nn_train
-        return int(d2nn_train.run(args, argv) or 0)
-    elif args.command == "sweep":
-        from . import sweep
-        return int(sweep.run(args, argv) or 0)
-    elif args.command == "aoc-train":
-        from .aoc import cli_train
-        return int(cli_train.run(args, argv) or 0)
-    elif args.command == "solve":
-        from .solve import cli_solve
-        return int(cli_solve.run(args) or 0)
-    elif args.command == "export":
-        from . import cli_fab
-        return cli_fab.run_export(args)
-    elif args.command == "robustness":
-        from . import cli_fab
-        return cli_fab.run_robustness(args, argv)
-    return 0
+    module = _module(dict((c, m) for c, m, _ in COMMANDS)[args.command])
+    return int(module.run(args, argv) or 0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +127,3 @@ def main(argv: list[str] | None = None) -> int:
               f"for the details and please report it", file=sys.stderr)
         return EXIT_INTERNAL
 
-
-if __name__ == "__main__":
-    sys.exit(main())

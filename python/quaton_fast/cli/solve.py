@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from .. import _argtypes as _A
+from . import _types as _A
 from .._atomic import atomic_write_json
 
 _UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -28,7 +28,7 @@ def parse_duration(text) -> float:
     return value
 
 
-# --- argument types (one-line argparse errors naming the option; see quaton_fast._argtypes) ---
+# --- argument types (one-line argparse errors naming the option; see quaton_fast.cli._types) ---
 def _duration_arg(text: str) -> float:
     try:
         value = parse_duration(text)
@@ -56,22 +56,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cpu, cuda or cuda:K (the GPU runs the torch backend, tensor-core products where exact)")
     parser.add_argument("--precision", default=None, choices=["fp32", "tf32", "bf16"],
                         help="GPU spin-product precision (default: the fastest exact one)")
-    parser.add_argument("--seed", type=_seed_arg, default=0)
+    parser.add_argument("--seed", type=_seed_arg, default=0, help="seed of the initial states (0 .. 2^32-1)")
     parser.add_argument("--target", type=_target_arg, default=None,
                         help="target: the cut for Max-Cut instances, the objective in the file's own sense "
-                             "for QPLIB/GAMS files (min: reached at <= target, max: at >= target), else the energy")
+                             "for QPLIB/GAMS files (min: reached at <= target, max: at >= target), else the energy "
+                             "(default: none, run for the whole --time)")
     parser.add_argument("--best", type=_target_arg, default=None,
                         help="best known objective (file's sense) for the gap; default: SOLOBJVALUE of a .prop "
                              "file next to a QPLIB/GAMS instance")
-    parser.add_argument("--format", default="auto", choices=["auto", "gset", "rudy", "sk", "qplib", "gams"])
-    parser.add_argument("--json", default=None, help="write the result as JSON here (atomic)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--format", default="auto", choices=["auto", "gset", "rudy", "sk", "qplib", "gams"],
+                        help="instance format (auto: from the file name and header)")
+    parser.add_argument("--json", default=None, help="write the result as JSON here (atomic; default: none)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _read(path: str, fmt: str):
     """Instance by format; QPLIB and GAMS files come back as a ConstrainedProblem (file's sense and
     variables, constraints or not)."""
-    from .readers import read_instance
+    from ..solve import read_instance
     return read_instance(path, fmt)
 
 
@@ -99,7 +101,7 @@ def relative_gap(objective: float, best: float, sense: str) -> float:
 
 
 def _run_constrained(args, problem, budget) -> int:
-    from .aoc_solver import solve
+    from ..solve import solve
     res = solve(problem, time_limit=budget, replicas=args.replicas, seed=args.seed, device=args.device,
                 precision=args.precision, target=args.target, progress=not args.no_progress)
     best = args.best if getattr(args, "best", None) is not None else best_known_from_prop(args.file)
@@ -136,18 +138,18 @@ def _run_constrained(args, problem, budget) -> int:
     return 0 if res.feasible else 2
 
 
-def run(args) -> int:
+def run(args, argv: list[str] | None = None) -> int:
     """Solve one file. Under ``torchrun`` the replicas are sharded over the ranks
     (solve/distributed.py; rank 0's clock decides the time budget) and only rank 0 prints and writes."""
     from .. import distributed as qdist
-    from .aoc_solver import solve
+    from ..solve import solve
     budget = parse_duration(args.time)
     problem = _read(args.file, args.format)
     if hasattr(problem, "aoc_solve"):          # QPLIB / GAMS: report in the file's sense and variables
         return _run_constrained(args, problem, budget)
     is_cut = hasattr(problem, "cut_value")
     if qdist.init_from_env():
-        from .distributed import solve_sharded as solve  # noqa: F811
+        from ..solve.algorithms.distributed import solve_sharded as solve  # noqa: F811
     res = solve(problem, time_limit=budget, replicas=args.replicas, seed=args.seed, device=args.device,
                 precision=args.precision,
                 target=None if is_cut else args.target, target_cut=args.target if is_cut else None,
