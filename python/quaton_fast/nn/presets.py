@@ -1,4 +1,4 @@
-"""Published optical setups as D2NN keyword sets (SPEC A1). Lengths in metres.
+"""Published optical setups as D2NN keyword sets (the lab's visible-light setup and the THz setup of Lin et al., Science 361, 1004 (2018)). Lengths in metres.
 
 Every preset states its optics explicitly: ``wavelength`` is the VACUUM wavelength, ``n_medium``
 the index of the medium between the layers (1: air), and ``evanescent`` the treatment of

@@ -1,9 +1,9 @@
 """AOC digital-twin (AOC-DT) solver for QUMO / QUBO / Ising / Max-Cut problems.
 
-Canonical convention (SPEC B3, the released optimizer's): minimise
+Canonical convention (the released AOC optimizer's (Kalinin et al., Nature 2025; AOCoptimizer.jl)): minimise
 ``E(x) = -1/2 x^T J x - h^T x + offset`` with x_i in {-1, 1} (binary) or [-1, 1] (continuous).
 
-Update rule (SPEC B1), for R replicas at once (the inner loop is in replica_kernels.py: the C++
+Update rule (the AOC paper's annealed gradient dynamics), for R replicas at once (the inner loop is in replica_kernels.py: the C++
 kernel by default on the CPU, the NumPy reference with ``backend="numpy"``, PyTorch on any torch
 device with ``backend="torch"`` -- the default for ``device="cuda"``, see replica_torch.py):
 ``x <- x + dt*g*(J sigma(x) + h) - dt*a(t)*x + gamma*(x - x_prev)``, clamp to [-1, 1];
@@ -112,7 +112,7 @@ _MAX_KERNEL_GAIN = 1e30
 
 
 def gain_scale(J, h) -> float:
-    """What each replica's g is divided by (SPEC B1: "g rescaled by the extreme eigenvalues of J").
+    """What each replica's g is divided by (the AOC paper: "g rescaled by the extreme eigenvalues of J").
 
     ||J||_2 when J has a nonzero entry; for J = 0 (no couplings: each variable only feels its field)
     max|h|, so the loop gain g*h/max|h| is again of order g; 1.0 when J and h are both zero (every

@@ -52,7 +52,7 @@ def _budget(num_reads, seed, time_limit, max_iterations, replicas):
 
 
 class AOCSampler(dimod.Sampler):
-    """The AOC digital-twin solver (replica dynamics of the analog optical computer, SPEC B1) as a
+    """The AOC digital-twin solver (replica dynamics of the analog optical computer (Kalinin et al., Nature 2025)) as a
     ``dimod.Sampler``: ``sample(bqm)``, ``sample_ising(h, J)``, ``sample_qubo(Q)`` (the last two from
     dimod's Sampler base class), and ``sample_cqm(cqm)`` for constrained models.
 

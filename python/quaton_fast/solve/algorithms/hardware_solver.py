@@ -1,7 +1,7 @@
-"""The AOC-DT annealed solver run through the non-ideal twin of the machine (SPEC B1/B3/B4; issue 17).
+"""The AOC-DT annealed solver run through the non-ideal twin of the machine (the AOC paper's solver and its measured non-idealities; issue 17).
 
 For a QUMO ``E(x) = -1/2 x^T J x - h^T x + offset`` (binary x_i in {-1, 1}, continuous in [-1, 1]) and
-R independent replicas, each step is the ideal solver's update (:mod:`.replica_kernels`, SPEC B1)::
+R independent replicas, each step is the ideal solver's update (:mod:`.replica_kernels`)::
 
     x <- clamp(x + dt*g*(m(x) + h) - dt*a(t)*x + gamma*(x - x_prev), -1, 1),   a(t) = a0 (1 - t/T)
 

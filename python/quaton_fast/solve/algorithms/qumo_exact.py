@@ -1,6 +1,6 @@
 """Exact minima of small QUMO problems: continuous part for fixed binaries, brute force over binaries.
 
-Canonical energy (SPEC B3): ``E(x) = -1/2 x^T J x - h^T x + offset``, binary x_i in {-1, 1},
+Canonical energy (the AOC paper's QUMO convention): ``E(x) = -1/2 x^T J x - h^T x + offset``, binary x_i in {-1, 1},
 continuous x_i in [-1, 1]. With the binary part x_B fixed, the continuous part solves the
 box-constrained QP
 

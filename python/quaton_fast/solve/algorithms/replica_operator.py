@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-#: the released optimizer's step size dt (SPEC B1)
+#: the released optimizer's step size dt (the AOC paper's annealed gradient dynamics)
 DT = 0.5
 
 

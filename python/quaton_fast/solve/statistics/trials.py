@@ -1,4 +1,4 @@
-"""Success probability of a QUMO method over independent restarts (Beta(1,1) posterior, SPEC B3).
+"""Success probability of a QUMO method over independent restarts (Beta(1,1) posterior, as the AOC paper reports success probabilities).
 
 A restart is one call ``method(seed) -> state`` from a fresh seed. Its state is *polished*: the
 binary part is kept and the continuous part is replaced by its exact optimum for those binaries
