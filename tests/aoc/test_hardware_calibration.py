@@ -181,7 +181,8 @@ def test_closed_loop_calibration_undoes_the_file_correction_by_hand():
 # ----------------------------------------------------------------------------- the real profiles
 @needs_files
 def test_calibrate_fits_and_switches(cal16):
-    assert all(cal16.calibrations[k] for k in CALIBRATIONS if k != "cal_closed_loop")
+    assert all(cal16.calibrations[k] for k in CALIBRATIONS if k not in ("cal_closed_loop", "cal_crosstalk"))
+    assert not cal16.cal_crosstalk                            # opt-in: calibrate(crosstalk=True)
     assert not cal16.cal_closed_loop                          # the 16-channel file has no closed loop
     assert 0.2 < cal16.state_scale < 0.35                     # the fitted curve's knee (~0.27 V)
     assert cal16.uncalibrated().calibrations == {k: False for k in CALIBRATIONS}
