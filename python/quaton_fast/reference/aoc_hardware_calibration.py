@@ -179,7 +179,7 @@ def calibrate(hw: AOCHardware, *, dark_floor: bool = True, gain: bool = True, sl
     sw = {"cal_dark_floor": dark_floor, "cal_slm_inverse": slm_inverse, "cal_state_scale": state_scale,
           "cal_closed_loop": closed_loop and hw.has_closed_loop, "cal_crosstalk": crosstalk, "cal_gain": False}
     if not state_scale:       # path scales at kappa = 1
-        _, lp, ln, _ = _scales(np.linspace(-z_range, z_range, 801), base)
+        _, lp, ln = _scales(np.linspace(-z_range, z_range, 801), base)
     prof = dataclasses.replace(base, state_scale=kappa, led_scale_pos=lp, led_scale_neg=ln, **sw)
     # with the crosstalk pre-compensated the path is (to first order) crosstalk-free, so its gains are
     # those of the diagonal path: fitted with the crosstalk off (fitting through the pre-compensated
