@@ -3,7 +3,8 @@
 Loads the selected (best-validation) weights of a finished ``quaton-fast aoc-train`` run and evaluates
 its 9-bit test metric (MSE for regression, accuracy for classification) on: the ideal twin, the
 released profile, the calibrated profile, the calibrated profile with one calibration switched off
-at a time, and the profile recalibrated with one non-ideal effect switched off at a time.
+at a time, the profile recalibrated with one non-ideal effect switched off at a time, and recalibrated
+with the fitted curve as the only effect (the curve's shape alone).
 
 Usage (after the ideal-trained run of docs/aoc_hardware.md):
   OMP_NUM_THREADS=1 python benchmarks/bench_aoc_hardware_ablation.py --task gauss --model 256 \
@@ -70,6 +71,12 @@ def main(argv=None) -> int:
     profs += [(f"recalibrated with effect {e} off", calibrate(rel.with_effects(**{e: False}), width=model.width,
                                                                          crosstalk=a.crosstalk))
               for e, v in rel.effects.items() if v and e not in ("input_clamp", "slm_darkness", "led_dc_offset")]
+    # the fitted curve alone (every other effect off, recalibrated): what a tanh-trained model loses to
+    # the machine's saturating curve itself, which no calibration of the optics removes
+    only = rel.with_effects(**{e: False for e, v in rel.effects.items()
+                               if v and e not in ("fitted_nonlinearity", "input_clamp")})
+    profs.append(("recalibrated with only fitted_nonlinearity (and input_clamp) on",
+                  calibrate(only, width=model.width, crosstalk=a.crosstalk)))
     command = "OMP_NUM_THREADS=1 python " + " ".join([os.path.relpath(__file__)] + (argv or sys.argv[1:]))
     recs = []
     for name, hw in profs:
