@@ -181,7 +181,8 @@ def test_closed_loop_calibration_undoes_the_file_correction_by_hand():
 # ----------------------------------------------------------------------------- the real profiles
 @needs_files
 def test_calibrate_fits_and_switches(cal16):
-    assert all(cal16.calibrations[k] for k in CALIBRATIONS if k != "cal_closed_loop")
+    assert all(cal16.calibrations[k] for k in CALIBRATIONS if k not in ("cal_closed_loop", "cal_crosstalk"))
+    assert not cal16.cal_crosstalk                            # opt-in: calibrate(crosstalk=True)
     assert not cal16.cal_closed_loop                          # the 16-channel file has no closed loop
     assert 0.2 < cal16.state_scale < 0.35                     # the fitted curve's knee (~0.27 V)
     assert cal16.uncalibrated().calibrations == {k: False for k in CALIBRATIONS}
@@ -297,3 +298,16 @@ def test_load_profile_defaults_to_operator_calibration():
     assert not ab.cal_gain and not ab.led and ab.cal_dark_floor
     with pytest.raises(ValueError, match="'calibration'"):
         load_profile(F16, calibration="nope")
+
+
+def test_calibrate_without_state_scale_by_hand():
+    # linear microLEDs p+(f) = 0.5 f, p-(f) = 2 f on tanh: the path scales are exactly 0.5 and 2 with
+    # or without the state scale (kappa = 1 without the fitted curve); state_scale=False used to fail
+    hw = AOCHardware(n_channels=2, source="tiny", led=True, led_pos=np.array([0.0, 0.0, 0.5, 0.0]),
+                     led_neg=np.array([0.0, 0.0, 2.0, 0.0]))
+    for flag in (False, True):
+        c = CAL.calibrate(hw, state_scale=flag, fit_systems=4)
+        assert c.cal_state_scale is flag and c.cal_gain
+        assert c.led_scale_pos == pytest.approx(0.5, rel=1e-14)
+        assert c.led_scale_neg == pytest.approx(2.0, rel=1e-14)
+        assert c.state_scale == 1.0

@@ -32,9 +32,10 @@ from ..reference.aoc_hardware_profile import CALIBRATIONS, EFFECTS, AOCHardware,
 __all__ = ["AOCHardware", "HardwareFileError", "HardwareTwin", "EFFECTS", "CALIBRATIONS", "hardware_gain",
            "load_profile", "calibrate", "CALIBRATION_MODES"]
 
-#: how a calibration file is operated: 'operator' (default: ``calibrate()``, issue 27) or 'released'
-#: (the file as the released twin uses it, uncalibrated)
-CALIBRATION_MODES = ("operator", "released")
+#: how a calibration file is operated: 'operator' (default: ``calibrate()``, issue 27), 'operator+crosstalk'
+#: (``calibrate(crosstalk=True)``: also the photodiode-crosstalk pre-compensation) or 'released' (the file
+#: as the released twin uses it, uncalibrated)
+CALIBRATION_MODES = ("operator", "operator+crosstalk", "released")
 
 
 def load_profile(spec: str, off: Optional[list] = None, calibration: str = "operator",
@@ -42,7 +43,8 @@ def load_profile(spec: str, off: Optional[list] = None, calibration: str = "oper
     """'ideal' or a calibration file path -> AOCHardware.
 
     calibration: 'operator' (default; the machine as an operator runs it: :func:`calibrate` fitted
-    for a cell of ``width`` channels, default the file's) or 'released' (uncalibrated, the released
+    for a cell of ``width`` channels, default the file's), 'operator+crosstalk' (the same plus the
+    photodiode-crosstalk pre-compensation ``cal_crosstalk``) or 'released' (uncalibrated, the released
     twin's behaviour).  off: effect or calibration switches (``EFFECTS`` / ``CALIBRATIONS``) turned
     off afterwards (ablations; the fitted data of the other calibrations stay).  'ideal' ignores
     ``calibration``."""
@@ -58,8 +60,8 @@ def load_profile(spec: str, off: Optional[list] = None, calibration: str = "oper
     eff = [k for k in off if k in EFFECTS]
     if eff:
         hw = hw.with_effects(**{k: False for k in eff})
-    if spec != "ideal" and calibration == "operator":
-        hw = calibrate(hw, width=width)
+    if spec != "ideal" and calibration != "released":
+        hw = calibrate(hw, width=width, crosstalk=calibration == "operator+crosstalk")
         cal = [k for k in off if k in CALIBRATIONS]
         if cal:
             hw = hw.with_calibrations(**{k: False for k in cal})

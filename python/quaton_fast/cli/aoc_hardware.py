@@ -7,9 +7,10 @@ between the training twin and this one; so ``--eval-hardware June2024...yaml`` a
 ideal-trained model on the ideal twin and on the machine in one command.
 ``--hardware-off EFFECT,...``: switch effects (or operator calibrations, ``cal_*``) off in both
 profiles (ablations).
-``--hardware-calibration operator|released``: a calibration file is run as an operator runs the
-machine (default, ``calibrate()``: dark floor, gains, SLM pre-compensation, state scale, closed loop;
-issue 27) or as released (uncalibrated; the behaviour before issue 27).
+``--hardware-calibration operator|operator+crosstalk|released``: a calibration file is run as an
+operator runs the machine (default, ``calibrate()``: dark floor, gains, SLM pre-compensation, state
+scale, closed loop; issue 27), the same plus the photodiode-crosstalk pre-compensation
+(``operator+crosstalk``), or as released (uncalibrated; the behaviour before issue 27).
 ``--readout-noise SIGMA`` [V], ``--readout-samples 40``, ``--readout-repeats 1``: read-out noise on the
 sampled fixed point of the evaluation twin (test evaluation only).
 """
@@ -37,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="switch these effects or calibrations off in both profiles: " + ", ".join(EFFECTS + CALIBRATIONS))
     g.add_argument("--hardware-calibration", default=None, choices=CALIBRATION_MODES,
                    help="run a calibration file as an operator calibrates the machine ('operator', the "
-                        "default) or as released, uncalibrated ('released')")
+                        "default), the same plus the photodiode-crosstalk pre-compensation "
+                        "('operator+crosstalk') or as released, uncalibrated ('released')")
     g.add_argument("--readout-noise", type=_A.real(minimum=0.0), default=0.0, metavar="SIGMA",
                    help="Gaussian read-out noise per sample in volts on the evaluation twin (default 0)")
     g.add_argument("--readout-samples", type=_A.positive_int, default=40, help="samples averaged per read-out (paper: 40)")

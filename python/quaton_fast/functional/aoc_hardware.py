@@ -45,8 +45,8 @@ import torch
 
 from .._backend import native
 from .._validation import plain_scalar
-from ..reference.aoc_hardware import (SLM_LEVELS, crosstalk_matrix, fan_in_gains, input_limits, led_dc,
-                                      nl_coeffs, slm_response_max, state_scale)
+from ..reference.aoc_hardware import (SLM_LEVELS, crosstalk_matrix, crosstalk_precompensation, fan_in_gains,
+                                      input_limits, led_dc, nl_coeffs, slm_response_max, state_scale)
 from ..reference.aoc_hardware_profile import AOCHardware
 from ._fixed_point_torch import relative_residual
 from .fixed_point import fixed_point as ideal_fixed_point
@@ -90,6 +90,8 @@ def _profile_tensors(hw: AOCHardware, n: int, dtype: torch.dtype, device: torch.
         P[f"dist_{s}"] = T(dist)
         P[f"rho_{s}"] = T(slm_response_max(ch[f"distortion_{s}"])[:, None])
         h += sgn * gout * (-(C - I) @ dark + off)
+    K = crosstalk_precompensation(hw, n)          # cal_crosstalk: programmed clip(K± W±n, 0, 1)
+    P["xt_pos"], P["xt_neg"] = (None, None) if K is None else (T(K[0]), T(K[1]))
     kap = state_scale(hw)
     P["sigma_h"] = T(sigma * h)
     P["sigma_kdc"] = T(sigma * hw.cl_ratio * ch["cl_dc_offset"] / kap) if cl_on else T(np.zeros(n))
@@ -175,6 +177,10 @@ def path_operators(W: torch.Tensor, beta, hw: AOCHardware) -> Tuple[torch.Tensor
     M = torch.where(M > 0, M, torch.ones_like(M))
     Wn = W3 / M.reshape(-1, 1, 1)
     Wp, Wm = torch.relu(Wn), torch.relu(-Wn)
+    if P["xt_pos"] is not None:       # crosstalk pre-compensation (reference: programmed_weights)
+        a, b = P["xt_pos"] @ Wp, P["xt_neg"] @ Wm
+        e = torch.relu(-torch.where(a <= b, a, b))      # a needed negative transmission, on both SLMs
+        Wp, Wm = torch.clamp(a + e, 0.0, 1.0), torch.clamp(b + e, 0.0, 1.0)
     if hw.weight_distortion:
         dp, dn = P["dist_pos"], P["dist_neg"]
         if hw.cal_slm_inverse:

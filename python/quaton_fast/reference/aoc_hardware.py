@@ -55,6 +55,12 @@ released behaviour):
 * ``cal_gain`` (steps 3, 6): ``q± *= gain_in±_j`` and each path's read-out ``*= gain_out±_i`` (after
   the crosstalk and offsets, before the power conservation).
 * ``cal_closed_loop`` (step 8): the closed-loop offset and scale undone (the block is skipped).
+* ``cal_crosstalk`` (step 4, with ``pd_crosstalk``): photodiode-crosstalk pre-compensation: each
+  sign path's normalised matrix is programmed through the inverse crosstalk ``K± = D±^-1 C±^-1 D±``,
+  ``D± = diag(eta_out± s±)`` (``s±`` the row's SLM gain; :func:`crosstalk_precompensation`), so that
+  after the crosstalk the path carries ``D± W±n`` -- what it would carry without crosstalk; a needed
+  negative transmission is added to both SLMs (the net is what counts), then clipped to [0, 1]
+  (:func:`programmed_weights`); gradients through the clip, the shift and ``K±^T``.
 
 Linear form used by the Jacobian, the adjoint and the fast paths (exact rewrite of steps 3-8):
 ``T(z) = alpha z + E⁺ p⁺(f(z)) - E⁻ p⁻(f(z)) + k + c`` with
@@ -75,7 +81,8 @@ from .aoc_hardware_profile import AOCHardware
 from .fixed_point import relative_residual
 
 __all__ = ["nonlinearity", "state_scale", "nl_coeffs", "input_limits", "slm_inverse_levels",
-           "slm_response_max", "slm_slope", "fan_in_gains", "SLM_LEVELS", "led_paths", "slm_weights", "crosstalk_matrix", "path_operators",
+           "slm_response_max", "slm_slope", "crosstalk_precompensation", "programmed_weights",
+           "programmed_weights_adjoint", "fan_in_gains", "SLM_LEVELS", "led_paths", "slm_weights", "crosstalk_matrix", "path_operators",
            "hardware_step", "hardware_step_linear", "hardware_jacobian", "hardware_gain",
            "hardware_fixed_point", "hardware_adjoint", "HardwareFixedPointResult",
            "HardwareAdjointResult", "gain_bound"]
@@ -167,6 +174,78 @@ def slm_inverse_levels(Wn: np.ndarray, dist: np.ndarray) -> np.ndarray:
     return lev[np.argmin(err, axis=-1)]
 
 
+def crosstalk_precompensation(hw: AOCHardware, n: int) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """(K⁺, K⁻) (n, n) of ``cal_crosstalk`` for a cell of width n, or None when the switch (or
+    ``pd_crosstalk``) is off.
+
+    The photodiode crosstalk mixes output rows after the SLM: path ± carries
+    ``C± diag(eta_out±) W̃±`` (``C±`` :func:`crosstalk_matrix`).  With the SLM's row gain ``s±_i``
+    (``W̃±[i, j] ~ s±_i w`` floor-free: ``rho_i`` (:func:`slm_response_max`) under ``cal_slm_inverse``,
+    the slope ``b_i`` at w = 0 with the plain distortion -- exact only to first order --, 1 without
+    ``weight_distortion``) and ``D± = diag(eta_out± s±)`` (``eta_out = 1`` without ``tia``),
+    programming ``w' = K± w`` with ``K± = D±^-1 C±^-1 D±`` gives ``C± D± w' = D± w``: the crosstalk is
+    undone exactly where ``w'`` lies in the SLM range [0, 1] (the caller clips, :func:`programmed_weights`).
+    Output-side diagonals (read-out gains, closed-loop scale) commute out and need no correction."""
+    if not (hw.cal_crosstalk and hw.pd_crosstalk):
+        return None
+    ch = hw.channel_arrays(n)
+    out = []
+    for s in ("pos", "neg"):
+        C = crosstalk_matrix(ch[f"ratio_later_{s}"], ch[f"ratio_earlier_{s}"])
+        eta = ch[f"tia_{s}"] if hw.tia else np.ones(n)
+        if not hw.weight_distortion:
+            gain = np.ones(n)
+        elif hw.cal_slm_inverse:
+            gain = slm_response_max(ch[f"distortion_{s}"])
+        else:
+            gain = ch[f"distortion_{s}"][:, 1].copy()
+        d = eta * gain
+        if np.any(d <= 0):
+            raise ValueError(f"crosstalk_precompensation(): the {s} path's output gains eta_out * s must be > 0 "
+                             "on every channel to pre-compensate the crosstalk; switch cal_crosstalk off")
+        out.append(np.linalg.inv(C) * d[None, :] / d[:, None])      # D^-1 C^-1 D
+    return out[0], out[1]
+
+
+def programmed_weights(Wp: np.ndarray, Wm: np.ndarray, hw: AOCHardware):
+    """(P⁺, P⁻, aux): the normalised matrices the two SLMs are driven with (before the SLM inverse /
+    distortion).  Without ``cal_crosstalk`` (or ``pd_crosstalk``): Wp, Wm themselves, aux None.
+
+    With it (Wp, Wm: (S, n, n) in [0, 1], the wanted normalised matrices):
+    ``a = K⁺ W⁺n``, ``b = K⁻ W⁻n`` (:func:`crosstalk_precompensation`, the exact inverses) would need a
+    negative transmission where a weight is ~0 next to large ones in its column.  Both SLMs together
+    only have to give the net ``W⁺n - W⁻n``, so that entry's deficit is added to both paths:
+    ``e = relu(-min(a, b))`` (``a`` where ``a <= b``), ``P± = clip({a, b} + e, 0, 1)``: the net is then
+    exact to first order in the crosstalk (what is left: ``(K⁺^-1 - K⁻^-1) e``, the two paths' different
+    leaks and microLED shapes acting on the shared ``e``, and the clip at full transmission 1).
+    aux: (a, b, e-branch masks sel_a, sel_b, clip masks) for the adjoint."""
+    K = crosstalk_precompensation(hw, Wp.shape[-1])
+    if K is None:
+        return Wp, Wm, None
+    a = np.matmul(K[0][None], Wp)
+    b = np.matmul(K[1][None], Wm)
+    lo = np.where(a <= b, a, b)
+    active = lo < 0.0
+    e = np.where(active, -lo, 0.0)
+    xp, xm = a + e, b + e
+    aux = {"sel_a": (active & (a <= b)).astype(np.float64), "sel_b": (active & (a > b)).astype(np.float64),
+           "mask_p": ((xp >= 0.0) & (xp <= 1.0)).astype(np.float64),
+           "mask_m": ((xm >= 0.0) & (xm <= 1.0)).astype(np.float64), "K": K}
+    return np.clip(xp, 0.0, 1.0), np.clip(xm, 0.0, 1.0), aux
+
+
+def programmed_weights_adjoint(gP: np.ndarray, gM: np.ndarray, aux) -> Tuple[np.ndarray, np.ndarray]:
+    """dL/dW⁺n, dL/dW⁻n from dL/dP⁺, dL/dP⁻ through :func:`programmed_weights` (clip, shared shift
+    ``e``, ``K±^T``); the identity when aux is None."""
+    if aux is None:
+        return gP, gM
+    gx_p, gx_m = gP * aux["mask_p"], gM * aux["mask_m"]
+    ge = gx_p + gx_m
+    ga = gx_p - ge * aux["sel_a"]
+    gb = gx_m - ge * aux["sel_b"]
+    return np.matmul(aux["K"][0].T[None], ga), np.matmul(aux["K"][1].T[None], gb)
+
+
 def slm_weights(W: np.ndarray, hw: AOCHardware):
     """(W̃⁺, W̃⁻, W⁺n, W⁻n, M): the two SLM matrices after normalisation by ``M = max|W|`` per system
     and (switch ``weight_distortion``) the per-output-channel quadratic distortion (step 4).
@@ -174,18 +253,21 @@ def slm_weights(W: np.ndarray, hw: AOCHardware):
     Operator calibrations (issue 27; both only with ``weight_distortion`` on): ``cal_slm_inverse``
     programs the level of :func:`slm_inverse_levels` in place of ``w`` (so the response is linear,
     ``~ rho w``, within the 9-bit levels); ``cal_dark_floor`` removes the dark transmission ``c`` from
-    every entry of its output channel.
+    every entry of its output channel; ``cal_crosstalk`` programs :func:`programmed_weights` (the
+    crosstalk pre-compensation) in place of W±n.
 
-    W: (S, n, n); returns (S, n, n) x 4 and M (S,) (M = 1 for an all-zero W)."""
+    W: (S, n, n); returns (S, n, n) x 4 (W±n are the wanted normalised matrices, before any
+    pre-compensation) and M (S,) (M = 1 for an all-zero W)."""
     M = np.abs(W).reshape(W.shape[0], -1).max(axis=1)
     M = np.where(M > 0, M, 1.0)
     Wn = W / M[:, None, None]
     Wp, Wm = np.maximum(Wn, 0.0), np.maximum(-Wn, 0.0)
+    Pp, Pm, _ = programmed_weights(Wp, Wm, hw)
     if not hw.weight_distortion:
-        return Wp, Wm, Wp, Wm, M
+        return Pp, Pm, Wp, Wm, M
     ch = hw.channel_arrays(W.shape[-1])
     out = []
-    for Wx, d in ((Wp, ch["distortion_pos"]), (Wm, ch["distortion_neg"])):
+    for Wx, d in ((Pp, ch["distortion_pos"]), (Pm, ch["distortion_neg"])):
         w = slm_inverse_levels(Wx, d) if hw.cal_slm_inverse else Wx
         floor = 0.0 if hw.cal_dark_floor else d[:, 2:3]
         out.append(d[:, 0:1] * w * w + d[:, 1:2] * w + floor)
@@ -256,9 +338,11 @@ def hardware_gain(W: np.ndarray, beta: Any) -> np.ndarray:
 
 def path_operators(W: np.ndarray, beta: np.ndarray, hw: AOCHardware) -> Dict[str, np.ndarray]:
     """The linear form of steps 3-8 for W (S, n, n), beta (S,): E⁺, E⁻ (S, n, n), k (S, n), and the
-    pieces the adjoint needs (Ebar± = E±/(beta M), h, sigma, kappa*lin, M, W̃±, W±n)."""
+    pieces the adjoint needs (Ebar± = E±/(beta M), h, sigma, kappa*lin, M, W̃±, W±n, the programmed
+    P± and clip masks of ``cal_crosstalk``)."""
     S, n = W.shape[0], W.shape[-1]
     Wtp, Wtn, Wp, Wm, M = slm_weights(W, hw)
+    Pp, Pm, xt_aux = programmed_weights(Wp, Wm, hw)
     fan_p, fan_n = fan_in_gains(hw, n)
     side, (sigma, kdc, klin) = _output_side(hw, n)
     Cp, eta_p, dark_p, off_p, go_p = side["pos"]
@@ -273,6 +357,7 @@ def path_operators(W: np.ndarray, beta: np.ndarray, hw: AOCHardware) -> Dict[str
     k = sigma * (G[:, None] * h[None, :] + kdc + n * M[:, None] * beta[:, None] * klin)
     return {"Ep": G[:, None, None] * Ebp, "En": G[:, None, None] * Ebn, "k": k, "Ebp": Ebp, "Ebn": Ebn,
             "h": h, "sigma": sigma, "klin": klin, "M": M, "Wtp": Wtp, "Wtn": Wtn, "Wp": Wp, "Wm": Wm,
+            "Pp": Pp, "Pm": Pm, "xt_aux": xt_aux,
             "Lp": Lp, "Ln": Ln, "fan_p": fan_p, "fan_n": fan_n}
 
 
@@ -528,10 +613,11 @@ def hardware_adjoint(W: np.ndarray, b: np.ndarray, state: np.ndarray, grad_state
     elif hw.weight_distortion:
         ch = hw.channel_arrays(n)
         dp, dn = ch["distortion_pos"], ch["distortion_neg"]
-        gWp = gWtp * (2.0 * dp[:, 0:1] * ops["Wp"] + dp[:, 1:2])
-        gWm = gWtn * (2.0 * dn[:, 0:1] * ops["Wm"] + dn[:, 1:2])
+        gWp = gWtp * (2.0 * dp[:, 0:1] * ops["Pp"] + dp[:, 1:2])
+        gWm = gWtn * (2.0 * dn[:, 0:1] * ops["Pm"] + dn[:, 1:2])
     else:
         gWp, gWm = gWtp, gWtn
+    gWp, gWm = programmed_weights_adjoint(gWp, gWm, ops["xt_aux"])   # cal_crosstalk (identity if off)
     Wn = W / M[:, None, None]
     gWn = gWp * (Wn > 0) - gWm * (Wn < 0)
     gW = gWn / M[:, None, None]

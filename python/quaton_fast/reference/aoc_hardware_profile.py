@@ -66,7 +66,8 @@ EFFECTS = ("fitted_nonlinearity", "led", "led_dc_offset", "fan_in", "weight_dist
 #: what an operator does to the machine before using it.  ``from_yaml`` leaves them all off (the
 #: released, uncalibrated behaviour); ``reference.aoc_hardware_calibration.calibrate`` fits their data
 #: and switches them on.
-CALIBRATIONS = ("cal_dark_floor", "cal_gain", "cal_slm_inverse", "cal_state_scale", "cal_closed_loop")
+CALIBRATIONS = ("cal_dark_floor", "cal_gain", "cal_slm_inverse", "cal_state_scale", "cal_closed_loop",
+                "cal_crosstalk")
 
 
 class HardwareFileError(ValueError):
@@ -110,6 +111,10 @@ class AOCHardware:
           they include the path's response scale ``1 / led_scale±``
       led_scale_pos, led_scale_neg: the fitted scale of the drive response ``p±(f(kappa z)) ~ led_scale± tanh(z)``
           (informational in the map; the solver uses it to normalise its saturated drive)
+
+    ``cal_crosstalk`` (photodiode-crosstalk pre-compensation, issue 27) has no fitted data: the
+    programmed SLM matrices are derived from the file's crosstalk ratios and TIA efficiencies
+    (``reference.aoc_hardware.crosstalk_precompensation``).
 
     Switches (``True`` = effect on): see ``EFFECTS`` and :mod:`quaton_fast.reference.aoc_hardware`;
     calibration switches (``True`` = the operator's correction applied): ``CALIBRATIONS``.
@@ -166,6 +171,7 @@ class AOCHardware:
     cal_slm_inverse: bool = False
     cal_state_scale: bool = False
     cal_closed_loop: bool = False
+    cal_crosstalk: bool = False
 
     def __post_init__(self) -> None:
         n = self.n_channels
