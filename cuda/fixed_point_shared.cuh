@@ -152,7 +152,7 @@ __device__ __forceinline__ void sw_matmul(const Vec16<T>* wsm, const Vec16<T>* x
   for (int r = 0; r < RM; ++r)
 #pragma unroll
     for (int c = 0; c < RN; ++c) part[r][c][0] = part[r][c][1] = T(0);
-#pragma unroll 2
+#pragma unroll
   for (int kq = 0; kq < NP / V; ++kq) {
 #pragma unroll
     for (int e = 0; e < V; ++e) {

@@ -211,7 +211,7 @@ def test_shared_adjoint_float64_matches_the_reference(exes, variant, S, n, cells
     close(out["u"].reshape(S, n), r.grad_b)
     close(out["grad_alpha"], r.grad_alpha)
     close(out["grad_beta"], r.grad_beta)
-    gW = r.grad_W if cells == 0 else np.stack([r.grad_W[c::cells].sum(0) for c in range(cells)])
+    gW = r.grad_W.sum(0) if cells == 0 else np.stack([r.grad_W[c::cells].sum(0) for c in range(cells)])
     close(out["grad_W"].reshape(gW.shape), gW)
     W_f = np.einsum("sij,sj->si", Wp, ref_fp.apply_nonlinearity(s, np.asarray(kw["nonlinearity"], np.int8)))
     close(out["W_f"].reshape(S, n), W_f)
@@ -223,6 +223,7 @@ def test_shared_adjoint_grad_W_is_deterministic_across_block_orders(exes):
     rng = np.random.default_rng(4)
     W, b, s, g, kw = random_adjoint_case(rng, S, n, shared=True, clamp=None)
     args, arrays, outs = _adjoint_request(W, b, s, g, kw, S, n, 0, dtype=0)
+    args["tol"] = "1e-6"  # float32; fewer emulated iterations
     a = emu.run(exes[(DRIVER, "plain")], "fixed_point_shared_adjoint", dict(args, block_seed=1), arrays, outs)
     c = emu.run(exes[(DRIVER, "plain")], "fixed_point_shared_adjoint", dict(args, block_seed=9), arrays, outs)
     assert a["tiles"][0] == 3
