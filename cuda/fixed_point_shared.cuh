@@ -8,12 +8,12 @@
 // that cell's systems (batch columns; system = column * C + c). W is padded to NP x NP and kept in
 // shared memory for the whole launch, column-major for W f (element (k, i) = W[i][k]) and row-major
 // for the adjoint's W^T u. A warp owns kTBw columns; its lanes form kRG row groups x kCG column
-// groups (lane = cg * kRG + rg), each lane RM rows x kRN = 4 columns of the (NP x kTBw) tile:
+// groups (lane = cg * kRG + rg), each lane RM rows x kRN = 4 columns (2 in float64) of the (NP x kTBw) tile:
 // rows i = (q kRG + rg) V + e, columns (q' kCG + cg) V + e' (V = values per 16-byte vector), so that
 // one 16-byte load of a warp reads kRG (or kCG) consecutive vectors (no bank conflict) and the rest
-// of the warp shares them (broadcast). Per iteration a lane publishes its RM x 4 values of f(s) in
+// of the warp shares them (broadcast). Per iteration a lane publishes its RM x kRN values of f(s) in
 // the warp's half t & 1 of a double buffer (NP x kTBw), meets the warp at one __syncwarp, and forms
-// its RM x 4 outputs as sum_k W[i][k] f[k][c]: per k, RM/V + 4/V vector loads and 4 RM FMAs. Each
+// its RM x kRN outputs as sum_k W[i][k] f[k][c]: per k, RM/V + kRN/V vector loads and RM kRN FMAs. Each
 // output has two partial sums (even and odd k) added at the end, in the per-system kernel's order:
 // a system follows the per-system kernel's trajectory bit for bit (same f, same sums, same
 // per-element helpers); at NP <= 16 (RM = 4 = the per-system R, kRG = its TPS) its residual sums
@@ -31,17 +31,16 @@ namespace kernels {
 template <typename T, int NP, int RM>
 struct SwGeometry {
   static constexpr int kV = 16 / static_cast<int>(sizeof(T));  // values per 16-byte vector
-  static constexpr int kRN = 4;                                 // columns per lane
+  static constexpr int kRN = sizeof(T) == 8 ? 2 : 4;            // columns per lane (float64: 2 registers each)
   static constexpr int kRG = NP / RM;                           // lanes along the rows
   static constexpr int kCG = 32 / kRG;                          // lanes along the columns
   static constexpr int kTBw = kCG * kRN;                        // columns per warp
-  // float64 at NP = 64: two warps per block keep the static shared memory within 48 KB
-  static constexpr int kWarps = (sizeof(T) == 8 && NP == 64) ? 2 : 4;
+  static constexpr int kWarps = 4;
   static constexpr int kThreads = 32 * kWarps;
   // __launch_bounds__' minimum resident blocks per SM: caps the registers (65536 / (threads x
-  // blocks)) so that ptxas does not spend up to 255 on hoisting the unrolled loads: float32 168
-  // (128 spilled), float64 255 (4 warps) or 255 (2 warps, NP = 64).
-  static constexpr int kMinBlocks = sizeof(T) == 4 ? 3 : (kWarps == 4 ? 2 : 4);
+  // blocks)) so that ptxas does not spend up to 255 on hoisting the unrolled loads: 168 (a cap of
+  // 128 spilled in float32).
+  static constexpr int kMinBlocks = 3;
   static constexpr int kTile = kWarps * kTBw;                   // columns per block
   static constexpr int kWVecs = NP * NP / kV;                   // W in shared memory
   static constexpr int kHalfVecs = NP * kTBw / kV;              // one half of a warp's buffer
@@ -125,7 +124,7 @@ __device__ __forceinline__ void sw_load_W(Vec16<T>* wsm, const T* Wc, int n, boo
   }
 }
 
-// Writes the lane's RM x 4 values x into the warp's buffer half `half` and meets the warp.
+// Writes the lane's RM x kRN values x into the warp's buffer half `half` and meets the warp.
 template <class G, typename T, int NP, int RM>
 __device__ __forceinline__ const Vec16<T>* sw_publish(Vec16<T>* fsm, const SwPlace<G>& pl, int half,
                                                       const T (&x)[RM][G::kRN]) {
