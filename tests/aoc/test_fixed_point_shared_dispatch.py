@@ -149,3 +149,17 @@ def test_cells_input_errors():
         api.fixed_point(W[:2], b, cells=3)
     with pytest.raises(ValueError, match="cells"):
         api.fixed_point(W, b, cells=0)
+
+
+def test_cpu_auto_takes_the_torch_gemm_loop_for_a_large_shared_W():
+    """Measured (benchmarks/bench_fixed_point_shared_cpu.py): at 1024 x 64 the torch loop's GEMM
+    beats the C++ per-system kernel; at n <= 32 or small batches the C++ kernels stay."""
+    if not api._cpu.native_cpu_usable(torch.zeros(1, 1, dtype=D), torch.zeros(1, 1, dtype=D), None):
+        pytest.skip("no compiled extension")
+    W, b = torch.zeros(64, 64), torch.zeros(1024, 64)
+    path, why = api.explain_backend("auto", W, b, None)
+    assert path == "torch" and "GEMM" in why
+    assert api.explain_backend("auto", W.expand(1024, 64, 64), b, None)[0] == "cpp"  # per-system W
+    assert api.explain_backend("auto", W[:16, :16], b[:, :16], None)[0] == "cpp"
+    assert api.explain_backend("auto", W, b[:256], None)[0] == "cpp"
+    assert api.explain_backend("cpp", W, b, None)[0] == "cpp"  # explicit: as asked

@@ -49,7 +49,9 @@ On CUDA, a shared W -- ``W`` of shape ``(n, n)``, or one per ensemble cell, ``W`
 kernel (``cuda/fixed_point_shared.cuh``: W resident in shared memory, a register-tiled
 ``(n x n)(n x tile)`` product per iteration; issue 23 item 2), predicted faster than the per-system
 kernel, which re-reads W for every system; a per-system W runs the per-system kernel.  Both give
-the same states bit for bit.  :func:`explain_backend` returns the path a call takes and why.
+the same states bit for bit.  On the CPU, a shared W with n > 32 and a batch >= 1024 runs the torch
+loop (one GEMM per step; measured 1.8x faster than the C++ kernels at 1024 x 64), everything else
+the C++ kernels.  :func:`explain_backend` returns the path a call takes and why.
 """
 from __future__ import annotations
 
@@ -71,6 +73,10 @@ __all__ = ["FixedPointFunction", "fixed_point", "fixed_point_unrolled", "choose_
 _CODES = {"tanh": 0, "sign": 1, "identity": 2, "linear": 2, "id": 2}
 _BACKENDS = ("auto", "cpp", "torch", "cuda")
 _PATHS = ("cuda", "cuda-shared", "cpp", "torch")  # what a call runs (explain_backend)
+# CPU, shared W: above these the torch loop (one float32 GEMM per step) beats the C++ per-system kernel
+# (benchmarks/bench_fixed_point_shared_cpu.py, one thread, a loaded 2-core machine: torch/cpp time 0.54-0.56
+# at 1024 x 64, 0.83-1.15 at 1024 x 32, 0.84-0.98 at 256 x 64, 1.4 at 1024-16384 x 16, 12 at 64 x 16)
+_CPU_GEMM_MIN_N, _CPU_GEMM_MIN_BATCH = 32, 1024
 _METHODS = ("auto", "direct", "iterate")
 _FUNC = "fixed_point"
 _fallbacks_said: set = set()
@@ -137,9 +143,14 @@ def explain_backend(backend: str, W: torch.Tensor, b: torch.Tensor, s0: Optional
         raise RuntimeError("fixed_point(): backend='cpp' needs the compiled extension quaton_fast._C and "
                            f"CPU float32/float64 tensors with n <= 256, got device {b.device}, dtype "
                            f"{b.dtype}, n = {b.shape[1]}")
+    n, S = b.shape[-1], b.shape[0]
+    if ok and backend == "auto" and (W.dim() == 2 or cells) and n > _CPU_GEMM_MIN_N and S >= _CPU_GEMM_MIN_BATCH:
+        return "torch", (f"CPU tensors, W shared by a batch of {S} with n = {n}: the torch loop's one GEMM per step "
+                         "beats the C++ per-system kernel here (measured 1.8x at 1024 x 64, "
+                         "benchmarks/bench_fixed_point_shared_cpu.py)")
     if ok:
         return "cpp", ("CPU tensors: the multi-threaded C++ kernels (float64 inside; faster than the torch loop "
-                       "on the CPU, docs/gpu.md)")
+                       "at n <= 32 or small batches on the CPU)")
     return "torch", "no kernel serves these tensors (no compiled extension, or dtype/size outside the kernels)"
 
 
