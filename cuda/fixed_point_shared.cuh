@@ -40,7 +40,7 @@ struct SwGeometry {
   // __launch_bounds__' minimum resident blocks per SM: caps the registers (65536 / (threads x
   // blocks)) so that ptxas does not spend up to 255 on hoisting the unrolled loads: 168 (a cap of
   // 128 spilled in float32).
-  static constexpr int kMinBlocks = 3;
+  static constexpr int kMinBlocks = 2;
   static constexpr int kTile = kWarps * kTBw;                   // columns per block
   static constexpr int kWVecs = NP * NP / kV;                   // W in shared memory
   static constexpr int kHalfVecs = NP * kTBw / kV;              // one half of a warp's buffer
@@ -142,7 +142,9 @@ __device__ __forceinline__ const Vec16<T>* sw_publish(Vec16<T>* fsm, const SwPla
 
 // acc[r][c] = sum_k Wsm(k, row r) x(k, col c): per k, the lane's RM values of W and 4 of x as
 // 16-byte vectors, 4 RM FMAs; two partial sums (even and odd k) as broadcast_matvec.
-template <class G, typename T, int NP, int RM>
+// kUnroll: vector steps of k unrolled (the forward unrolls all of them; the adjoint, with two call
+// sites and more state live, 2, which keeps ptxas from hoisting every load and spilling).
+template <class G, typename T, int NP, int RM, int kUnroll = NP / G::kV>
 __device__ __forceinline__ void sw_matmul(const Vec16<T>* wsm, const Vec16<T>* x, const SwPlace<G>& pl,
                                           T (&acc)[RM][G::kRN]) {
   constexpr int V = G::kV, RN = G::kRN;
@@ -151,7 +153,7 @@ __device__ __forceinline__ void sw_matmul(const Vec16<T>* wsm, const Vec16<T>* x
   for (int r = 0; r < RM; ++r)
 #pragma unroll
     for (int c = 0; c < RN; ++c) part[r][c][0] = part[r][c][1] = T(0);
-#pragma unroll
+#pragma unroll kUnroll
   for (int kq = 0; kq < NP / V; ++kq) {
 #pragma unroll
     for (int e = 0; e < V; ++e) {
@@ -324,7 +326,7 @@ __global__ void __launch_bounds__(SwGeometry<T, NP, RM>::kThreads, SwGeometry<T,
   __syncthreads();  // W (rows) is in shared memory
   // half 1 here: the loop's first write (t = 0) goes to half 0, its second (t = 1) to half 1 after
   // the __syncwarp of t = 0, which every lane reaches after these reads
-  sw_matmul<G, T, NP, RM>(wsm, sw_publish<G, T, NP, RM>(fsm, pl, 1, x), pl, acc);  // acc = W f(s*)
+  sw_matmul<G, T, NP, RM, 2>(wsm, sw_publish<G, T, NP, RM>(fsm, pl, 1, x), pl, acc);  // acc = W f(s*)
 #pragma unroll
   for (int c = 0; c < RN; ++c) {
     const std::int64_t sys = pl.system(c);
@@ -355,7 +357,7 @@ __global__ void __launch_bounds__(SwGeometry<T, NP, RM>::kThreads, SwGeometry<T,
       for (int r = 0; r < RM; ++r)
 #pragma unroll
         for (int c = 0; c < RN; ++c) u[r][c] = ((mask_bits[c] >> r) & 1u) ? x[r][c] : T(0);
-      sw_matmul<G, T, NP, RM>(wsm, sw_publish<G, T, NP, RM>(fsm, pl, t & 1, u), pl, acc);
+      sw_matmul<G, T, NP, RM, 2>(wsm, sw_publish<G, T, NP, RM>(fsm, pl, t & 1, u), pl, acc);
     }
 #pragma unroll
     for (int c = 0; c < RN; ++c) {
