@@ -21,8 +21,10 @@ Counted per call (float32):
 * ``lds_wavefronts``: per k, each W vector load of a warp reads kRG distinct 16-byte vectors
   (max(1, 16 kRG / 128) wavefronts) and the f load kCG (max(1, 16 kCG / 128)); plus RM x 4 shared
   stores per pass (one wavefront each, at least);
-* ``issue``: the warp instructions of the compiled t-loop (the innermost loop with the most FFMA in
-  the SASS) times the warps of the busiest scheduler times passes.
+* ``issue`` (forward only): the warp instructions of the compiled t-loop (the innermost loop with
+  the most FFMA in the SASS) times the warps of the busiest scheduler times passes -- the static
+  count, branches not taken included: an upper estimate. The prediction is the largest bound, so
+  where the issue bound leads it is an upper estimate too; the FP32/MUFU floors are the lower one.
 
 The baseline (``torch_graph_loop``): the loop ``s = alpha*s + beta*(tanh(s) @ W.T) + b`` captured in
 a CUDA graph: six kernels per step (tanh, mm, two scalings, two adds), each at the larger of its
@@ -138,13 +140,18 @@ def torch_graph_loop_ms(cfg: dict, device: dict) -> dict:
 def extra_record_fields(rec: dict, k: dict, cfg: dict, devices: dict, predict) -> dict:
     """kernel_model.record()'s hook for shared-W records of sm_90 (as kernel_model_fixed_point's)."""
     d = design(k["kernel"], rec["config"].get("variant", "forward"), cfg)
-    loop = t_loop(k["sass"].get("inner_loops"))
+    forward = "forward" in k["kernel"]
+    # the forward's t-loop is innermost (its product fully unrolled); the adjoint's innermost loop
+    # is its product's k loop (unrolled by two), so no issue bound is formed for the adjoint
+    loop = t_loop(k["sass"].get("inner_loops")) if forward else None
     out = {"fma_lane_ops": d["fma_lane_ops"], "dispatch": d["dispatch"]}
     if loop:
         out["t_loop_mix"] = loop
         out["t_loop_ffma_share"] = round(loop.get("FFMA", 0) / loop["total"], 3)
         out["t_loop_shfl_per_ffma"] = round(loop.get("SHFL", 0) / max(loop.get("FFMA", 0), 1), 4)
-    forward = "forward" in k["kernel"]
+        out["issue_bound_note"] = ("static count of the compiled t-loop: every branch of it (the annealed alpha in "
+                                   "float64, the three nonlinearities, the slow paths of sqrt and division) is "
+                                   "counted, so the issue bound is an upper estimate")
     for key, name in (("h100", "h100_sxm"), ("h200", "h200")):
         dev = devices[name]
         bounds = dict(predict(d, name)["bounds_ms"])
