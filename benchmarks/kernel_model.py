@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import kernel_resources as kr  # noqa: E402
 import kernel_model_fixed_point as kmfp  # noqa: E402
+import kernel_model_fixed_point_shared as kmfs  # noqa: E402
 
 ROOT = kr.ROOT
 COMMAND = "python benchmarks/kernel_model.py"
@@ -203,6 +204,8 @@ def design(kernel: str, variant: str, cfg: dict) -> dict:
             per = 9 + 12 * S    # fold, g*dq_dw, dk sum; per step: sigmoid, s(1-s), two FMAs
             notes = "reads w and dL/dq, writes dL/dw (float32), dL/dk block-reduced (one atomic per block)"
         return {"bytes": by, "flops": C * per, "ops": {"fp32": C * per / 2.0, "mufu": 2 * C * S}, "notes": notes}
+    if kernel.startswith("fixed_point_shared"):  # issue 23 item 2: its own module
+        return kmfs.design(kernel, variant, cfg)
     if kernel.startswith("fixed_point"):  # issue 23: its own module
         return kmfp.design(kernel, variant, cfg)
     raise KeyError(kernel)
@@ -225,6 +228,8 @@ def grid_blocks(kernel: str, cfg: dict, launch: dict) -> int | None:
         return math.ceil(cfg["B"] * cfg["N"] / fpb)
     if kernel.startswith("psq_"):
         return max(1, min(math.ceil(cfg["count"] / launch["threads"]), 65535 * 32))
+    if kernel.startswith("fixed_point_shared"):
+        return kmfs.grid(cfg["systems"], cfg["n"], cfg.get("cells", 1))["blocks"]
     if kernel.startswith("fixed_point"):
         return kmfp.grid(cfg["systems"], cfg["n"])["blocks"]
     return None
@@ -272,6 +277,8 @@ def sized_configs(k: dict) -> list[tuple[str, dict]]:
             # modulation in pass 1, dphi in pass 3)
             out += [("forward", cfg), ("adjoint", cfg)]
         return out
+    if base.startswith("fixed_point_shared"):
+        return [("forward" if "forward" in base else "adjoint", cfg) for cfg in kmfs.sized_configs(params)]
     if base.startswith("fixed_point") and params.get("T") == "float":
         for S, n, T in FIXED_POINT_SIZES:
             d = kmfp.dispatch(n)
@@ -286,6 +293,8 @@ def sized_configs(k: dict) -> list[tuple[str, dict]]:
 
 
 def measured_for(base: str, variant: str, cfg: dict) -> tuple[float | None, str | None, dict | None]:
+    if base.startswith("fixed_point_shared"):
+        return None, None, None  # never run on a GPU
     if base.startswith("fixed_point_forward") and variant == "forward":
         # the H200 run measured the kernel before issue 23's rewrite: its time is the old kernel's
         # (record field previous_kernel_measured_ms_h200), not a measurement of these records' code
@@ -357,7 +366,10 @@ def record(k: dict, variant: str | None, cfg: dict | None, tl: dict, head: str) 
         p100, p200 = predict(d, "h100_sxm"), predict(d, "h200")
         rec.update(predicted_ms_h100=round(p100["ms"], 6), predicted_ms_h200=round(p200["ms"], 6),
                    bound_h100=p100["bound"], bound_h200=p200["bound"], bounds_ms_h200=p200["bounds_ms"])
-        if k["kernel"].startswith("fixed_point"):  # + issue and shared-memory bounds (issue 23)
+        if k["kernel"].startswith("fixed_point_shared"):  # + issue, shared memory, torch-loop baseline
+            rec.update(kmfs.extra_record_fields(rec, k, cfg, DEVICES, predict))
+            p200 = {"ms": rec["predicted_ms_h200"]}
+        elif k["kernel"].startswith("fixed_point"):  # + issue and shared-memory bounds (issue 23)
             rec.update(kmfp.extra_record_fields(rec, k, cfg, DEVICES, predict))
             p200 = {"ms": rec["predicted_ms_h200"]}
         ms, how, base = measured_for(k["kernel"], variant, cfg)

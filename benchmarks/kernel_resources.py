@@ -475,6 +475,12 @@ def describe(demangled: str) -> tuple[str, dict, str]:
                   "precision": prec[0] if prec else None}
         label = (f"P={params['P']},fpb={params['ffts_per_block']},"
                  + "+".join(d[:3] for d in params["directions"]) + f",SM{params['fft_arch']}")
+    elif base.startswith("fixed_point_shared") and len(targs) in (3, 4):
+        params = {"T": targs[0], "NP": int(targs[1]), "RM": int(targs[2])}
+        label = f"{targs[0]},NP={targs[1]},RM={targs[2]}"
+        if len(targs) == 4:  # the forward's kFull (noise and momentum code)
+            params["noise"] = targs[3] == "true"
+            label += ",full" if params["noise"] else ""
     elif base.startswith("fixed_point") and len(targs) in (3, 4):
         params = {"T": targs[0], "TPS": int(targs[1]), "R": int(targs[2])}
         label = f"{targs[0]},TPS={targs[1]},R={targs[2]}"

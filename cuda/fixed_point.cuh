@@ -56,6 +56,88 @@ __device__ __forceinline__ T derivative_f(T x, int code) {
   return code == 1 ? T(0) : T(1);
 }
 
+// The per-element arithmetic of one step, shared by the per-system kernels and the shared-W kernels
+// (cuda/fixed_point_shared.cuh) so that both compile to the same operations (nvcc contracts the same
+// expressions into the same FMAs): a system run by either kernel follows the same trajectory bit
+// for bit when its matvec sums in the same order.
+template <typename T>
+__device__ __forceinline__ T fp_clamp(T v, T lo, T hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+// pre = alpha(t) s + beta (W f(s)) + b and F(s) = clamp(pre); accumulates ||F(s) - s||^2 and ||F(s)||^2.
+template <typename T>
+__device__ __forceinline__ T fp_pre(T alpha_t, T s, T beta, T acc, T bias, bool own, bool has_clamp, T lo, T hi,
+                                    T& r2, T& F2) {
+  T pv = alpha_t * s + beta * acc + bias;
+  T Fv = has_clamp ? fp_clamp(pv, lo, hi) : pv;
+  if (!own) pv = Fv = T(0);
+  const T dv = Fv - s;
+  r2 += dv * dv;
+  F2 += Fv * Fv;
+  return pv;
+}
+
+// The convergence rule at the current state from the group-summed norms: records iterations and
+// residual and returns whether the system stops here (header fixed_point_cuda.h: convergence).
+template <typename T>
+__device__ __forceinline__ bool fp_judge(T r2, T F2, T tol, int t, int T_max, int& iterations, T& residual) {
+  const T norm = sqrt(F2) > T(1e-30) ? sqrt(F2) : T(1e-30);
+  T rel = sqrt(r2) / norm;
+  if (!isfinite(rel) || !isfinite(norm)) rel = T(INFINITY);
+  iterations = t;
+  residual = rel;
+  return isinf(rel) || (tol > T(0) && rel <= tol) || t == T_max;
+}
+
+// alpha(t) in float64 in the reference's order of operations (the final check uses alpha(T-1)).
+template <typename T>
+__device__ __forceinline__ T fp_alpha_t(bool annealed, T alpha_fixed, double a0, double a1, int t, int T_max) {
+  if (!(annealed && T_max != 1)) return alpha_fixed;
+  const int ta = t < T_max ? t : T_max - 1;
+  return static_cast<T>(a0 + ((a1 - a0) * ta) / (T_max - 1));
+}
+
+// The update s <- clamp(pre + gamma (s - prev) + noise) of one element (row i of system sys).
+template <typename T, bool kNoise>
+__device__ __forceinline__ void fp_update(T pre, T gamma, bool own, bool has_clamp, T lo, T hi, double noise_std,
+                                          std::uint64_t seed, std::int64_t sys, int t, int i, T& s, T& prev) {
+  T yv = pre;
+  if (gamma != T(0)) yv += gamma * (s - prev);
+  if (kNoise && own && noise_std > 0.0)
+    yv += static_cast<T>(noise_std * counter_normal(seed, static_cast<std::uint64_t>(sys), static_cast<std::uint64_t>(t),
+                                                    static_cast<std::uint64_t>(i)));
+  if (has_clamp) yv = fp_clamp(yv, lo, hi);
+  if (!own) yv = T(0);
+  prev = s;
+  s = yv;
+}
+
+// The adjoint's clamp mask at s*: 1 where y = alpha s + beta W f(s*) + b lies inside (lo, hi).
+template <typename T>
+__device__ __forceinline__ T fp_adjoint_mask(T alpha, T s, T beta, T Wf, T bias, bool own, bool has_clamp, T lo, T hi) {
+  const T y = alpha * s + beta * Wf + bias;
+  return (!has_clamp || (y > lo && y < hi)) && own ? T(1) : T(0);
+}
+
+// One element of G(v) = J^T v + g: alpha u + beta f'(s*) (W^T u) + g with u = D v; accumulates
+// ||G(v) - v||^2 and ||G(v)||^2.
+template <typename T>
+__device__ __forceinline__ T fp_adjoint_step(T alpha, T u, T beta, T fprime, T acc, T g, T v, bool own, T& d2, T& y2) {
+  const T vn = own ? alpha * u + beta * fprime * acc + g : T(0);
+  const T dv = vn - v;
+  d2 += dv * dv;
+  y2 += vn * vn;
+  return vn;
+}
+
+// W of system `sys`: (S,n,n) per system, (n,n) shared, or (C,n,n) with system s using W[s % C].
+template <typename T>
+__device__ __forceinline__ const T* fp_system_W(const void* W, int W_shared, int W_cells, std::int64_t sys, int n) {
+  const std::int64_t m = W_shared ? 0 : (W_cells > 0 ? sys % W_cells : sys);
+  return static_cast<const T*>(W) + m * n * n;
+}
+
 // Per-system geometry: a group of TPS consecutive lanes of one warp owns a system; lane `sub` of the
 // group owns the R consecutive rows i = sub*R + r (r < R) of the padded size NP = TPS*R >= n: their
 // rows of W (or columns, for the adjoint's W^T) and their state stay in registers. The group's
@@ -171,7 +253,7 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_forward_kernel(FixedPo
   const GroupPlace place = group_place<TPS>(p.systems);
   const int n = p.n;
   const std::int64_t sys = place.valid ? place.system : 0;
-  const T* W = static_cast<const T*>(p.W) + (p.W_shared ? 0 : sys * n * n);
+  const T* W = fp_system_W<T>(p.W, p.W_shared, p.W_cells, sys, n);
   const T* b = static_cast<const T*>(p.b) + (p.b_shared ? 0 : sys * n);
   const T* s0 = p.s0 ? static_cast<const T*>(p.s0) + sys * n : nullptr;
 
@@ -212,48 +294,20 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_forward_kernel(FixedPo
     for (int r = 0; r < R; ++r) f[r] = own[r] ? apply_f(s[r], code[r]) : T(0);
     const Vec16<T>* x = broadcast_publish<T, TPS, R>(fbuf, place, t & 1, f);
     broadcast_matvec<T, TPS, R>(w, x, acc);
-    // alpha(t) in float64, in the reference's order of operations; the final check uses alpha(T-1)
-    T alpha_t = alpha_fixed;
-    if (annealed && T_max != 1) {
-      const int ta = t < T_max ? t : T_max - 1;
-      alpha_t = static_cast<T>(alpha_start + ((alpha_end - alpha_start) * ta) / (T_max - 1));
-    }
+    const T alpha_t = fp_alpha_t<T>(annealed, alpha_fixed, alpha_start, alpha_end, t, T_max);
     T pre[R];
     T r2 = T(0), F2 = T(0);
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
-      T pv = alpha_t * s[r] + beta * acc[r] + bias[r];
-      T Fv = p.has_clamp ? (pv < lo ? lo : (pv > hi ? hi : pv)) : pv;
-      if (!own[r]) pv = Fv = T(0);
-      const T dv = Fv - s[r];
-      r2 += dv * dv;
-      F2 += Fv * Fv;
-      pre[r] = pv;
-    }
+    for (int r = 0; r < R; ++r)
+      pre[r] = fp_pre<T>(alpha_t, s[r], beta, acc[r], bias[r], own[r], p.has_clamp, lo, hi, r2, F2);
     r2 = group_sum<T, TPS>(r2);
     F2 = group_sum<T, TPS>(F2);
-    if (active) {
-      const T norm = sqrt(F2) > T(1e-30) ? sqrt(F2) : T(1e-30);
-      T rel = sqrt(r2) / norm;
-      if (!isfinite(rel) || !isfinite(norm)) rel = T(INFINITY);
-      iterations = t;
-      residual = rel;
-      if (isinf(rel) || (tol > T(0) && rel <= tol) || t == T_max) active = false;
-    }
+    if (active && fp_judge<T>(r2, F2, tol, t, T_max, iterations, residual)) active = false;
     if (active) {
 #pragma unroll
-      for (int r = 0; r < R; ++r) {
-        T yv = pre[r];
-        if (gamma != T(0)) yv += gamma * (s[r] - prev[r]);
-        if (kNoise && own[r])
-          yv += static_cast<T>(p.noise_std * counter_normal(p.seed, static_cast<std::uint64_t>(sys),
-                                                            static_cast<std::uint64_t>(t),
-                                                            static_cast<std::uint64_t>(place.sub * R + r)));
-        if (p.has_clamp) yv = yv < lo ? lo : (yv > hi ? hi : yv);
-        if (!own[r]) yv = T(0);
-        prev[r] = s[r];
-        s[r] = yv;
-      }
+      for (int r = 0; r < R; ++r)
+        fp_update<T, kNoise>(pre[r], gamma, own[r], p.has_clamp, lo, hi, p.noise_std, p.seed, sys, t,
+                             place.sub * R + r, s[r], prev[r]);
     }
   }
   if (!place.valid) return;
@@ -274,7 +328,7 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_adjoint_kernel(FixedPo
   const GroupPlace place = group_place<TPS>(p.systems);
   const int n = p.n;
   const std::int64_t sys = place.valid ? place.system : 0;
-  const T* W = static_cast<const T*>(p.W) + (p.W_shared ? 0 : sys * n * n);
+  const T* W = fp_system_W<T>(p.W, p.W_shared, p.W_cells, sys, n);
   const T* b = static_cast<const T*>(p.b) + (p.b_shared ? 0 : sys * n);
   const T* st = static_cast<const T*>(p.state) + sys * n;
   const T* gs = static_cast<const T*>(p.grad_state) + sys * n;
@@ -302,8 +356,8 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_adjoint_kernel(FixedPo
   broadcast_matvec<T, TPS, R>(w, broadcast_publish<T, TPS, R>(ubuf, place, 1, fs), Wf);
 #pragma unroll
   for (int r = 0; r < R; ++r) {
-    const T y = alpha * s[r] + beta * Wf[r] + (own[r] ? b[place.sub * R + r] : T(0));
-    mask[r] = (!p.has_clamp || (y > lo && y < hi)) && own[r] ? T(1) : T(0);
+    mask[r] = fp_adjoint_mask<T>(alpha, s[r], beta, Wf[r], own[r] ? b[place.sub * R + r] : T(0), own[r],
+                                 p.has_clamp, lo, hi);
   }
   load_matrix<T, TPS, R>(W, n, place.sub, place.valid, true, w);  // columns: W^T u
 
@@ -322,22 +376,10 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_adjoint_kernel(FixedPo
     broadcast_matvec<T, TPS, R>(w, broadcast_publish<T, TPS, R>(ubuf, place, t & 1, u), acc);
     T d2 = T(0), y2 = T(0);
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
-      vn[r] = own[r] ? alpha * u[r] + beta * fprime[r] * acc[r] + g[r] : T(0);
-      const T dv = vn[r] - vcur[r];
-      d2 += dv * dv;
-      y2 += vn[r] * vn[r];
-    }
+    for (int r = 0; r < R; ++r) vn[r] = fp_adjoint_step<T>(alpha, u[r], beta, fprime[r], acc[r], g[r], vcur[r], own[r], d2, y2);
     d2 = group_sum<T, TPS>(d2);
     y2 = group_sum<T, TPS>(y2);
-    if (active) {
-      const T norm = sqrt(y2) > T(1e-30) ? sqrt(y2) : T(1e-30);
-      T rel = sqrt(d2) / norm;
-      if (!isfinite(rel) || !isfinite(norm)) rel = T(INFINITY);
-      iterations = t;
-      residual = rel;
-      if (isinf(rel) || (tol > T(0) && rel <= tol) || t == p.max_iter) active = 0;
-    }
+    if (active && fp_judge<T>(d2, y2, tol, t, p.max_iter, iterations, residual)) active = 0;
     if (active) {
 #pragma unroll
       for (int r = 0; r < R; ++r) vcur[r] = vn[r];

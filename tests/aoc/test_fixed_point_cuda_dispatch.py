@@ -121,13 +121,24 @@ def test_cpu_tensors_never_take_the_cuda_path(monkeypatch):
         api.choose_backend("cuda", W, b, None)
 
 
-def test_equilibrium_model_uses_the_cuda_kernels(fake_gpu):
+def test_equilibrium_model_uses_the_cuda_kernels(fake_gpu, monkeypatch):
+    """The per-cell W goes to the shared-W kernel as (cells, n, n) with cells= (issue 23 item 2);
+    the fake runs the per-system fake with W[s % cells]."""
     from quaton_fast.aoc import EquilibriumClassifier
+    per_system = fpc.launch_forward
+
+    def fake_shared(W, b, s0, a0, a1, beta, gamma, nl, clamp, noise_std, seed, tol, max_iter, cells=0, momentum=True):
+        fake_gpu.append(("forward_shared", dict(W_shape=tuple(W.shape), cells=cells, momentum=momentum)))
+        Ws = W.repeat(b.shape[0] // cells, 1, 1) if cells else W
+        return per_system(Ws, b, s0, a0, a1, beta, gamma, nl, clamp, noise_std, seed, tol, max_iter)
+
+    monkeypatch.setattr(fpc, "launch_forward_shared", fake_shared)
     m = EquilibriumClassifier(in_features=12, width=4, cells=2, num_classes=3).double()
     out = m(torch.rand(5, 12, dtype=D))
     assert out.shape == (5, 3)
-    assert [c[0] for c in fake_gpu] == ["forward"]
-    assert fake_gpu[0][1]["max_iter"] == m.max_iter and fake_gpu[0][1]["tol"] == m.tol
+    assert [c[0] for c in fake_gpu] == ["forward_shared", "forward"]
+    assert fake_gpu[0][1] == {"W_shape": (2, 4, 4), "cells": 2, "momentum": False}
+    assert fake_gpu[1][1]["max_iter"] == m.max_iter and fake_gpu[1][1]["tol"] == m.tol
 
 
 def test_cuda_path_auto_backward_patches_failed_systems_directly(fake_gpu):

@@ -30,8 +30,9 @@ struct FixedPointCudaParams {
   int dtype = kFpFloat32;
   std::int64_t systems = 0;             // S
   int n = 0;                            // 1 .. kFixedPointCudaMaxN
-  const void* W = nullptr;              // (S,n,n) or (n,n) when W_shared, row-major
+  const void* W = nullptr;              // (S,n,n), (n,n) when W_shared, (W_cells,n,n) when W_cells > 0
   int W_shared = 0;
+  int W_cells = 0;                      // > 0: W is (C,n,n), system s uses W[s % C] (an ensemble of cells)
   const void* b = nullptr;              // (S,n) or (n,) when b_shared
   int b_shared = 0;
   const void* s0 = nullptr;             // (S,n); nullptr = zeros
@@ -39,6 +40,8 @@ struct FixedPointCudaParams {
   const void* alpha_end = nullptr;      // (S,)  (== alpha_start for a constant alpha)
   const void* beta = nullptr;           // (S,)
   const void* gamma = nullptr;          // (S,)
+  int momentum = 1;                     // 0: the caller knows every gamma is 0 (the shared-W kernel then
+                                        // holds no previous state); 1: gamma may be nonzero
   const std::int8_t* nonlinearity = nullptr;  // (n,) codes 0 tanh / 1 sign / 2 identity
   int has_clamp = 0;
   double clamp_lo = -1.0, clamp_hi = 1.0;
@@ -55,8 +58,9 @@ struct FixedPointAdjointCudaParams {
   int dtype = kFpFloat32;
   std::int64_t systems = 0;
   int n = 0;
-  const void* W = nullptr;              // (S,n,n) or (n,n)
+  const void* W = nullptr;              // (S,n,n), (n,n) or (W_cells,n,n) as in the forward
   int W_shared = 0;
+  int W_cells = 0;
   const void* b = nullptr;              // (S,n) or (n,)
   int b_shared = 0;
   const void* state = nullptr;          // (S,n) converged s*
@@ -72,6 +76,13 @@ struct FixedPointAdjointCudaParams {
   void* W_f = nullptr;                  // out (S,n): W f(s*)
   std::int32_t* iterations = nullptr;   // out (S,)
   void* residual = nullptr;             // out (S,)
+  // shared-W adjoint only (fixed_point_adjoint_shared_cuda): per-system grad_alpha = u.s*,
+  // grad_beta = u.(W f(s*)), and per-block partials of grad_W = sum_s beta_s u_s f(s*)_s^T:
+  // (C, tiles, n, n) with tiles = fixed_point_shared_tiles_cuda(params); the caller sums them
+  // over tiles (a deterministic reduction, no atomics).
+  void* grad_alpha = nullptr;           // out (S,)
+  void* grad_beta = nullptr;            // out (S,)
+  void* grad_W_partial = nullptr;       // out (C, tiles, n, n)
 };
 
 #ifdef QF_WITH_CUDA
@@ -79,6 +90,14 @@ struct FixedPointAdjointCudaParams {
 // parameters the kernel cannot take (n out of range, null pointers).
 int fixed_point_forward_cuda(const FixedPointCudaParams& params, void* stream);
 int fixed_point_adjoint_cuda(const FixedPointAdjointCudaParams& params, void* stream);
+// The shared-W kernels (cuda/fixed_point_shared.cu; issue 23 item 2): W (n,n) (W_shared) or one per
+// cell (W_cells = C, systems % C == 0), W resident in shared memory, a warp owns a tile of systems
+// (batch columns) and forms (n x n)(n x tile) products from shared memory with register tiling.
+// Same semantics (and, at n <= 16 in float32, the same bits) as the per-system kernels.
+int fixed_point_forward_shared_cuda(const FixedPointCudaParams& params, void* stream);
+int fixed_point_adjoint_shared_cuda(const FixedPointAdjointCudaParams& params, void* stream);
+// Blocks along the batch per cell of the shared-W adjoint for these parameters (-1: not servable).
+int fixed_point_shared_tiles_cuda(const FixedPointAdjointCudaParams& params);
 #endif
 
 }  // namespace quaton

@@ -149,10 +149,11 @@ class _EquilibriumCore(nn.Module):
         if self.clamp is not None:
             beff = beff.clamp(*self.clamp)
         beff = beff.reshape(B * self.cells, self.width)
-        W = self.effective_W().to(beff.dtype)
-        Wb = W.unsqueeze(0).expand(B, -1, -1, -1).reshape(B * self.cells, self.width, self.width)
-        z, it, res = fixed_point(Wb, beff, alpha=self.alpha, beta=self.beta, tol=self.tol,
-                                 max_iter=self.max_iter)
+        W = self.effective_W().to(beff.dtype)  # (cells, width, width): system b*cells + c uses W[c]
+        # cells=: on CUDA the shared-W kernel reads each cell's W once per block (issue 23 item 2);
+        # the other paths repeat W per system (fixed_point's docstring)
+        z, it, res = fixed_point(W, beff, alpha=self.alpha, beta=self.beta, tol=self.tol,
+                                 max_iter=self.max_iter, cells=self.cells)
         self.last_iterations, self.last_residual = it, res
         if not torch.is_grad_enabled() and self.tol > 0:
             # inference: say when an equilibrium was not reached (training: the backward says it)

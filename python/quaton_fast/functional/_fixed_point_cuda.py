@@ -32,7 +32,7 @@ from ..reference.fixed_point import MAX_ITER, nonlinearity_codes
 
 __all__ = ["on_cuda", "fixed_point_forward_cuda", "fixed_point_adjoint_cuda", "CudaFixedPointResult",
            "CudaFixedPointAdjoint", "MAX_N_CUDA", "cuda_unsupported_reason", "launch_forward",
-           "launch_adjoint"]
+           "launch_adjoint", "launch_forward_shared", "launch_adjoint_shared"]
 
 MAX_N_CUDA = 64
 _DTYPES = {torch.float32: 0, torch.float64: 1}
@@ -141,6 +141,64 @@ def launch_adjoint(W: torch.Tensor, b: torch.Tensor, state: torch.Tensor, grad: 
     fs = torch.where(is_tanh, torch.tanh(state),
                      torch.where(is_sign, torch.where(state >= 0, 1.0, -1.0).to(state.dtype), state))
     return u, W_f, fs, iterations, residual
+
+
+def launch_forward_shared(W: torch.Tensor, b: torch.Tensor, s0: Optional[torch.Tensor], a0: torch.Tensor,
+                          a1: torch.Tensor, beta: torch.Tensor, gamma: torch.Tensor, nonlinearity: Any,
+                          clamp: Optional[Tuple[float, float]], noise_std: float, seed: int, tol: float,
+                          max_iter: int, cells: int = 0,
+                          momentum: bool = True) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The shared-W kernel (cuda/fixed_point_shared.cuh): W (n,n) shared, or (cells,n,n) with
+    system s using W[s % cells] (S a multiple of cells). Raw launch (no value checks, no sync);
+    other arguments as :func:`launch_forward`; ``momentum=False`` promises every gamma is 0 (the
+    kernel then holds no previous state). -> (state, iterations int32, residual)."""
+    S = a0.shape[0]
+    n = W.shape[-1]
+    _, codes = _codes(nonlinearity, n, b.device)
+    W, b = W.contiguous(), b.contiguous()
+    s0 = s0.contiguous() if s0 is not None else None
+    state = torch.empty((S, n), dtype=b.dtype, device=b.device)
+    iterations = torch.empty(S, dtype=torch.int32, device=b.device)
+    residual = torch.empty(S, dtype=b.dtype, device=b.device)
+    lo, hi = (float(clamp[0]), float(clamp[1])) if clamp is not None else (-1.0, 1.0)
+    C = require_native("fixed_point_forward_shared_cuda")
+    C.fixed_point_forward_shared_cuda(
+        _DTYPES[b.dtype], S, n, W.data_ptr(), cells == 0, int(cells), b.data_ptr(), b.dim() == 1,
+        s0.data_ptr() if s0 is not None else 0, a0.data_ptr(), a1.data_ptr(), beta.data_ptr(), gamma.data_ptr(),
+        bool(momentum), codes.data_ptr(), clamp is not None, lo, hi, float(noise_std), int(seed), float(tol),
+        int(max_iter), state.data_ptr(), iterations.data_ptr(), residual.data_ptr(), _stream(b.device))
+    return state, iterations, residual
+
+
+def launch_adjoint_shared(W: torch.Tensor, b: torch.Tensor, state: torch.Tensor, grad: torch.Tensor,
+                          alpha: torch.Tensor, beta: torch.Tensor, nonlinearity: Any,
+                          clamp: Optional[Tuple[float, float]], tol: float, max_iter: int, cells: int = 0):
+    """The shared-W adjoint (no value checks, no sync): W (n,n) or (cells,n,n) as the forward.
+
+    -> (u = D v (S,n), W f(s*) (S,n), grad_alpha (S,), grad_beta (S,), grad_W (n,n) or
+    (cells,n,n) -- the kernel's per-block partials summed over the batch tiles by one torch sum,
+    a deterministic reduction --, iterations int32 (S,), residual (S,))."""
+    S, n = state.shape
+    _, codes = _codes(nonlinearity, n, b.device)
+    W, b, state, grad = (t.contiguous() for t in (W, b, state, grad.to(state.dtype)))
+    C = require_native("fixed_point_adjoint_shared_cuda")
+    dt = _DTYPES[b.dtype]
+    tiles = C.fixed_point_shared_tiles_cuda(dt, S, n, cells == 0, int(cells))
+    u = torch.empty((S, n), dtype=b.dtype, device=b.device)
+    W_f = torch.empty_like(u)
+    ga = torch.empty(S, dtype=b.dtype, device=b.device)
+    gb = torch.empty_like(ga)
+    partial = torch.empty((max(cells, 1), max(tiles, 0), n, n), dtype=b.dtype, device=b.device)
+    iterations = torch.empty(S, dtype=torch.int32, device=b.device)
+    residual = torch.empty(S, dtype=b.dtype, device=b.device)
+    lo, hi = (float(clamp[0]), float(clamp[1])) if clamp is not None else (-1.0, 1.0)
+    C.fixed_point_adjoint_shared_cuda(
+        dt, S, n, W.data_ptr(), cells == 0, int(cells), b.data_ptr(), b.dim() == 1, state.data_ptr(),
+        grad.data_ptr(), alpha.contiguous().data_ptr(), beta.contiguous().data_ptr(), codes.data_ptr(),
+        clamp is not None, lo, hi, float(tol), int(max_iter), u.data_ptr(), W_f.data_ptr(), ga.data_ptr(),
+        gb.data_ptr(), partial.data_ptr(), iterations.data_ptr(), residual.data_ptr(), _stream(b.device))
+    grad_W = partial.sum(1)
+    return u, W_f, ga, gb, (grad_W[0] if cells == 0 else grad_W), iterations, residual
 
 
 # ----------------------------------------------------------------------------- public, validated

@@ -44,6 +44,14 @@ float32/float64 tensors (float32 is computed in float64 and rounded back once, s
 :mod:`._fixed_point_cpu`), and otherwise the torch loop -- a CUDA configuration the kernels cannot
 take falls back to the torch loop with a ``RuntimeWarning`` said once per reason.  ``'cpp'``
 requires the CPU kernels, ``'cuda'`` the CUDA kernels (error otherwise), ``'torch'`` forces the loop.
+On CUDA, a shared W -- ``W`` of shape ``(n, n)``, or one per ensemble cell, ``W`` of shape
+``(cells, n, n)`` with ``cells=`` given (system ``s`` uses ``W[s % cells]``) -- runs the shared-W
+kernel (``cuda/fixed_point_shared.cuh``: W resident in shared memory, a register-tiled
+``(n x n)(n x tile)`` product per iteration; issue 23 item 2), predicted faster than the per-system
+kernel, which re-reads W for every system; a per-system W runs the per-system kernel.  Both give
+the same states bit for bit.  On the CPU, a shared W with n > 32 and a batch >= 1024 runs the torch
+loop (one GEMM per step; measured 1.8x faster than the C++ kernels at 1024 x 64), everything else
+the C++ kernels.  :func:`explain_backend` returns the path a call takes and why.
 """
 from __future__ import annotations
 
@@ -60,10 +68,15 @@ from . import _fixed_point_cpu as _cpu
 from . import _fixed_point_cuda as _cuda
 from . import _fixed_point_torch as _tl
 
-__all__ = ["FixedPointFunction", "fixed_point", "fixed_point_unrolled", "choose_backend"]
+__all__ = ["FixedPointFunction", "fixed_point", "fixed_point_unrolled", "choose_backend", "explain_backend"]
 
 _CODES = {"tanh": 0, "sign": 1, "identity": 2, "linear": 2, "id": 2}
 _BACKENDS = ("auto", "cpp", "torch", "cuda")
+_PATHS = ("cuda", "cuda-shared", "cpp", "torch")  # what a call runs (explain_backend)
+# CPU, shared W: above these the torch loop (one float32 GEMM per step) beats the C++ per-system kernel
+# (benchmarks/bench_fixed_point_shared_cpu.py, one thread, a loaded 2-core machine: torch/cpp time 0.54-0.56
+# at 1024 x 64, 0.83-1.15 at 1024 x 32, 0.84-0.98 at 256 x 64, 1.4 at 1024-16384 x 16, 12 at 64 x 16)
+_CPU_GEMM_MIN_N, _CPU_GEMM_MIN_BATCH = 32, 1024
 _METHODS = ("auto", "direct", "iterate")
 _FUNC = "fixed_point"
 _fallbacks_said: set = set()
@@ -86,20 +99,36 @@ def _flat(x, S: int, like: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- backend choice
-def choose_backend(backend: str, W: torch.Tensor, b: torch.Tensor, s0: Optional[torch.Tensor]) -> str:
-    """The path a call takes: 'cuda', 'cpp' or 'torch' (metadata only, no host sync).
+def choose_backend(backend: str, W: torch.Tensor, b: torch.Tensor, s0: Optional[torch.Tensor],
+                   cells: Optional[int] = None) -> str:
+    """The path a call takes: 'cuda', 'cuda-shared', 'cpp' or 'torch' (metadata only, no host sync).
 
-    'auto': CUDA kernels for supported CUDA tensors (else the torch loop, with a warning said once
-    per reason), C++ kernels for CPU float32/float64 tensors when built, else the torch loop.
-    Raises RuntimeError when an explicit 'cpp' / 'cuda' cannot run these tensors.
+    'auto': CUDA kernels for supported CUDA tensors -- the shared-W kernel when W is shared ((n, n),
+    or (cells, n, n) with ``cells``), the per-system kernel otherwise -- (else the torch loop, with a
+    warning said once per reason), C++ kernels for CPU float32/float64 tensors when built, else the
+    torch loop. Raises RuntimeError when an explicit 'cpp' / 'cuda' cannot run these tensors.
+    """
+    return explain_backend(backend, W, b, s0, cells)[0]
+
+
+def explain_backend(backend: str, W: torch.Tensor, b: torch.Tensor, s0: Optional[torch.Tensor],
+                    cells: Optional[int] = None) -> Tuple[str, str]:
+    """(path, reason): the path :func:`fixed_point` takes for these tensors and why (metadata only).
+
+    W: (S, n, n) per system, (n, n) shared, or (cells, n, n) with ``cells``; b: (S, n); s0: (S, n) or
+    None; backend: 'auto' | 'cpp' | 'torch' | 'cuda'. Raises RuntimeError as :func:`choose_backend`.
     """
     on_cuda = _cuda.on_cuda(b)
     if backend == "torch":
-        return "torch"
+        return "torch", "backend='torch' asked for the torch loop"
     if backend == "cuda" or (backend == "auto" and on_cuda):
         why = _cuda.cuda_unsupported_reason(W, b, s0)
         if why is None:
-            return "cuda"
+            if W.dim() == 2 or cells:
+                return "cuda-shared", ("CUDA tensors, W shared by the batch: the shared-W kernel (W read once per "
+                                       "block into shared memory, register-tiled product; predicted faster than the "
+                                       "per-system kernel, same states bit for bit)")
+            return "cuda", "CUDA tensors, one W per system: the per-system kernel"
         if backend == "cuda":
             raise RuntimeError(f"fixed_point(): backend='cuda' needs a CUDA build of quaton_fast and CUDA "
                                f"float32/float64 tensors with n <= {_cuda.MAX_N_CUDA}: {why} (device "
@@ -107,28 +136,46 @@ def choose_backend(backend: str, W: torch.Tensor, b: torch.Tensor, s0: Optional[
         if why not in _fallbacks_said:
             _fallbacks_said.add(why)
             warnings.warn(f"fixed_point(): the CUDA kernels cannot run this call ({why}); using the torch "
-                          "loop instead (said once)", RuntimeWarning, stacklevel=3)
-        return "torch"
+                          "loop instead (said once)", RuntimeWarning, stacklevel=4)
+        return "torch", f"the CUDA kernels cannot run this call ({why})"
     ok = _cpu.native_cpu_usable(W, b, s0)
     if backend == "cpp" and not ok:
         raise RuntimeError("fixed_point(): backend='cpp' needs the compiled extension quaton_fast._C and "
                            f"CPU float32/float64 tensors with n <= 256, got device {b.device}, dtype "
                            f"{b.dtype}, n = {b.shape[1]}")
-    return "cpp" if ok else "torch"
+    n, S = b.shape[-1], b.shape[0]
+    if ok and backend == "auto" and (W.dim() == 2 or cells) and n > _CPU_GEMM_MIN_N and S >= _CPU_GEMM_MIN_BATCH:
+        return "torch", (f"CPU tensors, W shared by a batch of {S} with n = {n}: the torch loop's one GEMM per step "
+                         "beats the C++ per-system kernel here (measured 1.8x at 1024 x 64, "
+                         "benchmarks/bench_fixed_point_shared_cpu.py)")
+    if ok:
+        return "cpp", ("CPU tensors: the multi-threaded C++ kernels (float64 inside; faster than the torch loop "
+                       "at n <= 32 or small batches on the CPU)")
+    return "torch", "no kernel serves these tensors (no compiled extension, or dtype/size outside the kernels)"
 
 
 # ----------------------------------------------------------------------------- autograd
 class FixedPointFunction(torch.autograd.Function):
     """apply(W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0, btol, bmax, path, alpha_end,
-    bmethod): arguments already checked by :func:`fixed_point`; ``alpha_end`` None = constant alpha;
-    ``path`` from :func:`choose_backend`."""
+    bmethod, cells): arguments already checked by :func:`fixed_point`; ``alpha_end`` None = constant
+    alpha; ``path`` from :func:`choose_backend`; ``cells`` > 0 only on the 'cuda-shared' path (W
+    (cells, n, n), system s uses W[s % cells])."""
 
     @staticmethod
     def forward(ctx, W, b, alpha, beta, gamma, nl, clamp, tol, max_iter, s0, btol, bmax, path="torch",
-                alpha_end=None, bmethod="auto"):
+                alpha_end=None, bmethod="auto", cells=0):
         S = b.shape[0]
         with torch.no_grad():
-            if path == "cuda":
+            if path == "cuda-shared":
+                a0 = _flat(alpha, S, b)
+                a1 = a0 if alpha_end is None else _flat(alpha_end, S, b)
+                momentum = not (isinstance(gamma, float) and gamma == 0.0)  # a number 0: no momentum code
+                s, it, res = _cuda.launch_forward_shared(W.detach(), b.detach(), None if s0 is None else s0.detach(),
+                                                         a0, a1, _flat(beta, S, b), _flat(gamma, S, b), nl, clamp,
+                                                         0.0, 0, tol, max_iter, cells, momentum)
+                it = it.to(torch.int64)
+                s_lin = s
+            elif path == "cuda":
                 a0 = _flat(alpha, S, b)
                 a1 = a0 if alpha_end is None else _flat(alpha_end, S, b)
                 s, it, res = _cuda.launch_forward(W.detach(), b.detach(), None if s0 is None else s0.detach(),
@@ -156,7 +203,7 @@ class FixedPointFunction(torch.autograd.Function):
         a_t = alpha if isinstance(alpha, torch.Tensor) else torch.as_tensor(alpha, dtype=b.dtype)
         ctx.save_for_backward(W, b, s_lin, a_eff, a_t, be_t, res)
         ctx.nl, ctx.clamp, ctx.btol, ctx.bmax, ctx.path = nl, clamp, btol, bmax, path
-        ctx.tol, ctx.bmethod, ctx.schedule = tol, bmethod, alpha_end is not None
+        ctx.tol, ctx.bmethod, ctx.schedule, ctx.cells = tol, bmethod, alpha_end is not None, cells
         ctx.mark_non_differentiable(it, res)
         return s, it, res
 
@@ -164,7 +211,7 @@ class FixedPointFunction(torch.autograd.Function):
     def backward(ctx, g, _gi, _gr):
         W, b, s, a_eff, alpha, beta, res = ctx.saved_tensors
         need = ctx.needs_input_grad
-        none = (None,) * 11
+        none = (None,) * 12
         if g is None or not any(need[:4]):
             return (None,) * 4 + none
         S, n = s.shape
@@ -178,13 +225,21 @@ class FixedPointFunction(torch.autograd.Function):
         a = a_eff.to(s.dtype).reshape(S, 1)
         be = _col(beta.detach(), S, s)
         Wd, bd = W.detach().to(s.dtype), b.detach().to(s.dtype)
+        cells = ctx.cells
+        Wj = Wd.repeat(S // cells, 1, 1) if cells else Wd  # per system, for the torch formulas
         g = g.to(s.dtype)
         kernel_grads = None
-        if not (ctx.path == "cpp" and method != "direct"):  # (the C++ adjoint forms its own)
-            fs, fp, D, Wf = _tl.jacobian_parts(Wd, bd, s, a, be, ctx.nl, ctx.clamp)
+        own_grads = ctx.path in ("cpp", "cuda-shared") and method != "direct"  # kernels that form them
+        if not own_grads:
+            fs, fp, D, Wf = _tl.jacobian_parts(Wj, bd, s, a, be, ctx.nl, ctx.clamp)
         if method == "direct":
-            v, bres = _tl.adjoint_direct(Wd, a, be, fp, D, g)
+            v, bres = _tl.adjoint_direct(Wj, a, be, fp, D, g)
             v = v.to(s.dtype)
+        elif ctx.path == "cuda-shared":
+            v, _Wf, ga_k, gbe_k, gW_k, _it, bres = _cuda.launch_adjoint_shared(
+                Wd, bd, s, g, a.reshape(S).contiguous(), be.reshape(S).contiguous(), ctx.nl, ctx.clamp, ctx.btol,
+                ctx.bmax, cells)  # v = D v: enough below
+            kernel_grads = [gW_k, v, gbe_k, ga_k]
         elif ctx.path == "cpp":
             *kernel_grads, bres, v = _cpu.adjoint_cpu(Wd, bd, s, g, a.reshape(S), be.reshape(S), ctx.nl,
                                                       ctx.clamp, ctx.btol, ctx.bmax)
@@ -197,10 +252,10 @@ class FixedPointFunction(torch.autograd.Function):
         if method == "auto":  # a direct solve for the systems the iteration did not solve
             failed = ~(bres <= ctx.btol)
             if bool(failed.any()):
-                if ctx.path == "cpp":
-                    fs, fp, D, Wf = _tl.jacobian_parts(Wd, bd, s, a, be, ctx.nl, ctx.clamp)
+                if own_grads:
+                    fs, fp, D, Wf = _tl.jacobian_parts(Wj, bd, s, a, be, ctx.nl, ctx.clamp)
                 idx = failed.nonzero().squeeze(1)
-                Wi = Wd if Wd.dim() == 2 else Wd[idx]
+                Wi = Wj if Wj.dim() == 2 else Wj[idx]
                 vi, ri = _tl.adjoint_direct(Wi, a[idx], be[idx], fp[idx], D[idx], g[idx])
                 v, bres = v.clone(), bres.clone()
                 v[idx], bres[idx] = vi.to(v.dtype), ri.to(bres.dtype)
@@ -211,7 +266,7 @@ class FixedPointFunction(torch.autograd.Function):
         else:
             u = D * v
             outer = be.unsqueeze(-1) * u.unsqueeze(-1) * fs.unsqueeze(1)  # (S,n,n)
-            gW = outer.sum(0) if W.dim() == 2 else outer
+            gW = outer.sum(0) if W.dim() == 2 else outer.reshape(-1, cells, n, n).sum(0) if cells else outer
             gb, gbe, ga = u, (u * Wf).sum(1), (u * s).sum(1)
         grads = (gW.to(W.dtype) if need[0] else None, gb.to(b.dtype) if need[1] else None,
                  _reduce_like(ga, alpha) if need[2] and not ctx.schedule else None,
@@ -313,7 +368,8 @@ def fixed_point(W: torch.Tensor, b: torch.Tensor, *, alpha=0.5, beta=1.0, gamma=
                 nonlinearity: str = "tanh", clamp: Optional[Tuple[float, float]] = None,
                 tol: float = 1e-3, max_iter: int = 100, s0: Optional[torch.Tensor] = None,
                 backward_tol: float = 1e-6, backward_max_iter: int = 500, backend: str = "auto",
-                backward_method: str = "auto") -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                backward_method: str = "auto",
+                cells: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Fixed point with implicit gradients for W, b, beta and alpha (when tensors).
 
     W: (S,n,n) per system or (n,n) shared; b: (S,n) (or (n,) for S = 1), floating point;
@@ -321,11 +377,23 @@ def fixed_point(W: torch.Tensor, b: torch.Tensor, *, alpha=0.5, beta=1.0, gamma=
     beta: number | 0-d or (S,) tensor; gamma: momentum (forward only), number | (S,);
     nonlinearity: 'tanh' | 'sign' | 'identity'; clamp: (lo, hi) or None; tol >= 0; 1 <= max_iter;
     s0: (S,n) start (zeros); backward_tol, backward_max_iter, backward_method ('auto' | 'direct' |
-    'iterate'): the adjoint solve; backend: 'auto' | 'cpp' | 'torch' | 'cuda' (module docstring).
+    'iterate'): the adjoint solve; backend: 'auto' | 'cpp' | 'torch' | 'cuda' (module docstring);
+    cells: None, or C when W is (C, n, n) shared by an ensemble of C cells -- system s uses
+    W[s % C] (S a multiple of C; grad_W summed over the systems of each cell).
     Returns (state (S,n), iterations (S,) int64, residual (S,)) -- residual at the returned state;
     converged = residual <= tol.  Raises ValueError/TypeError naming the argument for bad input;
     backward raises FloatingPointError when the adjoint does not converge.
     """
+    if cells is not None:  # W (cells, n, n): check here, then W passes _check as one per system
+        cells = V.positive_int(_FUNC, "cells", cells)
+        _check_tensor("W", W)
+        bs = tuple(b.shape) if isinstance(b, torch.Tensor) else ()
+        if W.dim() != 3 or W.shape[0] != cells or len(bs) != 2 or tuple(W.shape[1:]) != (bs[1], bs[1]) \
+                or bs[0] % cells:
+            V.fail(_FUNC, "W", f"of shape ({cells}, n, n) with b (S, n), S a multiple of cells = {cells}",
+                   f"W {tuple(W.shape)}, b {bs}")
+        W_cells = W
+        W = W[:1].expand(bs[0], -1, -1)  # a view of the per-system shape for the checks (no copy)
     b, a0, a1, beta, gamma, clamp, tol, T = _check(W, b, s0, alpha, beta, gamma, clamp, tol, max_iter)
     nl = _nl_name(nonlinearity)
     if backend not in _BACKENDS:
@@ -336,7 +404,12 @@ def fixed_point(W: torch.Tensor, b: torch.Tensor, *, alpha=0.5, beta=1.0, gamma=
     bmax = V.positive_int(_FUNC, "backward_max_iter", backward_max_iter)
     if bmax > MAX_ITER:
         V.fail(_FUNC, "backward_max_iter", f"an integer <= {MAX_ITER}", bmax)
-    path = choose_backend(backend, W, b, s0)
+    path = choose_backend(backend, W, b, s0, cells)
+    if cells:
+        if path == "cuda-shared":  # the kernel reads W (cells, n, n) itself
+            return FixedPointFunction.apply(W_cells, b, a0, beta, gamma, nl, clamp, tol, T, s0, btol, bmax, path,
+                                            a1, backward_method, cells)
+        W = W_cells.repeat(b.shape[0] // cells, 1, 1)  # system s -> W[s % cells]; autograd sums grad_W per cell
     return FixedPointFunction.apply(W, b, a0, beta, gamma, nl, clamp, tol, T, s0, btol, bmax, path, a1,
                                     backward_method)
 
