@@ -4,7 +4,7 @@ Each driver in ``tests/kernels/drivers/`` compiles a kernel header of ``cuda/`` 
 compiler and ``-DQF_EMU`` (``cuda/emu/cuda_emu.h``: threads, barriers, warp intrinsics, poisoned
 shared memory) in three builds:
 
-- ``plain``: ``-O1 -g``;
+- ``plain``: ``-O1 -g1``;
 - ``tsan``: ThreadSanitizer (data races between the emulated threads: a missing barrier);
 - ``asan``: AddressSanitizer + UndefinedBehaviorSanitizer (out-of-bounds reads and writes of the
   exact-size buffers a launch sees, undefined arithmetic).
@@ -39,10 +39,12 @@ BUILD_ROOT = ROOT / "build-emu"
 CXX = os.environ.get("QF_EMU_CXX", "g++")
 COMMON_FLAGS = ["-std=c++17", "-pthread", "-DQF_EMU", "-Wall", "-Wextra", "-Wno-unused-parameter",
                 "-Wno-unknown-pragmas"]  # #pragma unroll is for nvcc
+# -g1 (line tables only): sanitizer reports keep file:line, and the builds take ~30-40 % less
+# compiler time than with full debug info (-g), most of the suite's cost on a fresh machine
 VARIANTS: dict[str, list[str]] = {
-    "plain": ["-O1", "-g"],
-    "tsan": ["-O1", "-g", "-fsanitize=thread"],
-    "asan": ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+    "plain": ["-O1", "-g1"],
+    "tsan": ["-O1", "-g1", "-fsanitize=thread"],
+    "asan": ["-O1", "-g1", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
              "-fno-sanitize-recover=all"],
 }
 # Sanitizer reports fail the run with a distinctive exit code (and the report on stderr).
