@@ -356,8 +356,10 @@ __global__ void __launch_bounds__(kFpThreads) fixed_point_adjoint_kernel(FixedPo
   broadcast_matvec<T, TPS, R>(w, broadcast_publish<T, TPS, R>(ubuf, place, 1, fs), Wf);
 #pragma unroll
   for (int r = 0; r < R; ++r) {
-    mask[r] = fp_adjoint_mask<T>(alpha, s[r], beta, Wf[r], own[r] ? b[place.sub * R + r] : T(0), own[r],
-                                 p.has_clamp, lo, hi);
+    // fp_adjoint_mask's formula, written out: called as a function here, ptxas (nvcc 13.0) gave the
+    // float64 n = 32 instantiation 255 registers and a 16-byte spill instead of 202 and none
+    const T y = alpha * s[r] + beta * Wf[r] + (own[r] ? b[place.sub * R + r] : T(0));
+    mask[r] = (!p.has_clamp || (y > lo && y < hi)) && own[r] ? T(1) : T(0);
   }
   load_matrix<T, TPS, R>(W, n, place.sub, place.valid, true, w);  // columns: W^T u
 

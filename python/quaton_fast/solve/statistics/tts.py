@@ -80,6 +80,8 @@ def tts_from_time_to_target(times, cap: float, *, target: float = 0.99, credibil
     minimises the posterior median: the optimal run length, the figure the field quotes; its
     interval is that of the chosen R and does not include the choice). Between two observed
     success times the count is constant and TTS grows with R, so the minimum is at one of them.
+    Run lengths below the first success are never chosen: with no success the posterior is the
+    prior whatever R is, and would make ever shorter runs look ever better.
     Raises ValueError naming the argument."""
     fn = "tts_from_time_to_target"
     cap = finite_real(fn, "cap", cap, positive=True)
