@@ -27,7 +27,7 @@ __device__ __forceinline__ std::uint64_t mix64(std::uint64_t z) {
 }
 
 // xi[system, t, j] of the counter-based recipe (float64, as in the reference).
-__device__ double counter_normal(std::uint64_t seed, std::uint64_t system, std::uint64_t t,
+__device__ inline double counter_normal(std::uint64_t seed, std::uint64_t system, std::uint64_t t,
                                  std::uint64_t j) {
   const std::uint64_t k2 = mix64(mix64(seed + kGolden * (system + 1)) + kGolden * (t + 1));
   const std::uint64_t a = mix64(k2 + kGolden * (2 * j + 1));
