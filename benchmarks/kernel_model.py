@@ -37,6 +37,17 @@ import kernel_model_fixed_point_shared as kmfs  # noqa: E402
 ROOT = kr.ROOT
 COMMAND = "python benchmarks/kernel_model.py"
 
+def _portable_tools(tl: dict) -> dict:
+    """The tool record without this machine's directories: a path becomes its last two parts
+    (e.g. ``cu13/bin/cuobjdump``), versions are kept."""
+    out = {}
+    for k, v in tl.items():
+        if isinstance(v, str) and os.path.isabs(v):
+            v = "/".join(Path(v).parts[-3:]) if "site-packages" in v else Path(v).name
+        out[k] = v
+    return out
+
+
 # ---------------------------------------------------------------------------------- the devices
 # Peaks: NVIDIA H100 Tensor Core GPU datasheet (H100 SXM column) and NVIDIA H200 Tensor Core GPU
 # datasheet (H200 SXM column). FP32/FP64 are the non-tensor (CUDA core) peaks; TF32 tensor is the
@@ -473,7 +484,7 @@ def build(archs=kr.ARCHS, jobs: int = 2) -> dict:
         "what": ("per kernel x arch x size: compiled resources (ptxas -v, cuobjdump -sass), theoretical occupancy, "
                  "bytes/FLOPs from the kernel design, predicted time on H100 SXM and H200 (model), measured time "
                  "where a GPU run measured the same kernel at the same size"),
-        "command": COMMAND, "commit": head, "commit_is": "last commit changing cuda/ or cpp/include/", "tools": tl,
+        "command": COMMAND, "commit": head, "commit_is": "last commit changing cuda/ or cpp/include/", "tools": _portable_tools(tl),
         "devices": DEVICES, "per_sm_per_clock": PER_SM_PER_CLOCK, "per_sm_source": PER_SM_SOURCE,
         "measured_copy_bytes_per_s_h200": MEASURED_COPY_BYTES_PER_S_H200,
         "arch_limits": res["arch_limits"], "arch_limits_source": res["arch_limits_source"],
